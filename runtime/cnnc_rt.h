@@ -1,0 +1,206 @@
+/* cnnc_rt.h - the kernel API that generated code carries with it.
+ *
+ * The C backend pastes this header and the runtime .c files (without their
+ * #include lines) into every generated model.c, after defining RT_FN as
+ * `static` (+ unused attribute), so the output needs only libc and libm.
+ * Built as a library (tests, cnnc run), RT_FN is empty.
+ *
+ * Guarantees every kernel keeps:
+ *  - no heap, no globals, no VLAs; scratch memory comes from the caller (arena);
+ *  - tensors are dense NCHW float32 (1-D tensors are (N,C,1,L));
+ *  - results do not depend on the thread count (each output element is
+ *    computed by one thread in a fixed summation order);
+ *  - `n` is the runtime batch; descriptor fields are per sample.
+ * OpenMP is optional: RT_OMP(...) expands to a pragma only under _OPENMP.
+ */
+#ifndef CNNC_RT_H
+#define CNNC_RT_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifndef RT_FN
+#define RT_FN
+#endif
+
+#ifdef _OPENMP
+#define RT_PRAGMA_(x) _Pragma(#x)
+#define RT_OMP(x) RT_PRAGMA_(omp x)
+#else
+#define RT_OMP(x)
+#endif
+
+#if defined(__GNUC__)
+#define RT_RESTRICT __restrict__
+#define RT_INLINE static inline __attribute__((always_inline, unused))
+#define RT_HELPER static __attribute__((unused))
+#else
+#define RT_RESTRICT
+#define RT_INLINE static inline
+#define RT_HELPER static
+#endif
+/* RT_HELPER marks a file-local helper of a runtime .c file that is too big to
+ * force inline; `unused` keeps -Wunused-function quiet when the generated model
+ * does not call the kernels that use it.  Helper names carry their file's
+ * prefix (conv_, pool_, ops_) because all runtime files share one translation
+ * unit in generated code. */
+
+/* Pointwise functions; also the fused epilogue of conv/linear/binary kernels. */
+enum {
+  RT_ACT_NONE = 0,
+  RT_ACT_RELU,        /* max(x, 0) */
+  RT_ACT_LEAKY,       /* x >= 0 ? x : a*x */
+  RT_ACT_CLIP,        /* min(max(x, a), b) */
+  RT_ACT_SIGMOID,
+  RT_ACT_TANH,
+  RT_ACT_HARDSWISH,   /* x * clip(x/6 + 1/2, 0, 1) */
+  RT_ACT_ELU,         /* x > 0 ? x : a*(exp(x)-1) */
+  RT_ACT_SELU,        /* PyTorch constants */
+  RT_ACT_GELU,        /* erf form */
+  RT_ACT_HARDSIGMOID, /* clip(a*x + b, 0, 1) (ONNX alpha=a, beta=b) */
+  RT_ACT_IDENTITY,
+};
+
+RT_INLINE float rt_act1(int act, float a, float b, float v) {
+  switch (act) {
+  case RT_ACT_RELU: return v > 0.0f ? v : 0.0f;
+  case RT_ACT_LEAKY: return v >= 0.0f ? v : a * v;
+  case RT_ACT_CLIP: return v < a ? a : (v > b ? b : v);
+  case RT_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
+  case RT_ACT_TANH: return tanhf(v);
+  case RT_ACT_HARDSWISH: {
+    float t = v / 6.0f + 0.5f;
+    t = t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
+    return v * t;
+  }
+  case RT_ACT_ELU: return v > 0.0f ? v : a * expm1f(v);
+  case RT_ACT_SELU: {
+    const float al = 1.6732632423543772848170429916717f, sc = 1.0507009873554804934193349852946f;
+    return sc * (v > 0.0f ? v : al * expm1f(v));
+  }
+  case RT_ACT_GELU: return 0.5f * v * (1.0f + erff(v * 0.70710678118654752440f));
+  case RT_ACT_HARDSIGMOID: {
+    float t = a * v + b;
+    return t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
+  }
+  default: return v;
+  }
+}
+
+/* y[i] = act(x[i]) for i < count; y may equal x.  The switch sits outside the
+ * loops so each loop sees a constant `act` and vectorizes where it can. */
+RT_HELPER void rt_act_array(int act, float a, float b, const float *x, float *y, int64_t count) {
+  int64_t i;
+  switch (act) {
+#define RT_ACT_LOOP_(k) \
+  case k: for (i = 0; i < count; i++) y[i] = rt_act1(k, a, b, x[i]); break;
+  RT_ACT_LOOP_(RT_ACT_RELU)
+  RT_ACT_LOOP_(RT_ACT_LEAKY)
+  RT_ACT_LOOP_(RT_ACT_CLIP)
+  RT_ACT_LOOP_(RT_ACT_SIGMOID)
+  RT_ACT_LOOP_(RT_ACT_TANH)
+  RT_ACT_LOOP_(RT_ACT_HARDSWISH)
+  RT_ACT_LOOP_(RT_ACT_ELU)
+  RT_ACT_LOOP_(RT_ACT_SELU)
+  RT_ACT_LOOP_(RT_ACT_GELU)
+  RT_ACT_LOOP_(RT_ACT_HARDSIGMOID)
+#undef RT_ACT_LOOP_
+  default:
+    if (y != x)
+      for (i = 0; i < count; i++) y[i] = x[i];
+    break;
+  }
+}
+
+/* ---------------------------------------------------------------- conv.c */
+
+/* 2-D convolution (also 1-D with H = kh = 1).  Weight (K, C/groups, kh, kw).
+ * y = act(conv(x, w) + b + res); b and res may be NULL; res has y's shape. */
+typedef struct RtConv {
+  int C, H, W;     /* input channels and size */
+  int K, OH, OW;   /* output channels and size */
+  int kh, kw, sh, sw, dh, dw;
+  int pt, pl;      /* top/left padding (bottom/right are implied by OH/OW) */
+  int groups;
+  int act;
+  float alpha, beta;
+  int algo;        /* RT_ALGO_*; RT_ALGO_AUTO lets the kernel decide */
+} RtConv;
+enum { RT_ALGO_AUTO, RT_ALGO_DIRECT, RT_ALGO_GEMM1X1, RT_ALGO_IM2COL, RT_ALGO_WINOGRAD, RT_ALGO_FFT };
+
+/* Scratch bytes rt_conv2d needs for p->algo (0 for direct). */
+RT_FN size_t rt_conv2d_scratch(const RtConv *p);
+RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                     const float *res, float *y, void *scratch);
+
+/* Transposed convolution.  Weight (C, K/groups, kh, kw) (PyTorch layout);
+ * pt/pl are the `padding` of the transposed conv; OH/OW include output_padding. */
+RT_FN void rt_conv_transpose2d(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                               float *y);
+
+/* y[n][out] = act(sum_i x[n][i] w[out][i] + b[out] + res) */
+RT_FN void rt_linear(int n, int in, int out, const float *x, const float *w, const float *b,
+                     const float *res, float *y, int act, float alpha, float beta);
+
+/* ---------------------------------------------------------------- pool.c */
+
+typedef struct RtPool {
+  int C, H, W, OH, OW;
+  int kh, kw, sh, sw, dh, dw;
+  int pt, pl, pb, pr;     /* declared padding; ceil_mode windows past H+pb / W+pr
+                           * are implied by OH/OW and never counted as padding */
+  int count_include_pad;  /* avg: PyTorch semantics incl. ceil_mode windows */
+  float norm;             /* lppool: p */
+} RtPool;
+RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y);
+RT_FN void rt_avgpool2d(const RtPool *p, int n, const float *x, float *y);
+RT_FN void rt_lppool2d(const RtPool *p, int n, const float *x, float *y);
+/* PyTorch bin edges: start = floor(i*H/OH), end = ceil((i+1)*H/OH). */
+RT_FN void rt_adaptive_avgpool2d(int n, int C, int H, int W, int OH, int OW, const float *x, float *y);
+RT_FN void rt_global_avgpool(int n, int C, int HW, const float *x, float *y);
+/* Mean over the middle `red` axis of (outer, red, inner). */
+RT_FN void rt_reduce_mean(int64_t outer, int64_t red, int64_t inner, const float *x, float *y);
+
+/* ----------------------------------------------------------------- ops.c */
+
+/* y = act(x) elementwise over count values (y may equal x). */
+RT_FN void rt_unary(int act, float a, float b, int64_t count, const float *x, float *y);
+/* prelu: slope w[c] per channel (nw == C) or one slope (nw == 1). */
+RT_FN void rt_prelu(int n, int C, int HW, const float *x, const float *w, int nw, float *y);
+/* Inference batch norm: y = (x - mean) / sqrt(var + eps) * w + b; w/b may be NULL. */
+RT_FN void rt_batchnorm(int n, int C, int HW, const float *x, const float *w, const float *b,
+                        const float *mean, const float *var, float eps, float *y);
+/* Normalise each sample over M values; w/b (M values) may be NULL. */
+RT_FN void rt_layernorm(int n, int M, const float *x, const float *w, const float *b, float eps, float *y);
+/* Normalise each (sample, group) over (C/G)*HW values; per-channel affine w/b may be NULL.
+ * instancenorm is G == C. */
+RT_FN void rt_groupnorm(int n, int C, int HW, int G, const float *x, const float *w, const float *b,
+                        float eps, float *y);
+/* out[c] = max_k x[k*Cout + c], Cout = C / pieces. */
+RT_FN void rt_maxout(int n, int C, int HW, int pieces, const float *x, float *y);
+/* Softmax over the middle axis of (outer, dim, inner); log != 0 gives log_softmax. */
+RT_FN void rt_softmax(int64_t outer, int dim, int64_t inner, const float *x, float *y, int log);
+
+/* Binary op with numpy broadcasting: op 0 add, 1 mul, 2 sub, 3 div.  Shapes are
+ * given as y's dims and per-operand element strides (0 on broadcast axes). */
+enum { RT_BIN_ADD, RT_BIN_MUL, RT_BIN_SUB, RT_BIN_DIV };
+RT_FN void rt_binary(int op, int rank, const int64_t *ydims, const int64_t *astride,
+                     const int64_t *bstride, const float *a, const float *b, float *y, int act,
+                     float alpha, float beta);
+/* Same-shape fast path. */
+RT_FN void rt_binary_same(int op, int64_t count, const float *a, const float *b, float *y, int act,
+                          float alpha, float beta);
+/* Copy x (outer, inner_x) into columns [off, off+inner_x) of y (outer, inner_y): concat. */
+RT_FN void rt_copy_slice(int64_t outer, int64_t inner_x, int64_t inner_y, int64_t off, const float *x,
+                         float *y);
+/* Nearest upsampling by integer factors. */
+RT_FN void rt_upsample_nearest(int n, int C, int H, int W, int fh, int fw, const float *x, float *y);
+/* Spatial padding of (n, C, H, W): mode 0 constant, 1 reflect, 2 edge. */
+RT_FN void rt_pad2d(int n, int C, int H, int W, int pt, int pl, int pb, int pr, int mode, float value,
+                    const float *x, float *y);
+/* General permutation of a rank-r tensor: y dim i = x dim perm[i]. */
+RT_FN void rt_transpose(int rank, const int64_t *xdims, const int *perm, const float *x, float *y);
+
+#endif

@@ -1,0 +1,452 @@
+/* conv.c - convolution and fully connected kernels (forward).
+ *
+ * Provides rt_conv2d (direct, 1x1-as-GEMM, im2col + GEMM), rt_conv2d_scratch,
+ * rt_conv_transpose2d and rt_linear, with the fused epilogue
+ * y = act(sum + bias + res).
+ *
+ * Guarantees:
+ *  - every output element is produced by exactly one loop iteration of the
+ *    (optionally OpenMP-parallel) task loop, and its terms are summed in an
+ *    order fixed by the shapes alone, so results do not depend on the thread
+ *    count, nor on the batch size;
+ *  - no heap, no globals: the GEMM packs into fixed-size stack buffers
+ *    (CONV_STACK_BYTES at most per thread), im2col uses the caller's scratch;
+ *  - plain C99 that gcc/clang auto-vectorize: the innermost loops run over
+ *    contiguous output columns with the padding checks hoisted out.
+ *
+ * Algorithms whose kernels live elsewhere (Winograd, FFT) and choices that
+ * cannot apply (GEMM1X1 on a non-1x1 conv, IM2COL without scratch) fall back
+ * to the direct convolution, so any RtConv is computed correctly.
+ */
+#include "cnnc_rt.h"
+
+enum {
+  CONV_KB = 4,    /* output channels per direct-conv block (register reuse of x) */
+  CONV_OWT = 64,  /* output columns per direct-conv accumulator tile */
+  CONV_MR = 6,    /* GEMM micro-tile rows (output channels) */
+  CONV_NR = 16,   /* GEMM micro-tile columns (output pixels); one AVX-512 vector */
+  CONV_MC = 48,   /* GEMM rows per tile: a multiple of CONV_MR */
+  CONV_KC = 128,  /* GEMM depth per packed panel */
+  CONV_NC = 96,   /* GEMM columns per tile: a multiple of CONV_NR */
+  CONV_LANES = 16 /* independent partial sums of a dot product */
+};
+/* Packing buffers are stack arrays, so their size is part of the contract. */
+#define CONV_STACK_BYTES ((CONV_MC * CONV_KC + CONV_KC * CONV_NC) * sizeof(float))
+
+/* Output columns [*lo, *hi) within [o0, o1) whose input column o*s + off lies
+ * in [0, W).  Hoisting this out of the inner loop is what lets it vectorize. */
+RT_INLINE void conv_valid_range(int o0, int o1, int s, int off, int W, int *lo, int *hi) {
+  int l = off >= 0 ? 0 : (-off + s - 1) / s;
+  int h = W - 1 - off < 0 ? 0 : (W - 1 - off) / s + 1;
+  if (l < o0)
+    l = o0;
+  if (h > o1)
+    h = o1;
+  if (h < l)
+    h = l;
+  *lo = l;
+  *hi = h;
+}
+
+/* ------------------------------------------------------------ direct conv */
+
+/* One task = CONV_KB output channels of one output row of one sample.  The
+ * accumulator tile lives on the stack, so x and y never alias it. */
+RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                           const float *res, float *y) {
+  const int G = p->groups, Cg = p->C / G, Kg = p->K / G;
+  const int nkb = (Kg + CONV_KB - 1) / CONV_KB;
+  const int64_t taps = (int64_t)Cg * p->kh * p->kw; /* weight stride between output channels */
+  const int64_t ntask = (int64_t)n * G * nkb * p->OH;
+  int64_t t;
+
+  RT_OMP(parallel for schedule(static))
+  for (t = 0; t < ntask; t++) {
+    const int oh = (int)(t % p->OH);
+    const int kb = (int)(t / p->OH % nkb);
+    const int g = (int)(t / p->OH / nkb % G);
+    const int64_t ni = t / p->OH / nkb / G;
+    const int k0 = g * Kg + kb * CONV_KB;
+    const int nk = Kg - kb * CONV_KB < CONV_KB ? Kg - kb * CONV_KB : CONV_KB;
+    float acc[CONV_KB][CONV_OWT];
+    int ow0;
+
+    for (ow0 = 0; ow0 < p->OW; ow0 += CONV_OWT) {
+      const int tw = p->OW - ow0 < CONV_OWT ? p->OW - ow0 : CONV_OWT;
+      int kk, c, i, j, o;
+
+      for (kk = 0; kk < nk; kk++) {
+        float bv = b ? b[k0 + kk] : 0.0f;
+        for (o = 0; o < tw; o++)
+          acc[kk][o] = bv;
+      }
+      for (c = 0; c < Cg; c++) {
+        const float *xc = x + ((ni * p->C + (int64_t)g * Cg + c) * p->H) * p->W;
+        const float *wc = w + ((int64_t)k0 * Cg + c) * p->kh * p->kw;
+        for (i = 0; i < p->kh; i++) {
+          const int ih = oh * p->sh - p->pt + i * p->dh;
+          const float *xr;
+          if (ih < 0 || ih >= p->H)
+            continue;
+          xr = xc + (int64_t)ih * p->W;
+          for (j = 0; j < p->kw; j++) {
+            const int off = j * p->dw - p->pl;
+            const float *wt = wc + i * p->kw + j;
+            int lo, hi;
+            conv_valid_range(ow0, ow0 + tw, p->sw, off, p->W, &lo, &hi);
+            if (lo >= hi)
+              continue;
+            if (nk == CONV_KB) {
+              /* u indexes the tile; the input column is (ow0 + u)*sw + off */
+              const float w0 = wt[0], w1 = wt[taps], w2 = wt[2 * taps], w3 = wt[3 * taps];
+              float *RT_RESTRICT a0 = acc[0], *RT_RESTRICT a1 = acc[1];
+              float *RT_RESTRICT a2 = acc[2], *RT_RESTRICT a3 = acc[3];
+              const int ulo = lo - ow0, uhi = hi - ow0, sw = p->sw, xb = ow0 * sw + off;
+              int u;
+              if (sw == 1) {
+                for (u = ulo; u < uhi; u++) {
+                  const float v = xr[xb + u];
+                  a0[u] += w0 * v;
+                  a1[u] += w1 * v;
+                  a2[u] += w2 * v;
+                  a3[u] += w3 * v;
+                }
+              } else {
+                for (u = ulo; u < uhi; u++) {
+                  const float v = xr[xb + u * sw];
+                  a0[u] += w0 * v;
+                  a1[u] += w1 * v;
+                  a2[u] += w2 * v;
+                  a3[u] += w3 * v;
+                }
+              }
+            } else {
+              const int ulo = lo - ow0, uhi = hi - ow0, sw = p->sw, xb = ow0 * sw + off;
+              int u;
+              for (kk = 0; kk < nk; kk++) {
+                const float wv = wt[kk * taps];
+                float *RT_RESTRICT a = acc[kk];
+                for (u = ulo; u < uhi; u++)
+                  a[u] += wv * xr[xb + u * sw];
+              }
+            }
+          }
+        }
+      }
+      for (kk = 0; kk < nk; kk++) {
+        const int64_t yo = ((ni * p->K + k0 + kk) * p->OH + oh) * p->OW + ow0;
+        float *yr = y + yo;
+        if (res) {
+          const float *rr = res + yo;
+          for (o = 0; o < tw; o++)
+            yr[o] = acc[kk][o] + rr[o];
+        } else {
+          for (o = 0; o < tw; o++)
+            yr[o] = acc[kk][o];
+        }
+        rt_act_array(p->act, p->alpha, p->beta, yr, yr, tw);
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------- GEMM */
+
+/* acc[MR][NR] = sum_p a[p][0..MR) (x) b[p][0..NR) over packed panels.  Fixed
+ * trip counts let the compiler unroll fully and keep acc in vector registers. */
+RT_HELPER void conv_gemm_micro(int kc, const float *RT_RESTRICT a, const float *RT_RESTRICT b,
+                               float *RT_RESTRICT out) {
+  float acc[CONV_MR][CONV_NR];
+  int q, i, j;
+  for (i = 0; i < CONV_MR; i++)
+    for (j = 0; j < CONV_NR; j++)
+      acc[i][j] = 0.0f;
+  for (q = 0; q < kc; q++) {
+    const float *ap = a + q * CONV_MR, *bp = b + q * CONV_NR;
+    for (i = 0; i < CONV_MR; i++)
+      for (j = 0; j < CONV_NR; j++)
+        acc[i][j] += ap[i] * bp[j];
+  }
+  for (i = 0; i < CONV_MR; i++)
+    for (j = 0; j < CONV_NR; j++)
+      out[i * CONV_NR + j] = acc[i][j];
+}
+
+/* C[M][N] = act(bias[m] + R[m][n] + sum_k A[m][k] B[k][n]) with row-major A
+ * (lda), B (ldb), C and R (ldc).  bias and R may be NULL.  Tasks are
+ * CONV_MC x CONV_NC tiles of C; each walks K in CONV_KC panels in order, so an
+ * element's sum is bias + R, then panel 0, panel 1, ... whatever the threading. */
+RT_HELPER void conv_gemm(int M, int N, int K, const float *A, int64_t lda, const float *B, int64_t ldb,
+                         const float *bias, const float *R, float *C, int64_t ldc, int act, float alpha,
+                         float beta) {
+  const int tm = (M + CONV_MC - 1) / CONV_MC, tn = (N + CONV_NC - 1) / CONV_NC;
+  int64_t t;
+
+  RT_OMP(parallel for schedule(static))
+  for (t = 0; t < (int64_t)tm * tn; t++) {
+    const int m0 = (int)(t / tn) * CONV_MC, n0 = (int)(t % tn) * CONV_NC;
+    const int mc = M - m0 < CONV_MC ? M - m0 : CONV_MC;
+    const int nc = N - n0 < CONV_NC ? N - n0 : CONV_NC;
+    float ap[CONV_MC * CONV_KC], bp[CONV_KC * CONV_NC], out[CONV_MR * CONV_NR];
+    int k0, i, j;
+
+    /* Start from bias + residual: reading R before C is written keeps an
+     * in-place residual (R == C) correct. */
+    for (i = 0; i < mc; i++) {
+      const float bv = bias ? bias[m0 + i] : 0.0f;
+      float *cr = C + (m0 + i) * ldc + n0;
+      if (R) {
+        const float *rr = R + (m0 + i) * ldc + n0;
+        for (j = 0; j < nc; j++)
+          cr[j] = bv + rr[j];
+      } else {
+        for (j = 0; j < nc; j++)
+          cr[j] = bv;
+      }
+    }
+    for (k0 = 0; k0 < K; k0 += CONV_KC) {
+      const int kc = K - k0 < CONV_KC ? K - k0 : CONV_KC;
+      int ir, jr, q;
+      /* Pack A into MR-row slivers (k-major) and B into NR-column slivers,
+       * zero-filling the ragged edges so the micro-kernel never branches. */
+      for (ir = 0; ir < mc; ir += CONV_MR) {
+        float *dst = ap + ir * kc;
+        for (q = 0; q < kc; q++)
+          for (i = 0; i < CONV_MR; i++)
+            dst[q * CONV_MR + i] = ir + i < mc ? A[(m0 + ir + i) * lda + k0 + q] : 0.0f;
+      }
+      for (jr = 0; jr < nc; jr += CONV_NR) {
+        float *dst = bp + jr * kc;
+        const int w = nc - jr < CONV_NR ? nc - jr : CONV_NR;
+        for (q = 0; q < kc; q++) {
+          const float *src = B + (k0 + q) * ldb + n0 + jr;
+          for (j = 0; j < w; j++)
+            dst[q * CONV_NR + j] = src[j];
+          for (; j < CONV_NR; j++)
+            dst[q * CONV_NR + j] = 0.0f;
+        }
+      }
+      for (jr = 0; jr < nc; jr += CONV_NR) {
+        const int w = nc - jr < CONV_NR ? nc - jr : CONV_NR;
+        for (ir = 0; ir < mc; ir += CONV_MR) {
+          const int h = mc - ir < CONV_MR ? mc - ir : CONV_MR;
+          conv_gemm_micro(kc, ap + ir * kc, bp + jr * kc, out);
+          for (i = 0; i < h; i++) {
+            float *cr = C + (m0 + ir + i) * ldc + n0 + jr;
+            for (j = 0; j < w; j++)
+              cr[j] += out[i * CONV_NR + j];
+          }
+        }
+      }
+    }
+    for (i = 0; i < mc; i++) {
+      float *cr = C + (m0 + i) * ldc + n0;
+      rt_act_array(act, alpha, beta, cr, cr, nc);
+    }
+  }
+}
+
+/* ------------------------------------------------------- conv entry points */
+
+RT_INLINE int conv_is_1x1(const RtConv *p) {
+  return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 &&
+         p->OH == p->H && p->OW == p->W;
+}
+
+/* col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - pt + i*dh][ow*sw - pl + j*dw] (0 in padding)
+ * for the Cg channels of one group of one sample. */
+RT_HELPER void conv_im2col(const RtConv *p, const float *x, int Cg, float *col) {
+  const int64_t rows = (int64_t)Cg * p->kh * p->kw, npix = (int64_t)p->OH * p->OW;
+  int64_t r;
+
+  RT_OMP(parallel for schedule(static))
+  for (r = 0; r < rows; r++) {
+    const int j = (int)(r % p->kw), i = (int)(r / p->kw % p->kh), c = (int)(r / p->kw / p->kh);
+    const int off = j * p->dw - p->pl;
+    const float *xc = x + (int64_t)c * p->H * p->W;
+    float *dst = col + r * npix;
+    int lo, hi, oh, o;
+    conv_valid_range(0, p->OW, p->sw, off, p->W, &lo, &hi);
+    for (oh = 0; oh < p->OH; oh++) {
+      const int ih = oh * p->sh - p->pt + i * p->dh;
+      float *d = dst + (int64_t)oh * p->OW;
+      if (ih < 0 || ih >= p->H) {
+        for (o = 0; o < p->OW; o++)
+          d[o] = 0.0f;
+        continue;
+      }
+      {
+        const float *xr = xc + (int64_t)ih * p->W;
+        for (o = 0; o < lo; o++)
+          d[o] = 0.0f;
+        for (o = lo; o < hi; o++)
+          d[o] = xr[o * p->sw + off];
+        for (o = hi; o < p->OW; o++)
+          d[o] = 0.0f;
+      }
+    }
+  }
+}
+
+RT_FN size_t rt_conv2d_scratch(const RtConv *p) {
+  if (p->algo != RT_ALGO_IM2COL)
+    return 0;
+  return (size_t)(p->C / p->groups) * (size_t)p->kh * (size_t)p->kw * (size_t)p->OH *
+         (size_t)p->OW * sizeof(float);
+}
+
+RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                     const float *res, float *y, void *scratch) {
+  const int G = p->groups, Cg = p->C / G, Kg = p->K / G;
+  const int64_t xs = (int64_t)p->C * p->H * p->W, ys = (int64_t)p->K * p->OH * p->OW;
+  const int npix = p->OH * p->OW, kdim = Cg * p->kh * p->kw;
+  int algo = p->algo, ni, g;
+
+  if (algo == RT_ALGO_AUTO || algo == RT_ALGO_GEMM1X1)
+    algo = conv_is_1x1(p) ? RT_ALGO_GEMM1X1 : RT_ALGO_DIRECT;
+  else if (algo != RT_ALGO_IM2COL || !scratch)
+    algo = RT_ALGO_DIRECT;
+
+  if (algo == RT_ALGO_DIRECT) {
+    conv_direct(p, n, x, w, b, res, y);
+    return;
+  }
+  /* Both GEMM forms: per sample and group, C = W_g (Kg x kdim) * B (kdim x npix). */
+  for (ni = 0; ni < n; ni++) {
+    for (g = 0; g < G; g++) {
+      const float *xg = x + ni * xs + (int64_t)g * Cg * p->H * p->W;
+      const int64_t yo = ni * ys + (int64_t)g * Kg * npix;
+      const float *B = xg;
+      if (algo == RT_ALGO_IM2COL) {
+        conv_im2col(p, xg, Cg, (float *)scratch);
+        B = (const float *)scratch;
+      }
+      conv_gemm(Kg, npix, kdim, w + (int64_t)g * Kg * kdim, kdim, B, npix, b ? b + g * Kg : NULL,
+                res ? res + yo : NULL, y + yo, npix, p->act, p->alpha, p->beta);
+    }
+  }
+}
+
+/* Gather form: one task = one output row of one output channel of one
+ * sample.  Input row ih reaches output row oh through tap i when
+ * oh = ih*sh - pt + i*dh; along W the taps scatter with stride sw within the
+ * row this task owns, so no two tasks write the same element. */
+RT_FN void rt_conv_transpose2d(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                               float *y) {
+  const int G = p->groups, Cg = p->C / G, Kg = p->K / G;
+  const int64_t ntask = (int64_t)n * p->K * p->OH;
+  int64_t t;
+
+  RT_OMP(parallel for schedule(static))
+  for (t = 0; t < ntask; t++) {
+    const int oh = (int)(t % p->OH), k = (int)(t / p->OH % p->K);
+    const int64_t ni = t / p->OH / p->K;
+    const int g = k / Kg, kl = k % Kg;
+    float *yr = y + t * p->OW;
+    const float bv = b ? b[k] : 0.0f;
+    int c, i, j, o;
+
+    for (o = 0; o < p->OW; o++)
+      yr[o] = bv;
+    for (c = 0; c < Cg; c++) {
+      const int ci = g * Cg + c;
+      const float *xc = x + (ni * p->C + ci) * p->H * p->W;
+      const float *wc = w + ((int64_t)ci * Kg + kl) * p->kh * p->kw;
+      for (i = 0; i < p->kh; i++) {
+        const int num = oh + p->pt - i * p->dh;
+        const float *xr;
+        if (num < 0 || num % p->sh != 0 || num / p->sh >= p->H)
+          continue;
+        xr = xc + (int64_t)(num / p->sh) * p->W;
+        for (j = 0; j < p->kw; j++) {
+          const float wv = wc[i * p->kw + j];
+          const int off = j * p->dw - p->pl;
+          int lo, hi, iw;
+          /* input columns iw with 0 <= iw*sw + off < OW, within [0, W) */
+          conv_valid_range(0, p->W, p->sw, off, p->OW, &lo, &hi);
+          if (p->sw == 1) {
+            for (iw = lo; iw < hi; iw++)
+              yr[iw + off] += wv * xr[iw];
+          } else {
+            for (iw = lo; iw < hi; iw++)
+              yr[iw * p->sw + off] += wv * xr[iw];
+          }
+        }
+      }
+    }
+    rt_act_array(p->act, p->alpha, p->beta, yr, yr, p->OW);
+  }
+}
+
+/* -------------------------------------------------------------- linear */
+
+/* Sums of CONV_LANES interleaved partial dot products of `nr` weight rows
+ * with one input row, reduced pairwise in a fixed order, then the tail.  One
+ * routine for every row count keeps each output's summation order a function
+ * of `in` alone. */
+RT_HELPER void conv_dot_rows(int in, const float *RT_RESTRICT x, const float *RT_RESTRICT w, int nr,
+                             float *RT_RESTRICT out) {
+  float acc[CONV_KB][CONV_LANES];
+  const int main_len = in - in % CONV_LANES;
+  int r, i, l, h;
+  for (r = 0; r < CONV_KB; r++)
+    for (l = 0; l < CONV_LANES; l++)
+      acc[r][l] = 0.0f;
+  if (nr == CONV_KB) {
+    const float *w0 = w, *w1 = w + in, *w2 = w + 2 * (int64_t)in, *w3 = w + 3 * (int64_t)in;
+    for (i = 0; i < main_len; i += CONV_LANES)
+      for (l = 0; l < CONV_LANES; l++) {
+        const float v = x[i + l];
+        acc[0][l] += v * w0[i + l];
+        acc[1][l] += v * w1[i + l];
+        acc[2][l] += v * w2[i + l];
+        acc[3][l] += v * w3[i + l];
+      }
+  } else {
+    for (r = 0; r < nr; r++) {
+      const float *wr = w + r * (int64_t)in;
+      for (i = 0; i < main_len; i += CONV_LANES)
+        for (l = 0; l < CONV_LANES; l++)
+          acc[r][l] += x[i + l] * wr[i + l];
+    }
+  }
+  for (r = 0; r < nr; r++) {
+    const float *wr = w + r * (int64_t)in;
+    float s;
+    for (h = CONV_LANES / 2; h > 0; h /= 2)
+      for (l = 0; l < h; l++)
+        acc[r][l] += acc[r][l + h];
+    s = acc[r][0];
+    for (i = main_len; i < in; i++)
+      s += x[i] * wr[i];
+    out[r] = s;
+  }
+}
+
+/* Tasks are (block of CONV_KB outputs, sample) with the sample fastest, so a
+ * thread's consecutive tasks reuse the same weight rows from cache. */
+RT_FN void rt_linear(int n, int in, int out, const float *x, const float *w, const float *b,
+                     const float *res, float *y, int act, float alpha, float beta) {
+  const int nob = (out + CONV_KB - 1) / CONV_KB;
+  int64_t t;
+
+  RT_OMP(parallel for schedule(static))
+  for (t = 0; t < (int64_t)nob * n; t++) {
+    const int64_t s = t % n;
+    const int o0 = (int)(t / n) * CONV_KB;
+    const int no = out - o0 < CONV_KB ? out - o0 : CONV_KB;
+    float *yr = y + s * out + o0;
+    float d[CONV_KB];
+    int r;
+    conv_dot_rows(in, x + s * in, w + (int64_t)o0 * in, no, d);
+    for (r = 0; r < no; r++) {
+      float v = d[r];
+      if (b)
+        v += b[o0 + r];
+      if (res)
+        v += res[s * out + o0 + r];
+      yr[r] = v;
+    }
+    rt_act_array(act, alpha, beta, yr, yr, no);
+  }
+}
