@@ -526,11 +526,11 @@ static void emit_source(CGen *cg, FILE *f, const char *h_name) {
             (long long)per_sample(g->outputs[i]));
   emitf(E, "return 0;");
   emitf(E, "}");
-  emitf(E, "");
+  emitf(E, "%s", "");
   emitf(E, "int %s_infer_v(const float *const *inputs, float *const *outputs, int batch, void *arena) {", cg->P);
   emitf(E, "return %s_run(inputs, outputs, batch, arena);", cg->P);
   emitf(E, "}");
-  emitf(E, "");
+  emitf(E, "%s", "");
   char params[4096] = "", ins[2048] = "", outs[2048] = "";
   size_t kp = 0, ki = 0, ko = 0;
   for (int i = 0; i < g->ninputs; i++) {

@@ -295,13 +295,6 @@ static void test_st_dtypes(void) {
   memcpy(data + 8, bf, 4);
   memcpy(data + 12, d, 8);
   const char *json = "{\"__metadata__\":{\"format\":\"pt\"},"
-                     "\"h\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]},"
-                     "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[8,12]},"
-                     "\"d\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[12,20]},"
-                     "\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[20,20]}}";
-  /* num_batches_tracked with zero bytes is invalid (I64 scalar = 8 bytes): fix the json */
-  (void)json;
-  const char *json2 = "{\"__metadata__\":{\"format\":\"pt\"},"
                       "\"h\":{\"dtype\":\"F16\",\"shape\":[4],\"data_offsets\":[0,8]},"
                       "\"b\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[8,12]},"
                       "\"d\":{\"dtype\":\"F64\",\"shape\":[],\"data_offsets\":[12,20]},"
@@ -310,7 +303,7 @@ static void test_st_dtypes(void) {
   memcpy(data2, data, 20);
   data2[20] = 7;
   StFile f;
-  if (!expect_st_ok("F16/BF16/F64", make_st("dtypes.safetensors", json2, data2, 28), false, &f))
+  if (!expect_st_ok("F16/BF16/F64", make_st("dtypes.safetensors", json, data2, 28), false, &f))
     return;
   StTensor *t = st_find(&f, "h");
   CHECK(t && t->data[0] == 1.0f && t->data[1] == -2.0f && t->data[2] == 65504.0f &&
@@ -520,6 +513,14 @@ static Graph *build_graph(void) {
   return g;
 }
 
+static Tensor *find(Graph *g, const char *name) {
+  for (int i = 0; i < g->ntensors; i++)
+    if (!strcmp(g->tensors[i]->name, name))
+      return g->tensors[i];
+  fprintf(stderr, "test graph has no tensor %s\n", name);
+  exit(1);
+}
+
 static float max_abs(const Tensor *t) {
   float m = 0;
   for (int64_t i = 0; i < shape_numel(&t->shape); i++)
@@ -546,7 +547,197 @@ static void test_weights_init(void) {
   }
   CHECK(differs); /* another seed: different */
 
-  /* Bounds: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases. */
-  Tensor *w = ir_find_tensor_local(g1, "c1.weight");
-  (void)w;
+  /* Bounds: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases;
+   * fan_in = size(1) * kernel area, so for ct it is Cout/g * kH * kW = 12. */
+  const struct {
+    const char *name;
+    double fan_in;
+  } dense[] = {{"c1.weight", 18}, {"c1.bias", 18}, {"ct.weight", 12},
+               {"ct.bias", 12},   {"fc.weight", 36}, {"fc.bias", 36}};
+  for (size_t k = 0; k < sizeof(dense) / sizeof(dense[0]); k++) {
+    Tensor *t = find(g1, dense[k].name);
+    float bound = (float)(1.0 / sqrt(dense[k].fan_in));
+    CHECK(t && max_abs(t) <= bound);
+    CHECK(t && max_abs(t) > 0.5f * bound); /* actually spread over the range */
+  }
+  for (int i = 0; i < 4; i++) {
+    CHECK(find(g1, "bn.weight")->data[i] == 1.0f);
+    CHECK(find(g1, "bn.bias")->data[i] == 0.0f);
+    CHECK(find(g1, "bn.running_mean")->data[i] == 0.0f);
+    CHECK(find(g1, "bn.running_var")->data[i] == 1.0f);
+  }
+  CHECK(find(g1, "p.weight")->data[0] == 0.25f);
+
+  /* Explicit schemes: PyTorch formulas, zero biases. */
+  Graph *gk = build_graph(), *gx = build_graph(), *gn = build_graph(), *gxn = build_graph();
+  weights_init(gk, 7, "kaiming_uniform");
+  weights_init(gx, 7, "xavier_uniform");
+  weights_init(gn, 7, "kaiming_normal");
+  weights_init(gxn, 7, "xavier_normal");
+  CHECK(diag_count() == 0);
+  CHECK(max_abs(find(gk, "fc.weight")) <= (float)sqrt(6.0 / 36));
+  CHECK(max_abs(find(gk, "fc.bias")) == 0.0f);
+  CHECK(max_abs(find(gx, "fc.weight")) <= (float)sqrt(6.0 / (36 + 5)));
+  CHECK(max_abs(find(gx, "c1.weight")) <= (float)sqrt(6.0 / (18 + 36)));
+  CHECK(max_abs(find(gx, "c1.bias")) == 0.0f);
+  CHECK(find(gk, "bn.running_var")->data[0] == 1.0f);
+  {
+    /* Sample std of a larger kaiming_normal weight is close to sqrt(2/fan_in). */
+    Graph *g = ir_new_graph("big");
+    Tensor *x = ir_new_tensor(g, "x", TK_INPUT, shape_of(2, 1LL, 100LL));
+    Node *n = ir_new_node(g, OP_LINEAR, "l", loc_file("big.yaml"), &x, 1);
+    n->weight = ir_new_param(g, "l.weight", TK_PARAM, shape_of(2, 200LL, 100LL), loc_file("big.yaml"));
+    weights_init(g, 3, "kaiming_normal");
+    double s1 = 0, s2 = 0;
+    for (int i = 0; i < 20000; i++) {
+      s1 += n->weight->data[i];
+      s2 += (double)n->weight->data[i] * n->weight->data[i];
+    }
+    double mean = s1 / 20000, sd = sqrt(s2 / 20000 - mean * mean), want = sqrt(2.0 / 100);
+    CHECK(fabs(mean) < 0.05 * want);
+    CHECK(fabs(sd - want) < 0.03 * want);
+  }
+  /* Data already present (e.g. an ONNX initializer) is kept. */
+  {
+    Graph *g = build_graph();
+    float keep[4] = {9, 9, 9, 9};
+    find(g, "c1.bias")->data = keep;
+    weights_init(g, 1, NULL);
+    CHECK(find(g, "c1.bias")->data == keep && keep[0] == 9);
+  }
+  /* Unknown scheme is a user error. */
+  diag_reset();
+  weights_init(build_graph(), 1, "kaiming_unifrom");
+  CHECK(diag_count() == 1);
+}
+
+/* Write the state of `g` to a safetensors file (optionally skipping or
+ * renaming one tensor, or changing one shape). */
+static const char *save_state(Graph *g, const char *file, const char *skip, const char *rename,
+                              const char *reshape, bool add_extra) {
+  const char *names[32];
+  Shape shapes[32];
+  const float *data[32];
+  int n = 0;
+  static float zeros[256];
+  for (int i = 0; i < g->ntensors; i++) {
+    Tensor *t = g->tensors[i];
+    if (t->kind != TK_PARAM && t->kind != TK_BUFFER)
+      continue;
+    if (skip && !strcmp(t->name, skip))
+      continue;
+    names[n] = rename && !strcmp(t->name, rename) ? cnnc_fmt("%sx", t->name) : t->name;
+    shapes[n] = t->shape;
+    if (reshape && !strcmp(t->name, reshape)) {
+      shapes[n].d[0] += 1;
+      data[n++] = zeros;
+      continue;
+    }
+    data[n++] = t->data;
+  }
+  if (add_extra) {
+    names[n] = "extra.weight";
+    shapes[n] = shape_of(1, 2LL);
+    data[n++] = zeros;
+  }
+  const char *path = tmp_path(file);
+  diag_reset();
+  CHECK(st_write(path, n, names, shapes, data));
+  return path;
+}
+
+static void test_weights_load(void) {
+  Graph *src = build_graph();
+  weights_init(src, 5, "xavier_normal");
+
+  /* Happy path: values arrive bit-exactly; num_batches_tracked is ignored. */
+  {
+    const char *path = save_state(src, "w_ok.safetensors", NULL, NULL, NULL, false);
+    Graph *g = build_graph();
+    diag_reset();
+    CHECK(weights_load(g, path, loc_at("net.yaml", 2, 10), false));
+    CHECK(diag_count() == 0);
+    for (int i = 0; i < g->ntensors; i++) {
+      Tensor *t = g->tensors[i];
+      if (t->kind != TK_PARAM && t->kind != TK_BUFFER)
+        continue;
+      CHECK(t->data && !memcmp(t->data, src->tensors[i]->data,
+                               (size_t)shape_numel(&t->shape) * sizeof(float)));
+    }
+  }
+  {
+    /* PyTorch's num_batches_tracked (I64) next to the BN tensors. */
+    float one[1] = {1};
+    const char *json = "{\"p.weight\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                       "\"bn.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[4,12]}}";
+    unsigned char data[12] = {0};
+    memcpy(data, one, 4);
+    Graph *g = ir_new_graph("tiny");
+    Tensor *x = ir_new_tensor(g, "x", TK_INPUT, shape_of(2, 1LL, 3LL));
+    Node *n = ir_new_node(g, OP_PRELU, "p", loc_file("tiny.yaml"), &x, 1);
+    n->weight = ir_new_param(g, "p.weight", TK_PARAM, shape_of(1, 1LL), loc_file("tiny.yaml"));
+    diag_reset();
+    CHECK(weights_load(g, make_st("nbt.safetensors", json, data, 12), loc_file("tiny.yaml"), false));
+    CHECK(diag_count() == 0 && n->weight->data && n->weight->data[0] == 1.0f);
+  }
+  /* E9: missing, extra, mis-shaped; all reported in one run. */
+  {
+    const char *path = save_state(src, "w_missing.safetensors", "bn.running_var", NULL, NULL, false);
+    diag_reset();
+    CHECK(!weights_load(build_graph(), path, loc_file("net.yaml"), false));
+    fprintf(stderr, "  [weights missing] -> %d diagnostic(s)\n", diag_count());
+    CHECK(diag_count() == 1);
+  }
+  {
+    const char *path = save_state(src, "w_extra.safetensors", NULL, NULL, NULL, true);
+    diag_reset();
+    CHECK(!weights_load(build_graph(), path, loc_file("net.yaml"), false));
+    fprintf(stderr, "  [weights extra] -> %d diagnostic(s)\n", diag_count());
+    CHECK(diag_count() == 1);
+  }
+  {
+    const char *path = save_state(src, "w_shape.safetensors", NULL, NULL, "c1.bias", false);
+    diag_reset();
+    CHECK(!weights_load(build_graph(), path, loc_file("net.yaml"), false));
+    fprintf(stderr, "  [weights shape] -> %d diagnostic(s)\n", diag_count());
+    CHECK(diag_count() == 1);
+  }
+  {
+    /* renamed: one missing + one extra, both in the same run */
+    const char *path = save_state(src, "w_renamed.safetensors", NULL, "fc.bias", NULL, false);
+    diag_reset();
+    CHECK(!weights_load(build_graph(), path, loc_file("net.yaml"), false));
+    fprintf(stderr, "  [weights renamed] -> %d diagnostic(s)\n", diag_count());
+    CHECK(diag_count() == 2);
+  }
+  {
+    /* A structurally bad file fails before matching. */
+    diag_reset();
+    CHECK(!weights_load(build_graph(), tmp_path("e7a.safetensors"), loc_file("net.yaml"), false));
+    CHECK(diag_count() > 0);
+  }
+}
+
+int main(void) {
+  const char *base = getenv("TMPDIR");
+  snprintf(tmpdir, sizeof tmpdir, "%s/cnnc_unit_data_XXXXXX",
+           base && *base && strlen(base) < 32 ? base : "/tmp");
+  if (!mkdtemp(tmpdir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  test_npy_roundtrip();
+  test_npy_dtypes();
+  test_npy_bad();
+  test_st_roundtrip();
+  test_st_dtypes();
+  test_st_bad();
+  test_weights_init();
+  test_weights_load();
+
+  for (int i = 0; i < ncreated; i++)
+    unlink(created[i]);
+  rmdir(tmpdir);
+  fprintf(stderr, "unit_data: %d checks, %d failed\n", checks, failures);
+  return failures ? 1 : 0;
 }

@@ -216,10 +216,9 @@ static void conv_test(int ci, const ConvCase *cc) {
     for (int64_t i = 0; i < yn; i++)
       y[i] = NAN;
     rt_conv2d(&p, n, x, w, bp, rp, y, scratch);
-    snprintf(name, sizeof name, "conv2d#%d %dx%dx%d k%dx%d s%d,%d d%d,%d g%d %s%s%s %s", ci, p.C, p.H,
-             p.W, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.groups, bp ? "+b" : "", rp ? "+res" : "",
-             "", act_names[p.act]);
-    snprintf(name + strlen(name), sizeof name - strlen(name), " %s", algo_names[a]);
+    snprintf(name, sizeof name, "conv2d#%d %dx%dx%d k%dx%d s%d,%d d%d,%d g%d%s%s %s %s", ci, p.C, p.H,
+             p.W, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.groups, bp ? " +b" : "", rp ? " +res" : "",
+             act_names[p.act], algo_names[a]);
     check(name, y, ref, yn);
     /* In-place residual (y == res), as an in-place fused add would pass it. */
     if (rp) {
@@ -845,6 +844,9 @@ int main(void) {
       pool_test(kind, 1, 3, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, cip, 0);
       pool_test(kind, 1, 2, 1, 21, 1, 4, 1, 3, 1, 1, 0, 2, 0, 2, 1, cip, 0);
       pool_test(kind, 1, 2, 11, 11, 5, 5, 3, 3, 1, 1, 2, 2, 2, 2, 1, cip, 0);
+      /* last ceil window covers 1 input row, 1 pad row and 1 row past the padding */
+      pool_test(kind, 2, 2, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, cip, 0);
+      pool_test(kind, 1, 1, 6, 9, 3, 4, 2, 3, 1, 1, 1, 0, 1, 2, 1, cip, 0);
     }
   pool_test(0, 1, 2, 9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 0, 0, 0); /* dilated max */
   pool_test(0, 1, 2, 10, 9, 3, 2, 2, 2, 2, 3, 1, 1, 1, 1, 1, 0, 0);
