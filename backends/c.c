@@ -73,7 +73,7 @@ static int64_t dims_prod(const Shape *s, int a, int b) {
 static const char *fl(double v) {
   if (isinf(v))
     return v > 0 ? "HUGE_VALF" : "-HUGE_VALF";
-  return cnnc_fmt("%.9gf", v);
+  return cnnc_fmt("%.9ef", v); /* 9 significant digits round-trip a float */
 }
 
 static int rt_act(ActKind a) {
@@ -107,12 +107,12 @@ static void emit_conv(CGen *cg, Node *n) {
   int64_t H, W, OH, OW;
   hw(x, &H, &W);
   hw(y, &OH, &OW);
-  static const int rt_algo[] = {0, 1, 2, 3, 4, 5};
-  emitf(cg->E, "static const RtConv p = {%lld, %lld, %lld, %lld, %lld, %lld, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
-               "%d, %s, %s, %d};",
+  emitf(cg->E, "static const RtConv p = {.C = %lld, .H = %lld, .W = %lld, .K = %lld, .OH = %lld, .OW = %lld, "
+               ".kh = %d, .kw = %d, .sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .groups = %d, "
+               ".act = %d, .alpha = %s, .beta = %s, .algo = %d};",
         (long long)x->shape.d[1], (long long)H, (long long)W, (long long)y->shape.d[1], (long long)OH,
         (long long)OW, n->kernel[0], n->kernel[1], n->stride[0], n->stride[1], n->dilation[0], n->dilation[1],
-        n->pad[0], n->pad[1], n->groups, rt_act(n->act), fl(n->act_alpha), fl(n->act_beta), rt_algo[n->algo]);
+        n->pad[0], n->pad[1], n->groups, rt_act(n->act), fl(n->act_alpha), fl(n->act_beta), n->algo);
   if (n->op == OP_CONV_TRANSPOSE2D)
     emitf(cg->E, "rt_conv_transpose2d(&p, batch, %s, %s, %s, %s);", ref(cg, x), ref(cg, n->weight),
           opt_ref(cg, n->bias), ref(cg, y));
@@ -133,8 +133,9 @@ static void emit_pool(CGen *cg, Node *n) {
   int64_t H, W, OH, OW;
   hw(x, &H, &W);
   hw(y, &OH, &OW);
-  emitf(cg->E, "static const RtPool p = {%lld, %lld, %lld, %lld, %lld, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, %d, "
-               "%s};",
+  emitf(cg->E, "static const RtPool p = {.C = %lld, .H = %lld, .W = %lld, .OH = %lld, .OW = %lld, .kh = %d, "
+               ".kw = %d, .sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .pb = %d, .pr = %d, "
+               ".count_include_pad = %d, .norm = %s};",
         (long long)x->shape.d[1], (long long)H, (long long)W, (long long)OH, (long long)OW, n->kernel[0],
         n->kernel[1], n->stride[0], n->stride[1], n->dilation[0], n->dilation[1], n->pad[0], n->pad[1], n->pad[2],
         n->pad[3], n->count_include_pad, fl(n->alpha));
@@ -377,11 +378,21 @@ static const EmitFn emit_table[OP__COUNT] = {
 static void layout_weights(CGen *cg) {
   Graph *g = cg->g;
   cg->woff = cnnc_alloc(sizeof(int64_t) * (size_t)(g->ntensors + 1));
+  char *used = cnnc_alloc((size_t)g->ntensors + 1);
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    Tensor *ps[5] = {n->weight, n->bias, n->mean, n->var, n->residual};
+    for (int k = 0; k < 5; k++)
+      if (ps[k])
+        used[ps[k]->id] = 1;
+    for (int k = 0; k < n->nin; k++)
+      used[n->in[k]->id] = 1;
+  }
   int64_t off = 0;
   for (int i = 0; i < g->ntensors; i++) {
     Tensor *t = g->tensors[i];
     cg->woff[i] = -1;
-    if (t->kind == TK_ACT || t->kind == TK_INPUT || !t->data)
+    if (t->kind == TK_ACT || t->kind == TK_INPUT || !t->data || !used[i])
       continue;
     cg->woff[i] = off;
     off += (shape_numel(&t->shape) + 15) / 16 * 16;
@@ -501,7 +512,7 @@ static void emit_source(CGen *cg, FILE *f, const char *h_name) {
   emitf(E, "static int %s_run(const float *const *in_, float *const *out_, int batch, void *arena) {", cg->P);
   emitf(E, "unsigned char *A = (unsigned char *)arena;");
   emitf(E, "const float *W = %s_weights.f;", cg->P);
-  emitf(E, "if (batch < 1 || batch > %s_BATCH_MAX || (!A && %s_ARENA_SIZE) || ((uintptr_t)A & 63))", U, U);
+  emitf(E, "if (batch < 1 || batch > %s_BATCH_MAX%s || ((uintptr_t)A & 63))", U, g->arena_size ? " || !A" : "");
   emitf(E, "  return -1;");
   for (int i = 0; i < g->ninputs; i++)
     emitf(E, "const float *in%d = in_[%d];", i, i);

@@ -234,6 +234,14 @@ static Graph *compile_model(const char *path, Options *opt) {
     return NULL;
   ir_verify(g, "load");
   dump(g, opt, 'L', "load");
+  if (opt->opt_level >= 1) {
+    pass_fold(g, opt);
+    ir_verify(g, "folding");
+    dump(g, opt, 'F', "folding");
+  }
+  pass_fuse(g, opt);
+  ir_verify(g, "fusion");
+  dump(g, opt, 'U', "fusion");
   pass_mem(g, opt);
   ir_verify(g, "memory planning");
   dump(g, opt, 'M', "memory planning");

@@ -45,13 +45,16 @@ typedef struct {
 static void npy_err(const char *path, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Report at byte offset `off` of the file (col = off + 1). */
+/* Report at byte offset `off` of the file (col = off + 1).  The message is
+ * formatted here and passed through diag_error so that it is counted. */
 static void npy_err(const char *path, size_t off, const char *fmt, ...) {
+  char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  int col = off < (size_t)INT32_MAX ? (int)off + 1 : INT32_MAX;
-  diag_verror(loc_at(path, 1, col), "error", fmt, ap);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
+  int col = off < (size_t)INT32_MAX ? (int)off + 1 : INT32_MAX;
+  diag_error(loc_at(path, 1, col), "%s", msg);
 }
 
 static uint32_t rd_u32(const unsigned char *p) {

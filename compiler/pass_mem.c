@@ -6,7 +6,8 @@
  * Graph.arena_lower_bound the largest sum of simultaneously live buffers
  * (no plan can be smaller).  Graph outputs live in the caller's buffers and
  * graph inputs in the caller's memory; flatten/reshape/dropout results are
- * zero-copy views of their input unless they are graph outputs.
+ * views (set by pass_fuse) live in the bytes of their root tensor, whose
+ * lifetime covers every view's uses.
  *
  * Several placement strategies are tried and the smallest plan is kept:
  * greedy by size (largest first), greedy by lifetime length, and greedy in
@@ -89,23 +90,12 @@ static int64_t place(Buf **order, int n) {
 void pass_mem(Graph *g, const Options *opt) {
   (void)opt;
   ir_compute_uses(g);
-  /* Views: the result aliases its input's bytes. */
-  for (int i = 0; i < g->nnodes; i++) {
-    Node *n = g->nodes[i];
-    Tensor *y = n->out;
-    y->view_of = NULL;
-    if ((op_info[n->op].flags & OPF_VIEW || n->op == OP_DROPOUT) && !y->is_output) {
-      Tensor *x = n->in[0];
-      y->view_of = x->view_of ? x->view_of : x;
-      y->view_offset = x->view_of ? x->view_offset : 0;
-    }
-  }
   int *first = cnnc_alloc(sizeof(int) * (size_t)g->ntensors), *last = cnnc_alloc(sizeof(int) * (size_t)g->ntensors);
   for (int i = 0; i < g->ntensors; i++)
     first[i] = last[i] = -1;
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    Tensor *y = n->out, *base = y->view_of ? y->view_of : y;
+    Tensor *base = view_root(n->out, NULL);
     if (first[base->id] < 0)
       first[base->id] = i;
     if (last[base->id] < i)
@@ -114,7 +104,7 @@ void pass_mem(Graph *g, const Options *opt) {
       Tensor *t = j < n->nin ? n->in[j] : n->residual;
       if (!t)
         continue;
-      Tensor *b = t->view_of ? t->view_of : t;
+      Tensor *b = view_root(t, NULL);
       if (last[b->id] < i)
         last[b->id] = i;
     }

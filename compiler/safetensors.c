@@ -96,11 +96,18 @@ static int col_of(size_t off) { return off < (size_t)INT32_MAX ? (int)off + 1 : 
 static void st_err(const char *path, size_t off, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Format here and go through diag_error so the error is counted; tensor
+ * names can be long, hence the measured allocation. */
 static void st_err(const char *path, size_t off, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  diag_verror(loc_at(path, 1, col_of(off)), "error", fmt, ap);
+  int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
+  char *msg = cnnc_alloc(n > 0 ? (size_t)n + 1 : 1);
+  va_start(ap, fmt);
+  vsnprintf(msg, n > 0 ? (size_t)n + 1 : 1, fmt, ap);
+  va_end(ap);
+  diag_error(loc_at(path, 1, col_of(off)), "%s", msg);
 }
 
 static void j_fail(JParser *p, size_t off, const char *what) {
@@ -802,25 +809,27 @@ static int cmp_range(const void *a, const void *b) {
 }
 
 /* E7/E8: the valid ranges must tile [0, data_len) exactly.  Holes and
- * trailing bytes are only judged when every entry had usable offsets, so a
- * malformed entry does not cause a cascade of bogus hole errors. */
+ * trailing bytes are only judged when `all` entries are known (no duplicate
+ * key was dropped) and every one had usable offsets, so a malformed entry
+ * does not cause a cascade of bogus hole errors. */
 static void check_ranges(const char *path, Entry *es, int n, size_t data_start,
-                         int64_t data_len) {
+                         int64_t data_len, bool all) {
   Entry **idx = cnnc_realloc_array(NULL, (size_t)(n > 0 ? n : 1), sizeof(*idx));
   int m = 0;
-  bool all = true;
   for (int i = 0; i < n; i++) {
-    if (es[i].offs_ok)
-      idx[m++] = &es[i];
+    Entry *e = &es[i];
+    if (e->offs_ok && e->end > data_len) {
+      /* E8; such a range says nothing useful about holes, so it leaves the tiling walk. */
+      st_err(path, e->off,
+             "tensor \"%s\": data_offsets [%" PRId64 ", %" PRId64 "] run past the end of the file "
+             "(the data buffer has %" PRId64 " bytes; truncated file?)",
+             e->t->name, e->begin, e->end, data_len);
+      all = false;
+    } else if (e->offs_ok)
+      idx[m++] = e;
     else
       all = false;
   }
-  for (int i = 0; i < m; i++)
-    if (idx[i]->end > data_len)
-      st_err(path, idx[i]->off,
-             "tensor \"%s\": data_offsets [%" PRId64 ", %" PRId64 "] run past the end of the file "
-             "(the data buffer has %" PRId64 " bytes; truncated file?)",
-             idx[i]->t->name, idx[i]->begin, idx[i]->end, data_len);
   qsort(idx, (size_t)m, sizeof(*idx), cmp_range);
   int64_t cursor = 0;
   const Entry *last = NULL; /* the entry whose end is `cursor` */
@@ -998,9 +1007,12 @@ bool st_read(const char *path, StFile *out, bool allow_nonfinite) {
     k++;
   }
   out->n = n;
-  check_ranges(path, es, n, hend, (int64_t)(len - hend));
+  check_ranges(path, es, n, hend, (int64_t)(len - hend), p.nerrors == 0);
   if (diag_count() != errors0 || p.nerrors)
     return false;
+  for (int i = 0; i < n; i++)
+    if (!es[i].ok)
+      die("safetensors entry %d invalid without a diagnostic", i);
 
   for (int i = 0; i < n; i++)
     decode(path, &es[i], buf + hend, hend, allow_nonfinite);

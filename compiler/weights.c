@@ -41,6 +41,8 @@ static bool ends_with(const char *s, const char *suffix) {
   return n >= m && !strcmp(s + n - m, suffix);
 }
 
+static const char *kind_word(const Tensor *t) { return t->kind == TK_PARAM ? "parameter" : "buffer"; }
+
 bool weights_load(Graph *g, const char *path, SrcLoc ref, bool allow_nonfinite) {
   int errors0 = diag_count();
   StFile f;
@@ -50,27 +52,20 @@ bool weights_load(Graph *g, const char *path, SrcLoc ref, bool allow_nonfinite) 
     return false;
   }
 
-  const char **file_names = cnnc_alloc((size_t)(f.n > 0 ? f.n : 1) * sizeof(char *));
-  for (int i = 0; i < f.n; i++)
-    file_names[i] = f.t[i].name;
-
-  int nparams = 0;
-  const char **param_names = cnnc_alloc((size_t)(g->ntensors > 0 ? g->ntensors : 1) * sizeof(char *));
+  /* Match by name first; the leftovers on both sides are then each other's
+   * best "did you mean" candidates (a renamed layer shows up as a pair). */
+  Tensor **missing = cnnc_alloc((size_t)(g->ntensors > 0 ? g->ntensors : 1) * sizeof(Tensor *));
+  const char **missing_names = cnnc_alloc((size_t)(g->ntensors > 0 ? g->ntensors : 1) * sizeof(char *));
+  int nmissing = 0;
   for (int i = 0; i < g->ntensors; i++) {
     Tensor *t = g->tensors[i];
     if (!is_state(t))
       continue;
-    param_names[nparams++] = t->name;
     SrcLoc at = t->loc.file ? t->loc : ref;
     StTensor *e = st_find(&f, t->name);
     if (!e) {
-      const char *hint = did_you_mean(t->name, file_names, f.n);
-      if (hint)
-        diag_error(at, "%s '%s' is missing from weights file '%s' (did you mean '%s'?)",
-                   t->kind == TK_PARAM ? "parameter" : "buffer", t->name, path, hint);
-      else
-        diag_error(at, "%s '%s' is missing from weights file '%s'",
-                   t->kind == TK_PARAM ? "parameter" : "buffer", t->name, path);
+      missing_names[nmissing] = t->name;
+      missing[nmissing++] = t;
       continue;
     }
     e->used = true;
@@ -81,9 +76,9 @@ bool weights_load(Graph *g, const char *path, SrcLoc ref, bool allow_nonfinite) 
       continue;
     }
     if (!shape_eq(&t->shape, &e->shape)) {
-      diag_error(at, "'%s' has shape %s in the model but %s in weights file '%s'", t->name,
-                 shape_str(&t->shape), shape_str(&e->shape), path);
-      diag_note(e->loc, "'%s' is declared here", e->name);
+      diag_error(at, "%s '%s' has shape %s in the model but %s in weights file '%s'", kind_word(t),
+                 t->name, shape_str(&t->shape), shape_str(&e->shape), path);
+      diag_note(e->loc, "'%s' is stored here", e->name);
       continue;
     }
     /* numel came from st_read's overflow-checked validation of the file. */
@@ -92,17 +87,26 @@ bool weights_load(Graph *g, const char *path, SrcLoc ref, bool allow_nonfinite) 
     memcpy(t->data, e->data, (size_t)e->numel * sizeof(float));
   }
 
+  const char **unused = cnnc_alloc((size_t)(f.n > 0 ? f.n : 1) * sizeof(char *));
+  int nunused = 0;
+  for (int i = 0; i < f.n; i++)
+    if (!f.t[i].used && !ends_with(f.t[i].name, ".num_batches_tracked"))
+      unused[nunused++] = f.t[i].name;
+
+  for (int i = 0; i < nmissing; i++) {
+    Tensor *t = missing[i];
+    const char *hint = did_you_mean(t->name, unused, nunused);
+    diag_error(t->loc.file ? t->loc : ref, "%s '%s' is missing from weights file '%s'%s%s%s",
+               kind_word(t), t->name, path, hint ? " (did you mean '" : "", hint ? hint : "",
+               hint ? "'?)" : "");
+  }
   for (int i = 0; i < f.n; i++) {
     StTensor *e = &f.t[i];
     if (e->used || ends_with(e->name, ".num_batches_tracked"))
       continue;
-    const char *hint = did_you_mean(e->name, param_names, nparams);
-    if (hint)
-      diag_error(e->loc, "tensor '%s' in weights file does not match any parameter of the model "
-                         "(did you mean '%s'?)", e->name, hint);
-    else
-      diag_error(e->loc, "tensor '%s' in weights file does not match any parameter of the model",
-                 e->name);
+    const char *hint = did_you_mean(e->name, missing_names, nmissing);
+    diag_error(e->loc, "tensor '%s' in the weights file matches no parameter or buffer of the model%s%s%s",
+               e->name, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
   }
   return diag_count() == errors0;
 }

@@ -148,6 +148,7 @@ struct Node {
   bool keepdims;     /* mean */
   int pad_mode;      /* pad: 0 constant, 1 reflect, 2 edge (spatial pads in pad[]) */
   double pad_value;  /* pad constant */
+  int64_t slice_start, slice_end; /* slice: elements [start, end) of dim `axis` (step 1) */
 
   /* fusion (pass_fuse.c) */
   ActKind act;       /* activation applied in the kernel epilogue */
@@ -391,7 +392,7 @@ typedef struct StTensor {
   const char *dtype_name; /* "F32", "F16", ... as in the file */
   Shape shape;
   int64_t numel;
-  float *data;     /* converted to float32 */
+  float *data;     /* converted to float32; NULL for an integer *.num_batches_tracked (ignored) */
   SrcLoc loc;      /* position of the entry in the JSON header */
   bool used;
 } StTensor;
@@ -424,6 +425,8 @@ bool info_print(Graph *g, const Options *opt, bool json, FILE *out);
 /* -------------------------------------------------------------- passes */
 
 void pass_fold(Graph *g, const Options *opt);   /* constant + BN folding (fp64) */
+void pass_dce(Graph *g);                        /* remove nodes whose results are unused */
+Tensor *view_root(Tensor *t, int64_t *off);     /* pass_fuse.c: storage root of a view */
 void pass_fuse(Graph *g, const Options *opt);   /* activation/residual fusion, views, dead nodes */
 void pass_algo(Graph *g, const Options *opt);   /* per-conv algorithm choice */
 void pass_mem(Graph *g, const Options *opt);    /* liveness + arena offsets */

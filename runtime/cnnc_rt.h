@@ -203,4 +203,61 @@ RT_FN void rt_pad2d(int n, int C, int H, int W, int pt, int pl, int pb, int pr, 
 /* General permutation of a rank-r tensor: y dim i = x dim perm[i]. */
 RT_FN void rt_transpose(int rank, const int64_t *xdims, const int *perm, const float *x, float *y);
 
+/* ---------------------------------------------------------------- gemm.c */
+
+/* Packed-B layout shared by the GEMM, im2col and the Winograd transform: B
+ * (K x N) is cut into column panels of RT_GEMM_NR columns (the last one
+ * RT_GEMM_PANEL_W wide, a multiple of RT_GEMM_VL, zero-padded); panel at
+ * column n0 starts at Bp + n0*K and holds row k at + k*width.  Element (k, n)
+ * is at RT_GEMM_BP_INDEX(K, N, k, n).  The total is K * round_up(N, RT_GEMM_VL)
+ * floats, never more than rt_gemm_scratch's bound K * round_up(N, 16). */
+#if defined(__AVX512F__)
+#define RT_GEMM_NR 48
+#define RT_GEMM_VL 16
+#elif defined(__AVX2__) && defined(__FMA__)
+#define RT_GEMM_NR 16
+#define RT_GEMM_VL 8
+#else
+#define RT_GEMM_NR 16
+#define RT_GEMM_VL 16
+#endif
+#define RT_GEMM_NPAD(N) (((N) + RT_GEMM_VL - 1) / RT_GEMM_VL * RT_GEMM_VL)
+#define RT_GEMM_PANEL_W(N, n0) \
+  (RT_GEMM_NPAD(N) - (n0) < RT_GEMM_NR ? RT_GEMM_NPAD(N) - (n0) : RT_GEMM_NR)
+#define RT_GEMM_BP_INDEX(K, N, k, n) \
+  ((int64_t)((n) - (n) % RT_GEMM_NR) * (K) + (int64_t)(k) * RT_GEMM_PANEL_W(N, (n) - (n) % RT_GEMM_NR) + \
+   (n) % RT_GEMM_NR)
+
+/* C = act(bias[m] + res + A * B): A row-major (M x K, row stride lda) read in
+ * place; B packed (ldb == 0) or row-major with row stride ldb (rows readable
+ * up to round_up(N, 16) columns); C at C[m*rsc + n*csc]; res (C's layout, may
+ * be C) and bias (M) may be NULL. */
+typedef struct RtGemm {
+  int M, N, K;
+  const float *A;
+  int64_t lda;
+  const float *Bp;
+  int64_t ldb;
+  float *C;
+  int64_t rsc, csc;
+  const float *bias, *res;
+  int act;
+  float alpha, beta;
+} RtGemm;
+
+/* Bytes of scratch rt_gemm needs (packed B, + 64 for alignment); the same
+ * bound for every instruction set. */
+RT_FN size_t rt_gemm_scratch(int M, int N, int K);
+/* C (row stride ldc) = act(bias + res + A (M x K, lda) * B (K x N, ldb)). */
+RT_FN void rt_gemm(int M, int N, int K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                   int64_t ldc, const float *bias, const float *res, int act, float alpha, float beta,
+                   void *scratch);
+/* Pack B[k*rsb + n*csb] into the panel layout (Bp 64-byte aligned is fastest). */
+RT_FN void rt_gemm_pack_b(int K, int N, const float *B, int64_t rsb, int64_t csb, float *Bp);
+/* The multiply on a packed B, split into independent tasks (each owns a block
+ * of C) so callers can run several GEMMs in one parallel loop. */
+RT_FN int rt_gemm_ntasks(const RtGemm *g);
+RT_FN void rt_gemm_task(const RtGemm *g, int t);
+RT_FN void rt_gemm_packed(const RtGemm *g); /* every task, OpenMP-parallel */
+
 #endif

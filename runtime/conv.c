@@ -22,8 +22,8 @@
 
 enum {
   CONV_KB = 4,    /* output channels per direct-conv block (register reuse of x) */
-  CONV_OWT = 64,  /* output columns per direct-conv accumulator tile */
-  CONV_MR = 6,    /* GEMM micro-tile rows (output channels) */
+  CONV_VL = 16,   /* output columns per direct-conv register tile */
+  CONV_MR = 6,    /* GEMM micro-tile rows (output channels); conv_gemm_micro spells out 6 */
   CONV_NR = 16,   /* GEMM micro-tile columns (output pixels); one AVX-512 vector */
   CONV_MC = 48,   /* GEMM rows per tile: a multiple of CONV_MR */
   CONV_KC = 128,  /* GEMM depth per packed panel */
@@ -50,14 +50,137 @@ RT_INLINE void conv_valid_range(int o0, int o1, int s, int off, int W, int *lo, 
 
 /* ------------------------------------------------------------ direct conv */
 
-/* One task = CONV_KB output channels of one output row of one sample.  The
- * accumulator tile lives on the stack, so x and y never alias it. */
+/* CONV_VL input columns xs[0], xs[sw], ...: the row itself when sw == 1,
+ * else a copy in buf.  One contiguous shape for the FMA loops that follow
+ * keeps gcc -O3 from scalarizing a strided variant of them. */
+RT_INLINE const float *conv_gather(const float *xs, int sw, float *buf) {
+  int l;
+  if (sw == 1)
+    return xs;
+  for (l = 0; l < CONV_VL; l++)
+    buf[l] = xs[l * sw];
+  return buf;
+}
+
+/* Register tile for interior columns: CONV_KB output channels x CONV_VL
+ * output columns, summed over every tap (c, i, j) in order.  The caller
+ * guarantees every column of every tap is inside the input horizontally, so
+ * the only check left is the row test, outside the vector loops.  xg points at
+ * the group's first input channel, wk at output channel k0's weights. */
+RT_HELPER void conv_direct_tile4(const RtConv *p, const float *xg, const float *wk, int Cg, int oh, int ow0,
+                                 float out[CONV_KB][CONV_VL]) {
+  float c0[CONV_VL], c1[CONV_VL], c2[CONV_VL], c3[CONV_VL], xv[CONV_VL];
+  const int64_t taps = (int64_t)Cg * p->kh * p->kw;
+  const int sw = p->sw, xb = ow0 * sw - p->pl;
+  int c, i, j, l;
+  for (l = 0; l < CONV_VL; l++)
+    c0[l] = c1[l] = c2[l] = c3[l] = 0.0f;
+  for (c = 0; c < Cg; c++) {
+    const float *xc = xg + (int64_t)c * p->H * p->W;
+    const float *wc = wk + (int64_t)c * p->kh * p->kw;
+    for (i = 0; i < p->kh; i++) {
+      const int ih = oh * p->sh - p->pt + i * p->dh;
+      if (ih < 0 || ih >= p->H)
+        continue;
+      for (j = 0; j < p->kw; j++) {
+        const float *xs = xc + (int64_t)ih * p->W + xb + j * p->dw;
+        const float *wt = wc + i * p->kw + j;
+        const float w0 = wt[0], w1 = wt[taps], w2 = wt[2 * taps], w3 = wt[3 * taps];
+        const float *RT_RESTRICT src = conv_gather(xs, sw, xv);
+        for (l = 0; l < CONV_VL; l++) {
+          const float v = src[l];
+          c0[l] += w0 * v;
+          c1[l] += w1 * v;
+          c2[l] += w2 * v;
+          c3[l] += w3 * v;
+        }
+      }
+    }
+  }
+  for (l = 0; l < CONV_VL; l++) {
+    out[0][l] = c0[l];
+    out[1][l] = c1[l];
+    out[2][l] = c2[l];
+    out[3][l] = c3[l];
+  }
+}
+
+/* The one-channel version of conv_direct_tile4 (depthwise convs and the
+ * ragged last block); same summation order. */
+RT_HELPER void conv_direct_tile1(const RtConv *p, const float *xg, const float *wk, int Cg, int oh, int ow0,
+                                 float *out) {
+  float c0[CONV_VL], xv[CONV_VL];
+  const int sw = p->sw, xb = ow0 * sw - p->pl;
+  int c, i, j, l;
+  for (l = 0; l < CONV_VL; l++)
+    c0[l] = 0.0f;
+  for (c = 0; c < Cg; c++) {
+    const float *xc = xg + (int64_t)c * p->H * p->W;
+    const float *wc = wk + (int64_t)c * p->kh * p->kw;
+    for (i = 0; i < p->kh; i++) {
+      const int ih = oh * p->sh - p->pt + i * p->dh;
+      if (ih < 0 || ih >= p->H)
+        continue;
+      for (j = 0; j < p->kw; j++) {
+        const float *xs = xc + (int64_t)ih * p->W + xb + j * p->dw;
+        const float w0 = wc[i * p->kw + j];
+        const float *RT_RESTRICT src = conv_gather(xs, sw, xv);
+        for (l = 0; l < CONV_VL; l++)
+          c0[l] += w0 * src[l];
+      }
+    }
+  }
+  for (l = 0; l < CONV_VL; l++)
+    out[l] = c0[l];
+}
+
+/* Border columns [ow0, ow0 + tw): per tap, the valid column range is computed
+ * once and the loop over it carries no test.  Same (c, i, j) order. */
+RT_HELPER void conv_direct_border(const RtConv *p, const float *xg, const float *wk, int Cg, int nk, int oh,
+                                  int ow0, int tw, float out[CONV_KB][CONV_VL]) {
+  const int64_t taps = (int64_t)Cg * p->kh * p->kw;
+  const int sw = p->sw;
+  int kk, c, i, j, u;
+  for (kk = 0; kk < nk; kk++)
+    for (u = 0; u < tw; u++)
+      out[kk][u] = 0.0f;
+  for (c = 0; c < Cg; c++) {
+    const float *xc = xg + (int64_t)c * p->H * p->W;
+    const float *wc = wk + (int64_t)c * p->kh * p->kw;
+    for (i = 0; i < p->kh; i++) {
+      const int ih = oh * p->sh - p->pt + i * p->dh;
+      const float *xr;
+      if (ih < 0 || ih >= p->H)
+        continue;
+      xr = xc + (int64_t)ih * p->W;
+      for (j = 0; j < p->kw; j++) {
+        /* u indexes the tile; its input column is (ow0 + u)*sw + off */
+        const int off = j * p->dw - p->pl, xb = ow0 * sw + off;
+        int lo, hi;
+        conv_valid_range(ow0, ow0 + tw, sw, off, p->W, &lo, &hi);
+        for (kk = 0; kk < nk; kk++) {
+          const float wv = wc[kk * taps + i * p->kw + j];
+          float *RT_RESTRICT a = out[kk];
+          for (u = lo - ow0; u < hi - ow0; u++)
+            a[u] += wv * xr[xb + u * sw];
+        }
+      }
+    }
+  }
+}
+
+/* One task = CONV_KB output channels of one output row of one sample, walked
+ * in CONV_VL-column tiles.  Every path sums an output as bias + res + the taps
+ * in (c, i, j) order, so the choice of path never changes a result. */
 RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *w, const float *b,
                            const float *res, float *y) {
   const int G = p->groups, Cg = p->C / G, Kg = p->K / G;
   const int nkb = (Kg + CONV_KB - 1) / CONV_KB;
-  const int64_t taps = (int64_t)Cg * p->kh * p->kw; /* weight stride between output channels */
   const int64_t ntask = (int64_t)n * G * nkb * p->OH;
+  /* first and one-past-last tile start whose every tap column is inside [0, W) */
+  const int ow_lo = p->pl <= 0 ? 0 : (p->pl + p->sw - 1) / p->sw;
+  const int last = p->W - 1 + p->pl - (p->kw - 1) * p->dw; /* max (ow0 + VL - 1) * sw */
+  const int ow_hi = last < 0 ? 0 : last / p->sw + 1 - (CONV_VL - 1);
   int64_t t;
 
   RT_OMP(parallel for schedule(static))
@@ -68,81 +191,34 @@ RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *
     const int64_t ni = t / p->OH / nkb / G;
     const int k0 = g * Kg + kb * CONV_KB;
     const int nk = Kg - kb * CONV_KB < CONV_KB ? Kg - kb * CONV_KB : CONV_KB;
-    float acc[CONV_KB][CONV_OWT];
-    int ow0;
+    const float *xg = x + (ni * p->C + (int64_t)g * Cg) * p->H * p->W;
+    const float *wk = w + (int64_t)k0 * Cg * p->kh * p->kw;
+    const int64_t taps = (int64_t)Cg * p->kh * p->kw;
+    float acc[CONV_KB][CONV_VL];
+    int ow0, kk, u;
 
-    for (ow0 = 0; ow0 < p->OW; ow0 += CONV_OWT) {
-      const int tw = p->OW - ow0 < CONV_OWT ? p->OW - ow0 : CONV_OWT;
-      int kk, c, i, j, o;
-
-      for (kk = 0; kk < nk; kk++) {
-        float bv = b ? b[k0 + kk] : 0.0f;
-        for (o = 0; o < tw; o++)
-          acc[kk][o] = bv;
-      }
-      for (c = 0; c < Cg; c++) {
-        const float *xc = x + ((ni * p->C + (int64_t)g * Cg + c) * p->H) * p->W;
-        const float *wc = w + ((int64_t)k0 * Cg + c) * p->kh * p->kw;
-        for (i = 0; i < p->kh; i++) {
-          const int ih = oh * p->sh - p->pt + i * p->dh;
-          const float *xr;
-          if (ih < 0 || ih >= p->H)
-            continue;
-          xr = xc + (int64_t)ih * p->W;
-          for (j = 0; j < p->kw; j++) {
-            const int off = j * p->dw - p->pl;
-            const float *wt = wc + i * p->kw + j;
-            int lo, hi;
-            conv_valid_range(ow0, ow0 + tw, p->sw, off, p->W, &lo, &hi);
-            if (lo >= hi)
-              continue;
-            if (nk == CONV_KB) {
-              /* u indexes the tile; the input column is (ow0 + u)*sw + off */
-              const float w0 = wt[0], w1 = wt[taps], w2 = wt[2 * taps], w3 = wt[3 * taps];
-              float *RT_RESTRICT a0 = acc[0], *RT_RESTRICT a1 = acc[1];
-              float *RT_RESTRICT a2 = acc[2], *RT_RESTRICT a3 = acc[3];
-              const int ulo = lo - ow0, uhi = hi - ow0, sw = p->sw, xb = ow0 * sw + off;
-              int u;
-              if (sw == 1) {
-                for (u = ulo; u < uhi; u++) {
-                  const float v = xr[xb + u];
-                  a0[u] += w0 * v;
-                  a1[u] += w1 * v;
-                  a2[u] += w2 * v;
-                  a3[u] += w3 * v;
-                }
-              } else {
-                for (u = ulo; u < uhi; u++) {
-                  const float v = xr[xb + u * sw];
-                  a0[u] += w0 * v;
-                  a1[u] += w1 * v;
-                  a2[u] += w2 * v;
-                  a3[u] += w3 * v;
-                }
-              }
-            } else {
-              const int ulo = lo - ow0, uhi = hi - ow0, sw = p->sw, xb = ow0 * sw + off;
-              int u;
-              for (kk = 0; kk < nk; kk++) {
-                const float wv = wt[kk * taps];
-                float *RT_RESTRICT a = acc[kk];
-                for (u = ulo; u < uhi; u++)
-                  a[u] += wv * xr[xb + u * sw];
-              }
-            }
-          }
-        }
+    for (ow0 = 0; ow0 < p->OW; ow0 += CONV_VL) {
+      const int tw = p->OW - ow0 < CONV_VL ? p->OW - ow0 : CONV_VL;
+      if (tw == CONV_VL && ow0 >= ow_lo && ow0 < ow_hi) {
+        if (nk == CONV_KB)
+          conv_direct_tile4(p, xg, wk, Cg, oh, ow0, acc);
+        else
+          for (kk = 0; kk < nk; kk++)
+            conv_direct_tile1(p, xg, wk + kk * taps, Cg, oh, ow0, acc[kk]);
+      } else {
+        conv_direct_border(p, xg, wk, Cg, nk, oh, ow0, tw, acc);
       }
       for (kk = 0; kk < nk; kk++) {
         const int64_t yo = ((ni * p->K + k0 + kk) * p->OH + oh) * p->OW + ow0;
+        const float bv = b ? b[k0 + kk] : 0.0f;
         float *yr = y + yo;
         if (res) {
           const float *rr = res + yo;
-          for (o = 0; o < tw; o++)
-            yr[o] = acc[kk][o] + rr[o];
+          for (u = 0; u < tw; u++)
+            yr[u] = bv + rr[u] + acc[kk][u];
         } else {
-          for (o = 0; o < tw; o++)
-            yr[o] = acc[kk][o];
+          for (u = 0; u < tw; u++)
+            yr[u] = bv + acc[kk][u];
         }
         rt_act_array(p->act, p->alpha, p->beta, yr, yr, tw);
       }
@@ -152,24 +228,37 @@ RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *
 
 /* ------------------------------------------------------------------- GEMM */
 
-/* acc[MR][NR] = sum_p a[p][0..MR) (x) b[p][0..NR) over packed panels.  Fixed
- * trip counts let the compiler unroll fully and keep acc in vector registers. */
+/* out[MR][NR] = sum_q a[q][0..MR) (x) b[q][0..NR) over packed panels.  One
+ * named accumulator row per output row and a fixed-length inner loop is the
+ * shape gcc and clang (-O2 and -O3) turn into one vector FMA per row and
+ * keep in registers; a 2-D accumulator array was mis-vectorized by gcc -O3. */
 RT_HELPER void conv_gemm_micro(int kc, const float *RT_RESTRICT a, const float *RT_RESTRICT b,
                                float *RT_RESTRICT out) {
-  float acc[CONV_MR][CONV_NR];
-  int q, i, j;
-  for (i = 0; i < CONV_MR; i++)
-    for (j = 0; j < CONV_NR; j++)
-      acc[i][j] = 0.0f;
+  float c0[CONV_NR], c1[CONV_NR], c2[CONV_NR], c3[CONV_NR], c4[CONV_NR], c5[CONV_NR];
+  int q, j;
+  for (j = 0; j < CONV_NR; j++)
+    c0[j] = c1[j] = c2[j] = c3[j] = c4[j] = c5[j] = 0.0f;
   for (q = 0; q < kc; q++) {
-    const float *ap = a + q * CONV_MR, *bp = b + q * CONV_NR;
-    for (i = 0; i < CONV_MR; i++)
-      for (j = 0; j < CONV_NR; j++)
-        acc[i][j] += ap[i] * bp[j];
+    const float *bp = b + q * CONV_NR, *ap = a + q * CONV_MR;
+    const float a0 = ap[0], a1 = ap[1], a2 = ap[2], a3 = ap[3], a4 = ap[4], a5 = ap[5];
+    for (j = 0; j < CONV_NR; j++) {
+      const float bv = bp[j];
+      c0[j] += a0 * bv;
+      c1[j] += a1 * bv;
+      c2[j] += a2 * bv;
+      c3[j] += a3 * bv;
+      c4[j] += a4 * bv;
+      c5[j] += a5 * bv;
+    }
   }
-  for (i = 0; i < CONV_MR; i++)
-    for (j = 0; j < CONV_NR; j++)
-      out[i * CONV_NR + j] = acc[i][j];
+  for (j = 0; j < CONV_NR; j++) {
+    out[j] = c0[j];
+    out[CONV_NR + j] = c1[j];
+    out[2 * CONV_NR + j] = c2[j];
+    out[3 * CONV_NR + j] = c3[j];
+    out[4 * CONV_NR + j] = c4[j];
+    out[5 * CONV_NR + j] = c5[j];
+  }
 }
 
 /* C[M][N] = act(bias[m] + R[m][n] + sum_k A[m][k] B[k][n]) with row-major A

@@ -20,6 +20,7 @@ byte-identical files.  Usage: gen_golden.py [--out DIR] [--check-only] [NAME ...
 import argparse
 import os
 import sys
+import warnings
 
 import numpy as np
 import torch
@@ -33,10 +34,13 @@ import yaml_ref  # noqa: E402
 CASES = []
 
 
+GROUP = ["foundation"]   # changed below as the file goes on
+
+
 def case(shape, batch=2, nbt=False):
     """Register a case: the function returns (yaml_layers_text, module)."""
     def reg(fn):
-        CASES.append(dict(name=fn.__name__, shape=shape, batch=batch, nbt=nbt, fn=fn))
+        CASES.append(dict(name=fn.__name__, shape=shape, batch=batch, nbt=nbt, fn=fn, group=GROUP[0]))
         return fn
     return reg
 
@@ -399,6 +403,8 @@ def pools():
 
 # ===================================================== the rest of SPEC section 1
 
+GROUP[0] = "extended"
+
 @case([8, 37])
 def tdnn_conv1d():
     y = """layers:
@@ -416,8 +422,8 @@ def tdnn_conv1d():
   - {name: tdnn6, op: conv1d, out_channels: 10, kernel_size: 3, dilation: 2, padding: same, groups: 10}
   - {op: maxpool1d, kernel_size: 3, stride: 2, ceil_mode: true}
   - {op: avgpool1d, kernel_size: 3, stride: 2, padding: 1, ceil_mode: true, count_include_pad: false}
-  - {op: avgpool1d, kernel_size: 2, stride: 1, padding: 1}
   - {op: maxpool1d, kernel_size: 2, stride: 3, padding: 1, ceil_mode: true}
+  - {op: avgpool1d, kernel_size: 2, stride: 1, padding: 1}
   - {name: gap, op: global_avgpool}
   - {op: flatten}
   - {name: fc, op: linear, out_features: 6}
@@ -444,8 +450,8 @@ def tdnn_conv1d():
             x = s.tdnn6(s.bn3(s.tdnn5(x)))
             x = F.max_pool1d(x, 3, 2, ceil_mode=True)
             x = F.avg_pool1d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)
-            x = F.avg_pool1d(x, 2, 1, 1)
             x = F.max_pool1d(x, 2, 3, 1, ceil_mode=True)
+            x = F.avg_pool1d(x, 2, 1, 1)
             x = x.mean(2, keepdim=True)
             return s.fc(torch.flatten(x, 1))
     return y, M()
@@ -725,6 +731,8 @@ def reshape_upsample():
 
 # ===================================================== blocks
 
+GROUP[0] = "blocks"
+
 class TvBasic(nn.Module):
     """torchvision-style BasicBlock (same state_dict names)."""
 
@@ -954,7 +962,7 @@ def expr_blocks():
     layers:
       - {name: c1, op: conv2d, out_channels: $a+$a/2*2, kernel_size: [$k, $k-2], padding: [$k/2, $k/2-1]}
       - {name: c2, op: conv2d, out_channels: $a*3-$a/4-10/3, kernel_size: 1}
-      - {name: c3, op: conv2d, out_channels: $a-2-1, kernel_size: $k-$k/2*2+2, stride: $a/$a+1, padding: $a-$a}
+      - {name: c3, op: conv2d, out_channels: $a-2-1, kernel_size: $k-$k/2*2, stride: $a/$a+1, padding: $a-$a}
 layers:
   - {name: features.0.0, op: conv2d, out_channels: 8, kernel_size: 3, stride: 2, padding: 1, bias: false}
   - {name: features.0.1, op: batchnorm2d}
@@ -971,23 +979,12 @@ layers:
   - {name: classifier.1, op: linear, out_features: 5}
 """
 
-    class IRt1(nn.Module):
-        def __init__(s, cin, cout):
-            super().__init__()
-            s.conv = nn.Sequential(
-                nn.Sequential(nn.Conv2d(cin, cin, 3, 1, 1, groups=cin, bias=False), nn.BatchNorm2d(cin)),
-                nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
-
-        def forward(s, x):
-            c = s.conv
-            return c[2](c[1](F.relu6(c[0](x))))
-
     class Arith(nn.Module):
         def __init__(s, cin, a, k):
             super().__init__()
             s.c1 = nn.Conv2d(cin, a + a // 2 * 2, (k, k - 2), padding=(k // 2, k // 2 - 1))
             s.c2 = nn.Conv2d(a + a // 2 * 2, a * 3 - a // 4 - 10 // 3, 1)
-            s.c3 = nn.Conv2d(a * 3 - a // 4 - 10 // 3, a - 2 - 1, k - k // 2 * 2 + 2, stride=2)
+            s.c3 = nn.Conv2d(a * 3 - a // 4 - 10 // 3, a - 2 - 1, k - k // 2 * 2, stride=2)
 
         def forward(s, x):
             return s.c3(s.c2(s.c1(x)))
@@ -1024,6 +1021,35 @@ class InvResT(nn.Module):
 
     def forward(s, x):
         return s.conv(x)
+
+
+# ===================================================== ops.def rows beyond SPEC section 1 (MobileNetV3 style)
+
+GROUP[0] = "extra"
+
+
+@case([3, 6, 5])
+def hard_activations():
+    y = """layers:
+  - {name: c1, op: conv2d, out_channels: 6, kernel_size: 3, padding: 1}
+  - {name: hs, op: hardsigmoid, from: c1}
+  - {name: hw, op: hardswish, from: c1}
+  - {name: r6, op: clip, min: 0, max: 6, from: c1}
+  - {name: cl, op: clip, min: -0.5, max: 0.25, from: c1}
+  - {name: out, op: concat, from: [hs, hw, r6, cl]}
+"""
+
+    class M(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.c1 = nn.Conv2d(3, 6, 3, padding=1)
+            with torch.no_grad():
+                s.c1.weight.mul_(8.0)    # spread the values over the knees at -3, 0, 3, 6
+
+        def forward(s, x):
+            c = s.c1(x)
+            return torch.cat([F.hardsigmoid(c), F.hardswish(c), F.relu6(c), torch.clamp(c, -0.5, 0.25)], 1)
+    return y, M()
 
 
 # ===================================================== driver
@@ -1080,6 +1106,22 @@ def gen_case(c, idx, root, check_only=False):
     return ok, size
 
 
+def write_index(root, check_only):
+    """cases.txt: one line per case, `NAME GROUP op op ...`; and a coverage report of yaml_ref.OPS."""
+    seen, lines = set(), []
+    for c in CASES:
+        doc = yaml_ref._load_yaml(os.path.join(root, c["name"], "model.yaml"))
+        _, layers, _ = yaml_ref.expand_model(doc)
+        ops = sorted(set(L.op for L in layers))
+        seen.update(ops)
+        lines.append(f"{c['name']} {c['group']} {' '.join(ops)}\n")
+    if not check_only:
+        with open(os.path.join(root, "cases.txt"), "w") as f:
+            f.write("# generated by tests/gen_golden.py: NAME GROUP OPS...\n" + "".join(lines))
+    missing = sorted(set(yaml_ref.OPS) - seen)
+    print(f"ops covered: {len(seen)}; not covered: {' '.join(missing) or '-'}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(HERE, "golden"))
@@ -1087,6 +1129,7 @@ def main():
     ap.add_argument("names", nargs="*")
     a = ap.parse_args()
     torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", message="Using padding='same'")
     known = [c["name"] for c in CASES]
     for n in a.names:
         if n not in known:
@@ -1099,6 +1142,8 @@ def main():
         bad += not ok
         total += size
     print(f"{len(a.names) or len(CASES)} cases, {total} bytes, {bad} failed")
+    if not a.names:
+        write_index(a.out, a.check_only)
     return 1 if bad else 0
 
 

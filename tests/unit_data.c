@@ -17,6 +17,11 @@
 
 static int failures, checks;
 
+/* The compiler never frees (its memory is one arena released at exit), so a
+ * sanitizer build must not count that as leaks. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "detect_leaks=0"; }
+
 #define CHECK(cond)                                                                  \
   do {                                                                               \
     checks++;                                                                        \
@@ -178,16 +183,15 @@ static void test_npy_dtypes(void) {
 }
 
 static void test_npy_bad(void) {
-  float v[6] = {0};
+  float v[6] = {0}, v7[7] = {0};
   const char *ok_dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n";
   write_bytes(tmp_path("trunc5.npy"), "\x93NUM", 5);
   expect_npy_fail("truncated preamble", tmp_path("trunc5.npy"));
   write_bytes(tmp_path("empty_file.npy"), "", 0);
   expect_npy_fail("empty file", tmp_path("empty_file.npy"));
-  expect_npy_fail("bad magic", make_npy("magic.npy", 1, ok_dict, -1, v, sizeof v));
   {
-    /* corrupt the magic after building */
-    const char *p = tmp_path("magic.npy");
+    /* a valid file, then its magic corrupted */
+    const char *p = make_npy("magic.npy", 1, ok_dict, -1, v, sizeof v);
     size_t len;
     char *b = read_file(p, 1 << 20, &len);
     b[1] = 'X';
@@ -196,7 +200,7 @@ static void test_npy_bad(void) {
   }
   expect_npy_fail("version 4.0", make_npy("v4.npy", 4, ok_dict, -1, v, sizeof v));
   expect_npy_fail("truncated data", make_npy("tdata.npy", 1, ok_dict, -1, v, sizeof v - 2));
-  expect_npy_fail("trailing data", make_npy("xdata.npy", 1, ok_dict, -1, v, sizeof v + 0));
+  expect_npy_fail("trailing data", make_npy("xdata.npy", 1, ok_dict, -1, v7, sizeof v7));
   expect_npy_fail("header past EOF", make_npy("hpast.npy", 1, ok_dict, 5000, NULL, 0));
   expect_npy_fail("huge header (v2 length 0xfffffff0)", make_npy("hhuge.npy", 2, ok_dict, 0xfffffff0L, v, sizeof v));
   expect_npy_fail("fortran order", make_npy("fort.npy", 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }\n", -1, v, sizeof v));
@@ -215,9 +219,8 @@ static void test_npy_bad(void) {
   expect_npy_fail("code in header", make_npy("code.npy", 1, "{'descr': __import__('os').system('x'), 'fortran_order': False, 'shape': (2, 3), }\n", -1, v, sizeof v));
   expect_npy_fail("garbage after dict", make_npy("garb.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), } x\n", -1, v, sizeof v));
   expect_npy_fail("unterminated dict", make_npy("unterm.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3\n", -1, v, sizeof v));
-  expect_npy_fail("NUL in header", make_npy("nul.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }\n", -1, v, sizeof v));
   {
-    const char *p = tmp_path("nul.npy");
+    const char *p = make_npy("nul.npy", 1, ok_dict, -1, v, sizeof v);
     size_t len;
     char *b = read_file(p, 1 << 20, &len);
     b[20] = '\0';
@@ -319,7 +322,7 @@ static void test_st_dtypes(void) {
 /* One or more bad files per BAD-INPUTS.md E class. */
 static void test_st_bad(void) {
   float v[4] = {1, 2, 3, 4};
-  char big[64];
+  char big[256];
 
   /* E1 */
   write_bytes(tmp_path("e1_short.safetensors"), "\x10\0\0\0", 4);
@@ -558,7 +561,8 @@ static void test_weights_init(void) {
     Tensor *t = find(g1, dense[k].name);
     float bound = (float)(1.0 / sqrt(dense[k].fan_in));
     CHECK(t && max_abs(t) <= bound);
-    CHECK(t && max_abs(t) > 0.5f * bound); /* actually spread over the range */
+    if (strstr(dense[k].name, "weight")) /* >= 48 values: spread over the range */
+      CHECK(t && max_abs(t) > 0.5f * bound);
   }
   for (int i = 0; i < 4; i++) {
     CHECK(find(g1, "bn.weight")->data[i] == 1.0f);

@@ -791,11 +791,15 @@ static void thread_tests(void) {
     same_bits(a ? "conv2d im2col" : "conv2d direct", y1, y2, yn);
     free(scratch);
   }
-  omp_set_num_threads(1);
-  rt_linear(3, 300, 70, x, w, b, NULL, y1, RT_ACT_NONE, 0, 0);
-  omp_set_num_threads(2);
-  rt_linear(3, 300, 70, x, w, b, NULL, y2, RT_ACT_NONE, 0, 0);
-  same_bits("linear", y1, y2, 3 * 70);
+  {
+    float *lw = rnd(70 * 300, -1, 1), *lb = rnd(70, -1, 1);
+    omp_set_num_threads(1);
+    rt_linear(3, 300, 70, x, lw, lb, NULL, y1, RT_ACT_NONE, 0, 0);
+    omp_set_num_threads(2);
+    rt_linear(3, 300, 70, x, lw, lb, NULL, y2, RT_ACT_NONE, 0, 0);
+    same_bits("linear", y1, y2, 3 * 70);
+    free(lw), free(lb);
+  }
   omp_set_num_threads(1);
   rt_softmax(4, 30, 100, x, y1, 0);
   omp_set_num_threads(2);

@@ -43,7 +43,7 @@ def write_safetensors(path, tensors, metadata=None):
     if metadata is not None:
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, a in tensors:
-        a = np.ascontiguousarray(a)
+        a = np.array(a, order="C", copy=True)  # keeps 0-d shapes (ascontiguousarray would not)
         dt = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
         a = a.astype(dt, copy=False)
         if np.dtype(dt) not in _ST_NAME:

@@ -1,0 +1,401 @@
+/* gemm.c - blocked single-precision matrix multiply with a fused epilogue.
+ *
+ * C[M,N] = act(bias[m] + R[m,n] + sum_k A[m,k] B[k,n])
+ *
+ * A is read in place (row-major, any row stride): in convolutions it is the
+ * weight tensor, so it is never copied.  B is packed once per call into
+ * column panels (rt_gemm_pack_b, or written directly in that layout by
+ * im2col / the Winograd input transform), and C may have any row and column
+ * strides (a transposed C serves rt_linear).  R has C's layout and may be C
+ * itself (an in-place residual or an accumulate).
+ *
+ * Guarantees:
+ *  - each element of C is owned by one task and computed as
+ *    act(sum_k(A B) + (bias + R)) with the k terms added in increasing k:
+ *    an order fixed by the shapes alone, so results do not depend on the
+ *    number of threads, nor on which task runs where;
+ *  - no heap, no globals; the only scratch is the caller's packed-B buffer,
+ *    whose size rt_gemm_scratch gives as an upper bound that is the same for
+ *    every instruction set (the compiler sizes the arena once, the generated
+ *    code may be built with or without -march=native);
+ *  - the micro-kernel is chosen at compile time: AVX-512 (8 x 48 register
+ *    tile, 24 zmm accumulators), AVX2+FMA (6 x 16) or portable C (4 x 16)
+ *    that compilers auto-vectorize.
+ *
+ * Why this shape: with two 512-bit FMA pipes of latency ~4, at least eight
+ * independent accumulators are needed; 8 x 48 gives 24 and needs per k only
+ * 3 vector loads of B plus 8 broadcasts of A, within the two loads per cycle
+ * the core sustains next to two FMAs.  A panel of B is swept by all the
+ * 8-row slivers of a task while it is hot in L1/L2, and the task's rows of A
+ * stay in the 1 MiB L2 across its panels.
+ *
+ * B may also be given unpacked (RtGemm.ldb > 0, e.g. weights laid out at
+ * compile time with a padded row stride): its rows must then be readable up
+ * to round_up(N, 16) columns (the kernels load whole vectors and drop the
+ * extra columns).
+ */
+#include "cnnc_rt.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define GEMM_MR 8
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define GEMM_MR 6
+#else
+#define GEMM_MR 4
+#endif
+#define GEMM_NR RT_GEMM_NR
+#define GEMM_VL RT_GEMM_VL
+
+enum {
+  GEMM_MC = 64,  /* rows of C per task (a multiple of every GEMM_MR would be nicer; tails are masked) */
+  GEMM_NCP = 4   /* column panels per task */
+};
+
+/* Activations the vector epilogues apply in registers; the others are
+ * applied by a scalar pass over the finished tile (rt_act1). */
+RT_INLINE int gemm_act_simple(int act) {
+  return act == RT_ACT_NONE || act == RT_ACT_IDENTITY || act == RT_ACT_RELU || act == RT_ACT_LEAKY ||
+         act == RT_ACT_CLIP;
+}
+
+/* Scalar epilogue of an mr x nr tile t (row stride ldt) into C: the same
+ * arithmetic as the vector epilogues, (bias + r) then + sum, then act. */
+RT_HELPER void gemm_epi_scalar(const float *t, int ldt, int mr, int nr, float *c, int64_t rsc, int64_t csc,
+                               const float *bias, const float *res, int act, float alpha, float beta) {
+  int i, j;
+  for (i = 0; i < mr; i++) {
+    const float bv = bias ? bias[i] : 0.0f;
+    for (j = 0; j < nr; j++) {
+      const int64_t o = i * rsc + j * csc;
+      const float s = res ? bv + res[o] : bv;
+      c[o] = rt_act1(act, alpha, beta, t[i * ldt + j] + s);
+    }
+  }
+}
+
+/* After a vector epilogue that left a complex activation out: apply it. */
+RT_HELPER void gemm_act_rows(int mr, int nr, float *c, int64_t rsc, int act, float alpha, float beta) {
+  int i;
+  for (i = 0; i < mr; i++)
+    rt_act_array(act, alpha, beta, c + i * rsc, c + i * rsc, nr);
+}
+
+#if defined(__AVX512F__)
+
+/* v + bias (+ r) -> activation -> C for one 16-column vector of one row; m
+ * masks the columns (masked lanes are neither loaded nor stored). */
+RT_INLINE void gemm_epi16(__m512 v, float *c, const float *r, float bv, __mmask16 m, int act, float alpha,
+                          float beta) {
+  __m512 s = _mm512_set1_ps(bv);
+  if (r)
+    s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, r));
+  v = _mm512_add_ps(v, s);
+  if (act == RT_ACT_RELU) {
+    v = _mm512_max_ps(v, _mm512_setzero_ps());
+  } else if (act == RT_ACT_LEAKY) {
+    const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    v = _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha));
+  } else if (act == RT_ACT_CLIP) {
+    /* v < a ? a : (v > b ? b : v), NaN passing through, exactly as rt_act1 */
+    const __mmask16 lo = _mm512_cmp_ps_mask(v, _mm512_set1_ps(alpha), _CMP_LT_OQ);
+    const __mmask16 hi = _mm512_cmp_ps_mask(v, _mm512_set1_ps(beta), _CMP_GT_OQ);
+    v = _mm512_mask_mov_ps(v, hi, _mm512_set1_ps(beta));
+    v = _mm512_mask_mov_ps(v, lo, _mm512_set1_ps(alpha));
+  }
+  _mm512_mask_storeu_ps(c, m, v);
+}
+
+#define GEMM_R8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
+/* The (rows) x (16*nv) micro-kernel: kc steps over rows of B at stride bs
+ * and `rows` rows of A at stride lda.  Rows past mr repeat the last valid row
+ * (computed, never stored); columns past nr are masked at the store.  rows
+ * and nv are compile-time constants after inlining, so the dead accumulators
+ * and their FMAs disappear. */
+RT_INLINE void gemm_kernel_avx512(int kc, const float *a, int64_t lda, const float *b, int64_t bs, const int rows,
+                                  const int nv, int mr, int nr, float *c, int64_t rsc, const float *bias,
+                                  const float *res, int act, float alpha, float beta) {
+  int k;
+#define GEMM_DECL(i)                                                                                       \
+  __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps(), c##i##2 = _mm512_setzero_ps();      \
+  const float *a##i = a + (i < mr ? i : mr - 1) * lda;
+  GEMM_R8(GEMM_DECL)
+#undef GEMM_DECL
+  for (k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_loadu_ps(b);
+    const __m512 b1 = nv > 1 ? _mm512_loadu_ps(b + 16) : b0;
+    const __m512 b2 = nv > 2 ? _mm512_loadu_ps(b + 32) : b0;
+#define GEMM_FMA(i)                                                                                        \
+  if (i < rows) {                                                                                          \
+    const __m512 s = _mm512_set1_ps(a##i[k]);                                                              \
+    c##i##0 = _mm512_fmadd_ps(s, b0, c##i##0);                                                             \
+    if (nv > 1)                                                                                            \
+      c##i##1 = _mm512_fmadd_ps(s, b1, c##i##1);                                                           \
+    if (nv > 2)                                                                                            \
+      c##i##2 = _mm512_fmadd_ps(s, b2, c##i##2);                                                           \
+  }
+    GEMM_R8(GEMM_FMA)
+#undef GEMM_FMA
+    b += bs;
+  }
+  {
+    const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1u);
+    const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1u);
+    const __mmask16 m2 = nr >= 48 ? 0xFFFF : nr <= 32 ? 0 : (__mmask16)((1u << (nr - 32)) - 1u);
+#define GEMM_STORE(i)                                                                                      \
+  if (i < rows && i < mr) {                                                                                \
+    float *ci = c + i * rsc;                                                                               \
+    const float *ri = res ? res + i * rsc : NULL;                                                          \
+    const float bv = bias ? bias[i] : 0.0f;                                                                \
+    gemm_epi16(c##i##0, ci, ri, bv, m0, act, alpha, beta);                                                 \
+    if (nv > 1)                                                                                            \
+      gemm_epi16(c##i##1, ci + 16, ri ? ri + 16 : NULL, bv, m1, act, alpha, beta);                         \
+    if (nv > 2)                                                                                            \
+      gemm_epi16(c##i##2, ci + 32, ri ? ri + 32 : NULL, bv, m2, act, alpha, beta);                         \
+  }
+    GEMM_R8(GEMM_STORE)
+#undef GEMM_STORE
+  }
+}
+#undef GEMM_R8
+
+/* One micro-tile: rows [0, mr) x columns [0, nr) of C at c (column stride
+ * 1); pw is the panel width (16, 32 or 48).  Short row tails (mr <= 4) use
+ * the 4-row kernel so they cost half. */
+RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int mr, int nr,
+                          float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
+                          float beta) {
+  const int sact = gemm_act_simple(act) ? act : RT_ACT_NONE;
+  if (mr > 4) {
+    if (pw == 48)
+      gemm_kernel_avx512(kc, a, lda, b, bs, 8, 3, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+    else if (pw == 32)
+      gemm_kernel_avx512(kc, a, lda, b, bs, 8, 2, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+    else
+      gemm_kernel_avx512(kc, a, lda, b, bs, 8, 1, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+  } else {
+    if (pw == 48)
+      gemm_kernel_avx512(kc, a, lda, b, bs, 4, 3, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+    else if (pw == 32)
+      gemm_kernel_avx512(kc, a, lda, b, bs, 4, 2, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+    else
+      gemm_kernel_avx512(kc, a, lda, b, bs, 4, 1, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+  }
+  if (sact != act)
+    gemm_act_rows(mr, nr, c, rsc, act, alpha, beta);
+}
+
+#elif defined(__AVX2__) && defined(__FMA__)
+
+#define GEMM_R6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+
+/* 6 x (8*nv) micro-kernel; a partial tile goes through a stack tile and the
+ * scalar epilogue (AVX2 has no cheap masked store of every width). */
+RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float *b, int64_t bs, const int nv,
+                                int mr, int nr, float *c, int64_t rsc, const float *bias, const float *res,
+                                int act, float alpha, float beta) {
+  int k;
+#define GEMM_DECL(i)                                                                                       \
+  __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = _mm256_setzero_ps();                                     \
+  const float *a##i = a + (i < mr ? i : mr - 1) * lda;
+  GEMM_R6(GEMM_DECL)
+#undef GEMM_DECL
+  for (k = 0; k < kc; k++) {
+    const __m256 b0 = _mm256_loadu_ps(b);
+    const __m256 b1 = nv > 1 ? _mm256_loadu_ps(b + 8) : b0;
+#define GEMM_FMA(i)                                                                                        \
+  {                                                                                                        \
+    const __m256 s = _mm256_broadcast_ss(a##i + k);                                                        \
+    c##i##0 = _mm256_fmadd_ps(s, b0, c##i##0);                                                             \
+    if (nv > 1)                                                                                            \
+      c##i##1 = _mm256_fmadd_ps(s, b1, c##i##1);                                                           \
+  }
+    GEMM_R6(GEMM_FMA)
+#undef GEMM_FMA
+    b += bs;
+  }
+  if (mr == 6 && nr == 8 * nv && (act == RT_ACT_NONE || act == RT_ACT_IDENTITY || act == RT_ACT_RELU)) {
+    const __m256 zero = _mm256_setzero_ps();
+#define GEMM_EPI(v, cp, rp, bv)                                                                            \
+  {                                                                                                        \
+    __m256 t = _mm256_set1_ps(bv);                                                                         \
+    if (rp)                                                                                                \
+      t = _mm256_add_ps(t, _mm256_loadu_ps(rp));                                                           \
+    t = _mm256_add_ps(v, t);                                                                               \
+    if (act == RT_ACT_RELU)                                                                                \
+      t = _mm256_max_ps(t, zero);                                                                          \
+    _mm256_storeu_ps(cp, t);                                                                               \
+  }
+#define GEMM_STORE(i)                                                                                      \
+  {                                                                                                        \
+    float *ci = c + i * rsc;                                                                               \
+    const float *ri = res ? res + i * rsc : NULL;                                                          \
+    const float bv = bias ? bias[i] : 0.0f;                                                                \
+    GEMM_EPI(c##i##0, ci, ri, bv)                                                                          \
+    if (nv > 1)                                                                                            \
+      GEMM_EPI(c##i##1, ci + 8, ri ? ri + 8 : NULL, bv)                                                    \
+  }
+    GEMM_R6(GEMM_STORE)
+#undef GEMM_STORE
+#undef GEMM_EPI
+  } else {
+    float t[6 * 16];
+#define GEMM_SPILL(i)                                                                                      \
+  _mm256_storeu_ps(t + i * 16, c##i##0);                                                                   \
+  _mm256_storeu_ps(t + i * 16 + 8, c##i##1);
+    GEMM_R6(GEMM_SPILL)
+#undef GEMM_SPILL
+    gemm_epi_scalar(t, 16, mr, nr, c, rsc, 1, bias, res, act, alpha, beta);
+  }
+}
+#undef GEMM_R6
+
+RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int mr, int nr,
+                          float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
+                          float beta) {
+  if (pw == 16)
+    gemm_kernel_avx2(kc, a, lda, b, bs, 2, mr, nr, c, rsc, bias, res, act, alpha, beta);
+  else
+    gemm_kernel_avx2(kc, a, lda, b, bs, 1, mr, nr, c, rsc, bias, res, act, alpha, beta);
+}
+
+#else
+
+/* Portable 4 x 16: fixed trip counts so compilers unroll and vectorize the j
+ * loop; the accumulators are a local array that never aliases A, B or C. */
+RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int mr, int nr,
+                          float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
+                          float beta) {
+  float acc[GEMM_MR][GEMM_NR];
+  const float *ar[GEMM_MR];
+  int i, j, k;
+  (void)pw; /* always GEMM_NR: the portable vector length equals the panel width */
+  for (i = 0; i < GEMM_MR; i++) {
+    ar[i] = a + (i < mr ? i : mr - 1) * lda;
+    for (j = 0; j < GEMM_NR; j++)
+      acc[i][j] = 0.0f;
+  }
+  for (k = 0; k < kc; k++) {
+    const float *bk = b + k * bs;
+    for (i = 0; i < GEMM_MR; i++) {
+      const float s = ar[i][k];
+      for (j = 0; j < GEMM_NR; j++)
+        acc[i][j] += s * bk[j];
+    }
+  }
+  gemm_epi_scalar(&acc[0][0], GEMM_NR, mr, nr, c, rsc, 1, bias, res, act, alpha, beta);
+}
+
+#endif
+
+/* --------------------------------------------------------------- packing */
+
+RT_FN size_t rt_gemm_scratch(int M, int N, int K) {
+  (void)M;
+  /* RT_GEMM_VL <= 16 everywhere, so this bound holds for every build. */
+  return (size_t)K * (size_t)((N + 15) / 16 * 16) * sizeof(float) + 64;
+}
+
+RT_FN void rt_gemm_pack_b(int K, int N, const float *B, int64_t rsb, int64_t csb, float *Bp) {
+  const int np = (N + GEMM_NR - 1) / GEMM_NR;
+  int p;
+
+  RT_OMP(parallel for schedule(static))
+  for (p = 0; p < np; p++) {
+    const int n0 = p * GEMM_NR, w = N - n0 < GEMM_NR ? N - n0 : GEMM_NR;
+    const int pw = RT_GEMM_PANEL_W(N, n0);
+    float *dst = Bp + (int64_t)n0 * K;
+    int k, j;
+    for (k = 0; k < K; k++) {
+      const float *src = B + k * rsb + n0 * csb;
+      float *d = dst + (int64_t)k * pw;
+      if (csb == 1) {
+        for (j = 0; j < w; j++)
+          d[j] = src[j];
+      } else {
+        for (j = 0; j < w; j++)
+          d[j] = src[j * csb];
+      }
+      for (; j < pw; j++)
+        d[j] = 0.0f;
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ tasks */
+
+RT_FN int rt_gemm_ntasks(const RtGemm *g) {
+  const int np = (g->N + GEMM_NR - 1) / GEMM_NR;
+  return ((g->M + GEMM_MC - 1) / GEMM_MC) * ((np + GEMM_NCP - 1) / GEMM_NCP);
+}
+
+/* Task t covers rows [m0, m0 + GEMM_MC) and panels [p0, p0 + GEMM_NCP).
+ * Each panel of B is swept by all the 8-row slivers of the task while it is
+ * hot in L1/L2; the task's A rows stay in L2 across its panels.  K is not
+ * split: measured on this core, whole-K sums ran as fast as 128..512 blocks
+ * (the B panel streams from L2 at 3 lines per 12 cycles, well within its
+ * bandwidth), and they keep the epilogue a single pass. */
+RT_FN void rt_gemm_task(const RtGemm *g, int t) {
+  const int np = (g->N + GEMM_NR - 1) / GEMM_NR, tn = (np + GEMM_NCP - 1) / GEMM_NCP;
+  const int m0 = (t / tn) * GEMM_MC, p0 = (t % tn) * GEMM_NCP;
+  const int mc = g->M - m0 < GEMM_MC ? g->M - m0 : GEMM_MC;
+  const int p1 = p0 + GEMM_NCP < np ? p0 + GEMM_NCP : np;
+  const int K = g->K;
+  int p, i;
+
+  for (p = p0; p < p1; p++) {
+    const int n0 = p * GEMM_NR, nr = g->N - n0 < GEMM_NR ? g->N - n0 : GEMM_NR;
+    const int pw = RT_GEMM_PANEL_W(g->N, n0);
+    /* packed: the panel's rows are pw apart; unpacked: ldb apart */
+    const float *bp = g->ldb ? g->Bp + n0 : g->Bp + (int64_t)n0 * K;
+    const int64_t bs = g->ldb ? g->ldb : pw;
+    for (i = 0; i < mc; i += GEMM_MR) {
+      const int mr = mc - i < GEMM_MR ? mc - i : GEMM_MR;
+      const int m = m0 + i;
+      const float *a = g->A + m * g->lda;
+      const float *bias = g->bias ? g->bias + m : NULL;
+      const int64_t o = m * g->rsc + n0 * g->csc;
+      if (K <= 0) { /* no terms: C = act(bias + R) */
+        float zero[GEMM_MR * GEMM_NR] = {0.0f};
+        gemm_epi_scalar(zero, GEMM_NR, mr, nr, g->C + o, g->rsc, g->csc, bias, g->res ? g->res + o : NULL,
+                        g->act, g->alpha, g->beta);
+      } else if (g->csc == 1) {
+        gemm_micro(K, a, g->lda, bp, bs, pw, mr, nr, g->C + o, g->rsc, bias, g->res ? g->res + o : NULL, g->act,
+                   g->alpha, g->beta);
+      } else {
+        /* Strided C (a transposed output): compute the raw tile, then
+         * merge it with the scalar epilogue. */
+        float tile[GEMM_MR * GEMM_NR];
+        gemm_micro(K, a, g->lda, bp, bs, pw, mr, nr, tile, GEMM_NR, NULL, NULL, RT_ACT_NONE, 0.0f, 0.0f);
+        gemm_epi_scalar(tile, GEMM_NR, mr, nr, g->C + o, g->rsc, g->csc, bias, g->res ? g->res + o : NULL,
+                        g->act, g->alpha, g->beta);
+      }
+    }
+  }
+}
+
+RT_FN void rt_gemm_packed(const RtGemm *g) {
+  const int nt = rt_gemm_ntasks(g);
+  int t;
+  RT_OMP(parallel for schedule(dynamic))
+  for (t = 0; t < nt; t++)
+    rt_gemm_task(g, t);
+}
+
+RT_FN void rt_gemm(int M, int N, int K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                   int64_t ldc, const float *bias, const float *res, int act, float alpha, float beta,
+                   void *scratch) {
+  RtGemm g;
+  float *bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+  if (M <= 0 || N <= 0)
+    return;
+  rt_gemm_pack_b(K, N, B, ldb, 1, bp);
+  g.M = M, g.N = N, g.K = K;
+  g.A = A, g.lda = lda, g.Bp = bp, g.ldb = 0;
+  g.C = C, g.rsc = ldc, g.csc = 1;
+  g.bias = bias, g.res = res;
+  g.act = act, g.alpha = alpha, g.beta = beta;
+  rt_gemm_packed(&g);
+}
