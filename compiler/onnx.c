@@ -1615,13 +1615,14 @@ static bool done(Cx *cx, Op *op, Node *n) {
   return true;
 }
 
-/* A TK_CONST tensor holding `data` (float32) shaped like constant v. */
-static Tensor *mk_const(Cx *cx, Op *op, Value *v, float *data) {
+/* A TK_CONST tensor holding `data` (float32) shaped like constant v; it is
+ * named after v only when it holds v's own values. */
+static Tensor *mk_const(Cx *cx, Op *op, Value *v, float *data, bool own_values) {
   bool ok = true;
   Shape s = vshape(cx, op, v, &ok);
   if (!ok)
     return NULL;
-  return mk_tensor(cx, op, v, "const", TK_CONST, data, s);
+  return mk_tensor(cx, op, own_values ? v : NULL, "const", TK_CONST, data, s);
 }
 
 /* ======================================================= constant folding */
@@ -2593,7 +2594,7 @@ static bool h_conv_transpose(Cx *cx, Op *op) {
 
 /* W (K, N) row-major -> (N, K), optionally scaled. */
 static float *transpose2(const float *w, int64_t K, int64_t N, double scale) {
-  float *t = cnnc_alloc(sizeof(float) * (size_t)(K * N ? K * N : 1));
+  float *t = cnnc_alloc(sizeof(float) * (size_t)(K * N > 0 ? K * N : 1));
   for (int64_t k = 0; k < K; k++)
     for (int64_t n = 0; n < N; n++)
       t[n * K + k] = scale == 1 ? w[k * N + n] : (float)(w[k * N + n] * scale);
@@ -2841,7 +2842,7 @@ static bool h_clip(Cx *cx, Op *op) {
       return false;
     if (v->numel != 1)
       return op_err(cx, op, "%s must be a scalar", k == 1 ? "min" : "max");
-    (k == 1 ? lo : hi) = cv_f(v)[0];
+    *(k == 1 ? &lo : &hi) = cv_f(v)[0];
   }
   if (isnan(lo) || isnan(hi))
     return op_err(cx, op, "clip bounds must not be NaN");
@@ -2979,11 +2980,9 @@ static bool h_arith(Cx *cx, Op *op) {
     out_rt(cx, op, 0, x);
     return true;
   }
-  Tensor *ct = mk_const(cx, op, transformed ? NULL : c, d);
+  Tensor *ct = mk_const(cx, op, c, d, !transformed);
   if (!ct)
     return false;
-  if (transformed)
-    ct->shape = shape_make(c->rank ? c->rank : 1, c->rank ? c->dims : (int64_t[]){1});
   Tensor *in[2] = {x, ct};
   return done(cx, op, mk(cx, op, kind == BIN_MUL || kind == BIN_DIV ? OP_MUL : OP_ADD, in, 2, NULL));
 }
@@ -3526,4 +3525,421 @@ static bool h_resize(Cx *cx, Op *op) {
   n->scale[0] = r == 4 ? (int)f[2] : 1;
   n->scale[1] = (int)f[r - 1];
   return done(cx, op, n);
+}
+
+/* ============================================================ op table */
+
+typedef bool (*OpFn)(Cx *cx, Op *op);
+
+/* One row per ONNX op: how to convert it at run time, how to fold it when
+ * every input is a constant, its input arity and the attributes it knows
+ * (any other attribute is an error rather than silently ignored). */
+typedef struct OpRule {
+  const char *op_type;
+  OpFn run;         /* some input is computed (NULL: constants only) */
+  OpFn fold;        /* every input is constant (NULL: never folded) */
+  int min_in, max_in;
+  const char *attrs; /* space-separated */
+  bool always_fold; /* fold whatever the inputs (Shape, Size: static shapes) */
+} OpRule;
+
+#define WIN_ATTRS "auto_pad dilations kernel_shape pads strides"
+static const OpRule rules[] = {
+  {"Abs", NULL, f_unary, 1, 1, "", false},
+  {"Add", h_arith, f_binary, 2, 2, "", false},
+  {"AveragePool", h_avgpool, NULL, 1, 1, "auto_pad ceil_mode count_include_pad kernel_shape pads strides", false},
+  {"BatchNormalization", h_batchnorm, NULL, 5, 5, "epsilon momentum training_mode", false},
+  {"Cast", h_cast, f_cast, 1, 1, "to saturate", false},
+  {"Ceil", NULL, f_unary, 1, 1, "", false},
+  {"Clip", h_clip, NULL, 1, 3, "min max", false},
+  {"Concat", h_concat, f_concat, 1, -1, "axis", false},
+  {"Constant", NULL, f_constant, 0, 0,
+   "value value_float value_floats value_int value_ints value_string value_strings sparse_value", false},
+  {"ConstantOfShape", NULL, f_constant_of_shape, 1, 1, "value", false},
+  {"Conv", h_conv, NULL, 2, 3, WIN_ATTRS " group", false},
+  {"ConvTranspose", h_conv_transpose, NULL, 2, 3, WIN_ATTRS " group output_padding output_shape", false},
+  {"Div", h_arith, f_binary, 2, 2, "", false},
+  {"Dropout", h_dropout, h_dropout, 1, 3, "ratio seed", false},
+  {"Elu", h_unary, NULL, 1, 1, "alpha", false},
+  {"Equal", NULL, f_binary, 2, 2, "", false},
+  {"Exp", NULL, f_unary, 1, 1, "", false},
+  {"Expand", NULL, f_expand, 2, 2, "", false},
+  {"Flatten", h_flatten, f_flatten, 1, 1, "axis", false},
+  {"Floor", NULL, f_unary, 1, 1, "", false},
+  {"Gather", h_gather, f_gather, 2, 2, "axis", false},
+  {"Gemm", h_gemm, NULL, 2, 3, "alpha beta transA transB", false},
+  {"GlobalAveragePool", h_global_avgpool, NULL, 1, 1, "", false},
+  {"GlobalMaxPool", h_global_maxpool, NULL, 1, 1, "", false},
+  {"Greater", NULL, f_binary, 2, 2, "", false},
+  {"HardSigmoid", h_unary, NULL, 1, 1, "alpha beta", false},
+  {"HardSwish", h_unary, NULL, 1, 1, "", false},
+  {"Identity", h_identity, f_identity, 1, 1, "", false},
+  {"InstanceNormalization", h_instancenorm, NULL, 3, 3, "epsilon", false},
+  {"LayerNormalization", h_layernorm, NULL, 2, 3, "axis epsilon stash_type", false},
+  {"LeakyRelu", h_unary, NULL, 1, 1, "alpha", false},
+  {"Less", NULL, f_binary, 2, 2, "", false},
+  {"LogSoftmax", h_softmax, NULL, 1, 1, "axis", false},
+  {"MatMul", h_matmul, NULL, 2, 2, "", false},
+  {"Max", NULL, f_binary, 2, 2, "", false},
+  {"MaxPool", h_maxpool, NULL, 1, 1, WIN_ATTRS " ceil_mode storage_order", false},
+  {"Min", NULL, f_binary, 2, 2, "", false},
+  {"Mul", h_arith, f_binary, 2, 2, "", false},
+  {"Neg", h_neg, f_unary, 1, 1, "", false},
+  {"Not", NULL, f_unary, 1, 1, "", false},
+  {"PRelu", h_prelu, NULL, 2, 2, "", false},
+  {"Pad", h_pad, NULL, 2, 3, "mode", false},
+  {"Pow", NULL, f_binary, 2, 2, "", false},
+  {"Range", NULL, f_range, 3, 3, "", false},
+  {"Reciprocal", NULL, f_unary, 1, 1, "", false},
+  {"ReduceMean", h_reducemean, NULL, 1, 1, "axes keepdims", false},
+  {"Relu", h_unary, f_unary, 1, 1, "", false},
+  {"Reshape", h_reshape, f_reshape, 2, 2, "allowzero", false},
+  {"Resize", h_resize, NULL, 1, 4,
+   "coordinate_transformation_mode cubic_coeff_a exclude_outside extrapolation_value mode nearest_mode", false},
+  {"Selu", h_unary, NULL, 1, 1, "alpha gamma", false},
+  {"Shape", NULL, f_shape, 1, 1, "start end", true},
+  {"Sigmoid", h_unary, NULL, 1, 1, "", false},
+  {"Size", NULL, f_size, 1, 1, "", true},
+  {"Slice", h_slice, f_slice, 3, 5, "", false},
+  {"Softmax", h_softmax, NULL, 1, 1, "axis", false},
+  {"Split", h_split, NULL, 1, 2, "axis split", false},
+  {"Sqrt", NULL, f_unary, 1, 1, "", false},
+  {"Squeeze", h_squeeze, f_squeeze, 1, 2, "axes", false},
+  {"Sub", h_arith, f_binary, 2, 2, "", false},
+  {"Sum", h_sum, NULL, 1, -1, "", false},
+  {"Tanh", h_unary, NULL, 1, 1, "", false},
+  {"Transpose", h_transpose, f_transpose, 1, 1, "perm", false},
+  {"Unsqueeze", h_unsqueeze, f_unsqueeze, 1, 2, "axes", false},
+  {"Upsample", h_resize, NULL, 1, 2, "mode", false},
+  {"Where", NULL, f_where, 3, 3, "", false},
+};
+
+static const OpRule *find_rule(const char *op_type) {
+  for (size_t i = 0; i < sizeof rules / sizeof *rules; i++)
+    if (!strcmp(rules[i].op_type, op_type))
+      return &rules[i];
+  return NULL;
+}
+
+static bool word_in(const char *word, const char *list) {
+  size_t n = strlen(word);
+  for (const char *p = list; *p;) {
+    const char *e = strchr(p, ' ');
+    size_t m = e ? (size_t)(e - p) : strlen(p);
+    if (m == n && !strncmp(p, word, n))
+      return true;
+    p += m + (e != NULL);
+  }
+  return false;
+}
+
+/* Attribute sanity shared by every op (B6): one value field matching the
+ * declared type, no duplicates, no subgraphs, only names the op knows. */
+static bool check_attrs(Cx *cx, Op *op, const OpRule *rule) {
+  bool ok = true;
+  OxNode *nd = op->nd;
+  for (int i = 0; i < nd->nattrs; i++) {
+    OxAttr *a = &nd->attrs[i];
+    for (int j = 0; j < i; j++)
+      if (!strcmp(nd->attrs[j].name, a->name)) {
+        ok = op_err(cx, op, "attribute '%s' is given twice", a->name);
+        break;
+      }
+    if (a->seen & ((1u << AT_GRAPH) | (1u << AT_GRAPHS))) {
+      ok = op_err(cx, op, "attribute '%s' is a subgraph; control flow (If/Loop/Scan) is not supported", a->name);
+      continue;
+    }
+    int nseen = __builtin_popcount(a->seen);
+    if (nseen > 1) {
+      ok = op_err(cx, op, "attribute '%s' has %d value fields", a->name, nseen);
+      continue;
+    }
+    if (a->type == AT_UNDEFINED) {
+      if (nseen == 0) {
+        ok = op_err(cx, op, "attribute '%s' has no value", a->name);
+        continue;
+      }
+      a->type = __builtin_ctz(a->seen); /* older writers leave the type out */
+    } else if (a->type < 0 || a->type > AT_TYPE_PROTOS || (a->seen && !(a->seen & (1u << a->type)))) {
+      ok = op_err(cx, op, "attribute '%s': its type %d does not match its value", a->name, a->type);
+      continue;
+    }
+    if (!word_in(a->name, rule->attrs))
+      ok = op_err(cx, op, "attribute '%s' is not supported", a->name);
+  }
+  return ok;
+}
+
+/* ============================================================ conversion */
+
+static bool is_graph_output(Cx *cx, const char *name) {
+  for (int i = 0; i < cx->model.graph.noutputs; i++)
+    if (!strcmp(cx->model.graph.outputs[i].name, name))
+      return true;
+  return false;
+}
+
+static void convert_node(Cx *cx, OxNode *nd) {
+  Op op = {.nd = nd, .loc = at(cx, nd->off), .nin = nd->nin, .nout = nd->nout};
+  op.in = cnnc_alloc(sizeof(Value *) * (size_t)(nd->nin + 1));
+  op.out = cnnc_alloc(sizeof(Value *) * (size_t)(nd->nout + 1));
+  bool poisoned = false;
+  for (int k = 0; k < nd->nin; k++)
+    if (*nd->in[k] && !(op.in[k] = map_get(&cx->values, nd->in[k])))
+      poisoned = true; /* its producer failed and was reported */
+  if (*nd->domain && strcmp(nd->domain, "ai.onnx")) {
+    diag_error(op.loc, "node '%s': op '%s' from domain '%s' is not supported (only the default ONNX domain)",
+               node_label(nd), nd->op_type, nd->domain);
+    return;
+  }
+  const OpRule *rule = find_rule(nd->op_type);
+  if (!rule) {
+    diag_error(op.loc, "node '%s': unsupported op '%s'", node_label(nd), nd->op_type);
+    return;
+  }
+  if (poisoned)
+    return;
+  op.name = uniq(cx, node_label(nd));
+  if (nd->nin < rule->min_in || (rule->max_in >= 0 && nd->nin > rule->max_in)) {
+    if (rule->max_in < 0)
+      op_err(cx, &op, "takes at least %d inputs, got %d", rule->min_in, nd->nin);
+    else
+      op_err(cx, &op, "takes %d..%d inputs, got %d", rule->min_in, rule->max_in, nd->nin);
+    return;
+  }
+  for (int k = 0; k < rule->min_in; k++)
+    if (!op.in[k]) {
+      op_err(&*cx, &op, "input %d is required", k);
+      return;
+    }
+  if (!check_attrs(cx, &op, rule))
+    return;
+  bool all_const = true;
+  for (int k = 0; k < nd->nin; k++)
+    if (op.in[k] && !op.in[k]->is_const)
+      all_const = false;
+  bool ok;
+  if (rule->fold && (all_const || rule->always_fold))
+    ok = rule->fold(cx, &op);
+  else if (rule->run)
+    ok = rule->run(cx, &op);
+  else
+    ok = op_err(cx, &op, "is only supported when its result is known at compile time (constant inputs)");
+  if (!ok)
+    return;
+  for (int k = 0; k < nd->nout; k++) {
+    const char *o = nd->out[k];
+    if (!*o)
+      continue;
+    if (op.out[k]) {
+      if (op.out[k]->is_const && !*op.out[k]->name)
+        op.out[k]->name = o;
+      map_put(&cx->values, o, op.out[k]);
+    } else if (uses_of(cx, o) > 0 || is_graph_output(cx, o)) {
+      op_err(cx, &op, "output %d ('%s') is not supported", k, o);
+    }
+  }
+  for (int k = 0; k < nd->nin; k++)
+    if (op.in[k] && !op.in[k]->is_const)
+      cx->tuses[op.in[k]->t->id]--;
+}
+
+/* Graph inputs become TK_INPUT tensors with the compiled batch. */
+static void convert_inputs(Cx *cx) {
+  OxGraph *gr = &cx->model.graph;
+  Graph *g = cx->g;
+  bool first = true;
+  g->inputs = cnnc_alloc(sizeof(Tensor *) * (size_t)(gr->ninputs + 1));
+  for (int i = 0; i < gr->ninputs; i++) {
+    OxValueInfo *v = &gr->inputs[i];
+    if (map_get(&cx->values, v->name))
+      continue; /* an initializer listed as an input: a constant */
+    SrcLoc loc = at(cx, v->off);
+    if (!v->has_type || !v->is_tensor) {
+      diag_error(loc, "graph input '%s' is not a tensor with a type", v->name);
+      continue;
+    }
+    if (v->elem != OT_FLOAT) {
+      diag_error(loc, "graph input '%s' has element type %s; only FLOAT (float32) inputs are supported", v->name,
+                 dt_name(v->elem));
+      continue;
+    }
+    if (!v->has_shape || v->rank < 2 || v->rank > MAX_RANK) {
+      diag_error(loc, "graph input '%s' needs a static shape of rank 2..%d with the batch first (got %s)", v->name,
+                 MAX_RANK, v->has_shape ? cnnc_fmt("rank %d", v->rank) : "no shape");
+      continue;
+    }
+    Shape s = {.rank = v->rank};
+    bool ok = true;
+    for (int k = 1; k < v->rank; k++) {
+      OxDim *d = &v->dims[k];
+      if (!d->has_value) {
+        diag_error(loc, "graph input '%s': dimension %d is symbolic ('%s'); only the batch dimension may be "
+                   "(export with static shapes)", v->name, k, d->param ? d->param : "?");
+        ok = false;
+      } else if (d->value <= 0 || d->value > INT32_MAX) {
+        diag_error(loc, "graph input '%s': dimension %d is %lld", v->name, k, (long long)d->value);
+        ok = false;
+      }
+      s.d[k] = d->value;
+    }
+    if (v->dims[0].has_value && (v->dims[0].value <= 0 || v->dims[0].value > INT32_MAX)) {
+      diag_error(loc, "graph input '%s': batch dimension is %lld", v->name, (long long)v->dims[0].value);
+      ok = false;
+    }
+    if (!ok)
+      continue;
+    if (first && v->dims[0].has_value)
+      cx->file_batch = (int)v->dims[0].value;
+    first = false;
+    s.d[0] = g->batch;
+    Tensor *t = ir_new_tensor(g, uniq(cx, v->name), TK_INPUT, s);
+    t->loc = loc;
+    g->inputs[g->ninputs++] = t;
+    tmeta_grow(cx);
+    Value *val = new_value(v->name);
+    val->t = t;
+    map_put(&cx->values, v->name, val);
+    cx->tuses[t->id] += (int)uses_of(cx, v->name);
+  }
+  if (g->ninputs == 0 && diag_count() == 0)
+    diag_error(loc_at(cx->path, 1, 1), "graph has no (non-constant) inputs");
+}
+
+/* Declared shapes (outputs, value_info) must agree with inferred ones (D7);
+ * dimension 0 is the batch, which the compiled batch replaces. */
+static void check_declared(Cx *cx, OxValueInfo *v, const char *what) {
+  Value *val = map_get(&cx->values, v->name);
+  if (!val || val->is_const || !v->has_type || !v->is_tensor)
+    return;
+  if (v->elem != OT_FLOAT && v->elem != OT_UNDEFINED) {
+    diag_error(at(cx, v->off), "%s '%s' is declared as %s, but cnnc computes float32", what, v->name,
+               dt_name(v->elem));
+    return;
+  }
+  if (!v->has_shape)
+    return;
+  const Shape *s = &val->t->shape;
+  bool bad = v->rank != s->rank;
+  for (int k = 1; !bad && k < v->rank; k++)
+    bad = v->dims[k].has_value && v->dims[k].value != s->d[k];
+  if (bad) {
+    int64_t d[OX_MAX_RANK];
+    for (int k = 0; k < v->rank; k++)
+      d[k] = v->dims[k].has_value ? v->dims[k].value : -1;
+    diag_error(at(cx, v->off), "%s '%s' is declared with shape %s, but its inferred shape is %s", what, v->name,
+               dims_str(v->rank, d), shape_str(s));
+  }
+}
+
+static void convert_outputs(Cx *cx) {
+  OxGraph *gr = &cx->model.graph;
+  Graph *g = cx->g;
+  g->outputs = cnnc_alloc(sizeof(Tensor *) * (size_t)(gr->noutputs + 1));
+  for (int i = 0; i < gr->noutputs; i++) {
+    OxValueInfo *v = &gr->outputs[i];
+    Value *val = map_get(&cx->values, v->name);
+    if (!val)
+      continue; /* its producer failed (reported) */
+    if (val->is_const) {
+      diag_error(at(cx, v->off), "graph output '%s' is a constant; there is nothing to compute", v->name);
+      continue;
+    }
+    check_declared(cx, v, "graph output");
+    Tensor *t = val->t;
+    if (t->kind == TK_INPUT || t->is_output) {
+      /* An output that is an input, or a second name for another output
+       * (through Identity/Dropout): give it its own copy. */
+      Node *n = ir_new_node(g, OP_DROPOUT, uniq(cx, cnnc_fmt("%s/copy", v->name)), at(cx, v->off), &t, 1);
+      n->p = 0;
+      if (!shape_infer_node(g, n))
+        continue;
+      t = n->out;
+    }
+    t->is_output = true;
+    g->outputs[g->noutputs++] = t;
+  }
+  for (int i = 0; i < gr->nvinfo; i++)
+    check_declared(cx, &gr->vinfo[i], "value");
+}
+
+/* Drop IR nodes whose results no output needs (e.g. a tensor consumed only
+ * by a folded Shape). */
+static void remove_unused(Graph *g) {
+  bool *need = cnnc_alloc((size_t)g->ntensors + 1);
+  for (int i = 0; i < g->noutputs; i++)
+    need[g->outputs[i]->id] = true;
+  for (int i = g->nnodes - 1; i >= 0; i--) {
+    Node *n = g->nodes[i];
+    if (!need[n->out->id]) {
+      n->dead = true;
+      continue;
+    }
+    for (int k = 0; k < n->nin; k++)
+      need[n->in[k]->id] = true;
+  }
+  free(need);
+  ir_remove_dead(g);
+}
+
+static const char *file_stem(const char *path) {
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  const char *dot = strrchr(base, '.');
+  size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+  return n ? cnnc_strndup(base, n) : "model";
+}
+
+Graph *onnx_load(const char *path, const Options *opt) {
+  int nerr0 = diag_count();
+  size_t len = 0;
+  char *buf = read_file(path, PB_MAX_INPUT, &len);
+  if (!buf)
+    return NULL;
+  Cx cx = {.path = path, .opt = opt, .file_batch = -1};
+  cx.dirfd = open(path_dirname(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  Graph *g = NULL;
+  int *order = NULL, norder = 0;
+  PbInput in;
+  PbReader r;
+  if (!pb_open(&in, &r, path, (const uint8_t *)buf, len) || !dec_model(&cx, &r, &cx.model) ||
+      diag_count() > nerr0 || !check_model(&cx))
+    goto out;
+  OxGraph *gr = &cx.model.graph;
+  for (int i = 0; i < gr->ninits; i++)
+    tensor_check(&cx, gr->inits[i]);
+  if (diag_count() > nerr0 || !check_graph(&cx, &order, &norder))
+    goto out;
+
+  g = ir_new_graph(opt && opt->name ? opt->name : to_c_identifier(file_stem(path)));
+  g->file = path;
+  g->batch = opt && opt->batch > 0 ? opt->batch : 1;
+  cx.g = g;
+  for (int i = 0; i < gr->ninits; i++)
+    map_put(&cx.values, gr->inits[i]->name, value_of_tensor(gr->inits[i]));
+  convert_inputs(&cx);
+  if (cx.file_batch < 0)
+    cx.file_batch = g->batch;
+  if (diag_count() > nerr0)
+    goto out;
+  for (int i = 0; i < norder; i++)
+    convert_node(&cx, &gr->nodes[order[i]]);
+  if (diag_count() > nerr0)
+    goto out;
+  convert_outputs(&cx);
+  if (diag_count() > nerr0)
+    goto out;
+  remove_unused(g);
+out:
+  if (cx.dirfd >= 0)
+    close(cx.dirfd);
+  /* Parameters were copied out; the file bytes and external buffers can go. */
+  for (int i = 0; i < cx.model.graph.ninits; i++) {
+    OxTensor *t = cx.model.graph.inits[i];
+    if (t->location == 1 && t->raw)
+      free((void *)t->raw);
+  }
+  free(buf);
+  free(order);
+  return diag_count() > nerr0 ? NULL : g;
 }

@@ -1100,7 +1100,8 @@ def gen_case(c, idx, root, check_only=False):
     dref = float(np.abs(yr - ye).max()) if yr.shape == ye.shape else float("inf")
     d32 = float(np.abs(y32.numpy() - ye).max())
     size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d))
-    ok = dref <= 1e-12 * scale and d32 <= 1e-5 * scale
+    dgen = float(np.abs(y.numpy() - ye).max()) if tuple(y.shape) == ye.shape else float("inf")
+    ok = dref <= 1e-12 * scale and d32 <= 1e-5 * scale and dgen <= 1e-12 * scale
     print(f"{name:22s} x={list(x.shape)} y={list(ye.shape)} max|y|={np.abs(ye).max():.3g} "
           f"yaml_ref={dref:.2g} fp32={d32 / scale:.2g} bytes={size} {'ok' if ok else 'FAIL'}")
     return ok, size

@@ -15,5 +15,9 @@ foreach(dir ${GOLDEN_DIRS})
     get_filename_component(name ${dir} NAME)
     add_test(NAME golden_${name}
              COMMAND cnnc check ${dir}/model.yaml --input ${dir}/x.npy --expect ${dir}/y.npy)
+    # The unoptimized graph (no folding, fusion or in-place) must agree too:
+    # together these are the folded-vs-unfolded numeric check of the passes.
+    add_test(NAME golden_O0_${name}
+             COMMAND cnnc check -O0 ${dir}/model.yaml --input ${dir}/x.npy --expect ${dir}/y.npy)
   endif()
 endforeach()

@@ -18,7 +18,6 @@ Also importable: load_safetensors, write_safetensors, run_model, expand_model.
 """
 import argparse
 import json
-import math
 import os
 import re
 import struct
