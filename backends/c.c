@@ -24,6 +24,7 @@ typedef struct CGen {
   const char *P;       /* lower-case prefix */
   int64_t *woff;       /* per tensor id: float offset in the weight blob, -1 if none */
   int64_t wsize;       /* floats in the weight blob */
+  bool blob;           /* weights in a separate blob file the caller passes in */
 } CGen;
 
 static char *upper(const char *s) {
@@ -403,10 +404,9 @@ static void layout_weights(CGen *cg) {
 /* Weights as a string literal of bytes: compact for the compiler (no
  * per-element parse), bit-exact, and independent of the host float format.
  * Octal escapes are always 3 digits so a following digit is never absorbed. */
-static void emit_weight_bytes(CGen *cg, FILE *f) {
+static unsigned char *build_blob(CGen *cg) {
   Graph *g = cg->g;
-  int64_t nbytes = cg->wsize * 4;
-  unsigned char *blob = cnnc_alloc((size_t)nbytes + 1);
+  unsigned char *blob = cnnc_alloc((size_t)cg->wsize * 4 + 1);
   for (int i = 0; i < g->ntensors; i++)
     if (cg->woff[i] >= 0) {
       Tensor *t = g->tensors[i];
@@ -420,6 +420,12 @@ static void emit_weight_bytes(CGen *cg, FILE *f) {
         p[3] = (unsigned char)(u >> 24);
       }
     }
+  return blob;
+}
+
+static void emit_weight_bytes(CGen *cg, FILE *f) {
+  int64_t nbytes = cg->wsize * 4;
+  unsigned char *blob = build_blob(cg);
   int col = 0;
   fputs("\"", f);
   for (int64_t i = 0; i < nbytes; i++) {
@@ -473,14 +479,19 @@ static void emit_header(CGen *cg, FILE *f) {
              " * dense float32 NCHW with the batch first; `arena` is %s_ARENA_SIZE bytes,\n"
              " * %s_ARENA_ALIGN-byte aligned.  Returns 0, or -1 on a bad batch/arena. */\n",
           U, U, U);
-  fprintf(f, "int %s_infer(", cg->P);
+  if (cg->blob)
+    fprintf(f, "/* `weights` points at the %s_WEIGHTS_SIZE bytes of the blob file written\n"
+               " * with the code (--weights-out), 64-byte aligned. */\n", U);
+  fprintf(f, "int %s_infer(%s", cg->P, cg->blob ? "const void *weights, " : "");
   for (int i = 0; i < g->ninputs; i++)
     fprintf(f, "const float *%s, ", to_c_identifier(g->inputs[i]->name));
   for (int i = 0; i < g->noutputs; i++)
     fprintf(f, "float *y%d, ", i);
   fprintf(f, "int batch, void *arena);\n");
-  fprintf(f, "/* The same with inputs/outputs as arrays (used by `cnnc run`). */\n");
-  fprintf(f, "int %s_infer_v(const float *const *inputs, float *const *outputs, int batch, void *arena);\n", cg->P);
+  fprintf(f, "/* The same with inputs/outputs as arrays (used by `cnnc run`); weights == NULL\n"
+             " * selects the embedded weights (when they are embedded). */\n");
+  fprintf(f, "int %s_infer_v(const void *weights, const float *const *inputs, float *const *outputs, int batch,\n"
+             "    void *arena);\n", cg->P);
   fprintf(f, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 
@@ -499,20 +510,23 @@ static void emit_source(CGen *cg, FILE *f, const char *h_name) {
   fprintf(f, "#if defined(__GNUC__)\n#define CNNC_ALIGN64 __attribute__((aligned(64)))\n#else\n#define CNNC_ALIGN64\n#endif\n");
   /* The blob is a union so the bytes are read as floats without aliasing
    * problems; the char array is exactly filled (no NUL stored). */
-  fprintf(f, "static const union { unsigned char b[%lld]; float f[%lld]; } CNNC_ALIGN64 %s_weights = {",
-          (long long)(cg->wsize ? cg->wsize * 4 : 4), (long long)(cg->wsize ? cg->wsize : 1), cg->P);
-  if (cg->wsize) {
-    fputs("\n", f);
-    emit_weight_bytes(cg, f);
-  } else {
-    fputs("{0}", f);
+  if (!cg->blob) {
+    fprintf(f, "static const union { unsigned char b[%lld]; float f[%lld]; } CNNC_ALIGN64 %s_weights = {",
+            (long long)(cg->wsize ? cg->wsize * 4 : 4), (long long)(cg->wsize ? cg->wsize : 1), cg->P);
+    if (cg->wsize) {
+      fputs("\n", f);
+      emit_weight_bytes(cg, f);
+    } else {
+      fputs("{0}", f);
+    }
+    fputs("};\n\n", f);
   }
-  fputs("};\n\n", f);
 
-  emitf(E, "static int %s_run(const float *const *in_, float *const *out_, int batch, void *arena) {", cg->P);
+  emitf(E, "static int %s_run(const float *W, const float *const *in_, float *const *out_, int batch, void *arena) {",
+        cg->P);
   emitf(E, "unsigned char *A = (unsigned char *)arena;");
-  emitf(E, "const float *W = %s_weights.f;", cg->P);
-  emitf(E, "if (batch < 1 || batch > %s_BATCH_MAX%s || ((uintptr_t)A & 63))", U, g->arena_size ? " || !A" : "");
+  emitf(E, "if (batch < 1 || batch > %s_BATCH_MAX%s || ((uintptr_t)A & 63)%s)", U, g->arena_size ? " || !A" : "",
+        cg->wsize ? " || !W" : "");
   emitf(E, "  return -1;");
   for (int i = 0; i < g->ninputs; i++)
     emitf(E, "const float *in%d = in_[%d];", i, i);
@@ -538,8 +552,14 @@ static void emit_source(CGen *cg, FILE *f, const char *h_name) {
   emitf(E, "return 0;");
   emitf(E, "}");
   emitf(E, "%s", "");
-  emitf(E, "int %s_infer_v(const float *const *inputs, float *const *outputs, int batch, void *arena) {", cg->P);
-  emitf(E, "return %s_run(inputs, outputs, batch, arena);", cg->P);
+  emitf(E, "int %s_infer_v(const void *weights, const float *const *inputs, float *const *outputs, int batch,",
+        cg->P);
+  emitf(E, "    void *arena) {");
+  if (cg->blob)
+    emitf(E, "return %s_run((const float *)weights, inputs, outputs, batch, arena);", cg->P);
+  else
+    emitf(E, "return %s_run(weights ? (const float *)weights : %s_weights.f, inputs, outputs, batch, arena);", cg->P,
+          cg->P);
   emitf(E, "}");
   emitf(E, "%s", "");
   char params[4096] = "", ins[2048] = "", outs[2048] = "";
@@ -553,10 +573,11 @@ static void emit_source(CGen *cg, FILE *f, const char *h_name) {
     kp += (size_t)snprintf(params + kp, sizeof params - kp, "float *y%d, ", i);
     ko += (size_t)snprintf(outs + ko, sizeof outs - ko, "%sy%d", i ? ", " : "", i);
   }
-  emitf(E, "int %s_infer(%sint batch, void *arena) {", cg->P, params);
+  emitf(E, "int %s_infer(%s%sint batch, void *arena) {", cg->P, cg->blob ? "const void *weights, " : "", params);
   emitf(E, "const float *const in_[%d] = {%s};", g->ninputs, ins);
   emitf(E, "float *const out_[%d] = {%s};", g->noutputs, outs);
-  emitf(E, "return %s_run(in_, out_, batch, arena);", cg->P);
+  emitf(E, "return %s_run(%s, in_, out_, batch, arena);", cg->P,
+        cg->blob ? "(const float *)weights" : cnnc_fmt("%s_weights.f", cg->P));
   emitf(E, "}");
   if (E->depth != 0)
     die("emitter depth %d at end of file", E->depth);
@@ -569,10 +590,19 @@ static const char *base_name(const char *path) {
 
 bool c_emit(Graph *g, const Options *opt, const char *c_path, const char *h_path, const char *weights_out) {
   (void)opt;
-  (void)weights_out;
-  CGen cg = {.g = g, .P = g->name};
+  CGen cg = {.g = g, .P = g->name, .blob = weights_out != NULL};
   ir_compute_uses(g);
   layout_weights(&cg);
+  if (weights_out) {
+    AtomicFile wf;
+    if (!atomic_open(&wf, weights_out))
+      return false;
+    unsigned char *blob = build_blob(&cg);
+    fwrite(blob, 1, (size_t)cg.wsize * 4, wf.f);
+    free(blob);
+    if (!atomic_commit(&wf))
+      return false;
+  }
   AtomicFile hf, cf;
   if (h_path) {
     if (!atomic_open(&hf, h_path))

@@ -16,7 +16,8 @@
  *    header end) is overflow-checked; the header is capped at 10000 bytes
  *    (NumPy's own max_header_size) and the file at 1 GiB;
  *  - the data length must equal numel * itemsize exactly (no truncation, no
- *    trailing bytes);
+ *    trailing bytes); the 64-byte alignment padding NumPy writes is not
+ *    required on input (older writers aligned to 16);
  *  - every error is reported as path:1:<byte offset + 1>, the convention for
  *    binary files, and npy_read returns false with *out zeroed.
  * Values are decoded byte by byte as little-endian, so the host byte order

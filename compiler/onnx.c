@@ -85,6 +85,7 @@ typedef struct OxTensor {
   unsigned fields;    /* VF_* seen */
   const uint8_t *raw; /* raw_data, or the external bytes once loaded */
   size_t raw_len;
+  bool raw_owned;     /* raw was malloc'ed (external data) */
   float *f32;         /* float_data */
   size_t nf32, capf32;
   int64_t *i64;       /* int32_data / int64_data / uint64_data */
@@ -527,6 +528,7 @@ static void load_external(Cx *cx, OxTensor *t, int64_t want) {
   }
   t->raw = buf;
   t->raw_len = (size_t)length;
+  t->raw_owned = true;
 }
 
 /* The structural checks onnx.checker does on a tensor, plus the ones it skips
@@ -871,6 +873,7 @@ static bool dec_model(Cx *cx, PbReader *r, OxModel *m) {
  * node may use them (B4, B5). */
 static bool check_model(Cx *cx) {
   OxModel *m = &cx->model;
+  int nerr0 = diag_count();
   SrcLoc file = loc_at(cx->path, 1, 1);
   if (!m->has_ir_version && !m->has_graph) {
     diag_error(file, "is not a valid ONNX model (no ir_version and no graph)");
@@ -902,7 +905,7 @@ static bool check_model(Cx *cx) {
     diag_error(file, "ONNX model does not import the default operator set (domain '' / 'ai.onnx')");
   if (!m->has_graph)
     diag_error(file, "ONNX model has no graph");
-  return diag_count() == 0;
+  return diag_count() == nerr0;
 }
 
 static const char *node_label(OxNode *n) {
@@ -3749,6 +3752,7 @@ static void convert_inputs(Cx *cx) {
   OxGraph *gr = &cx->model.graph;
   Graph *g = cx->g;
   bool first = true;
+  int nerr0 = diag_count();
   g->inputs = cnnc_alloc(sizeof(Tensor *) * (size_t)(gr->ninputs + 1));
   for (int i = 0; i < gr->ninputs; i++) {
     OxValueInfo *v = &gr->inputs[i];
@@ -3802,7 +3806,7 @@ static void convert_inputs(Cx *cx) {
     map_put(&cx->values, v->name, val);
     cx->tuses[t->id] += (int)uses_of(cx, v->name);
   }
-  if (g->ninputs == 0 && diag_count() == 0)
+  if (g->ninputs == 0 && diag_count() == nerr0)
     diag_error(loc_at(cx->path, 1, 1), "graph has no (non-constant) inputs");
 }
 
@@ -3936,7 +3940,7 @@ out:
   /* Parameters were copied out; the file bytes and external buffers can go. */
   for (int i = 0; i < cx.model.graph.ninits; i++) {
     OxTensor *t = cx.model.graph.inits[i];
-    if (t->location == 1 && t->raw)
+    if (t->raw_owned)
       free((void *)t->raw);
   }
   free(buf);

@@ -130,6 +130,8 @@ typedef struct Ctx {
   /* mark_loc's cursor: line cur_line starts at byte cur_off, and its
    * character column cur_col is at byte cur_coff. */
   size_t cur_line, cur_off, cur_col, cur_coff;
+  SrcLoc first_anchor, first_alias; /* only the first of each is reported */
+  int more_refs;                    /* anchors/aliases after the first ones */
   /* walking */
   HMap blocks;
   Block **blist;
@@ -348,9 +350,20 @@ static void report_libyaml_error(Ctx *c, yaml_parser_t *p) {
       diag_error(l, "%s %s", problem, p->context);
     else
       diag_error(l, "%s", problem);
+    /* "while parsing a flow mapping" -> "the flow mapping started here" */
     SrcLoc cl = mark_loc(c, p->context_mark);
-    if (p->context && (cl.line != l.line || cl.col != l.col))
-      diag_note(cl, "the construct mentioned above (%s) started here", p->context);
+    if (p->context && (cl.line != l.line || cl.col != l.col)) {
+      const char *what = p->context;
+      if (!strncmp(what, "while parsing ", 14))
+        what += 14;
+      else if (!strncmp(what, "while scanning ", 15))
+        what += 15;
+      if (!strncmp(what, "a ", 2))
+        what += 2;
+      else if (!strncmp(what, "an ", 3))
+        what += 3;
+      diag_note(cl, "the %s started here", what);
+    }
   }
   }
 }
@@ -358,19 +371,27 @@ static void report_libyaml_error(Ctx *c, yaml_parser_t *p) {
 /* Anchors, aliases and tags are refused rather than bounded: a model never
  * needs them, and refusing them removes alias bombs, cycles and any chance of
  * a tag constructing an object. */
-static bool check_props(Ctx *c, const yaml_char_t *anchor, const yaml_char_t *tag, yaml_mark_t m) {
-  bool ok = true;
-  if (anchor) {
-    tree_error(c, mark_loc(c, m), "anchors are not allowed (found '&%s'): cnnc does not expand YAML aliases",
-               q((const char *)anchor));
-    ok = false;
+static void refuse_ref(Ctx *c, SrcLoc *first, SrcLoc at, const char *what, char sigil, const yaml_char_t *name) {
+  /* One error per kind: an alias bomb is hundreds of the same mistake. */
+  if (first->line) {
+    c->more_refs++;
+    return;
   }
+  *first = at;
+  tree_error(c, at, "%s are not allowed (found '%c%s'): cnnc does not expand YAML aliases", what, sigil,
+             q((const char *)name));
+}
+
+static void check_props(Ctx *c, const yaml_char_t *anchor, const yaml_char_t *tag, yaml_mark_t m) {
+  static const char core[] = "tag:yaml.org,2002:";
+  if (anchor)
+    refuse_ref(c, &c->first_anchor, mark_loc(c, m), "anchors", '&', anchor);
   if (tag && !c->tree_stop) {
-    tree_error(c, mark_loc(c, m), "tags are not allowed (found '%s'): values are never converted to objects",
-               q((const char *)tag));
-    ok = false;
+    const char *t = (const char *)tag;
+    bool is_core = !strncmp(t, core, sizeof core - 1);
+    tree_error(c, mark_loc(c, m), "tags are not allowed (found '%s%s'): values are never converted to objects",
+               is_core ? "!!" : "", q(is_core ? t + sizeof core - 1 : t));
   }
-  return ok;
 }
 
 static YNode *tree_node(Ctx *c, YKind k, yaml_mark_t m) {
@@ -464,9 +485,7 @@ static YNode *tree_parse(Ctx *c) {
       }
       break;
     case YAML_ALIAS_EVENT: {
-      tree_error(c, mark_loc(c, ev.start_mark),
-                 "aliases are not allowed (found '*%s'): cnnc does not expand YAML aliases",
-                 q((const char *)ev.data.alias.anchor));
+      refuse_ref(c, &c->first_alias, mark_loc(c, ev.start_mark), "aliases", '*', ev.data.alias.anchor);
       /* A placeholder keeps key/value pairing intact for later messages. */
       YNode *n = tree_node(c, YN_SCALAR, ev.start_mark);
       if (n) {
@@ -533,6 +552,9 @@ static YNode *tree_parse(Ctx *c) {
     yaml_event_delete(&ev);
   }
   yaml_parser_delete(&p);
+  if (c->more_refs)
+    diag_note(c->first_alias.line ? c->first_alias : c->first_anchor,
+              "%d more anchors and aliases in this file are not listed", c->more_refs);
   if (failed || c->tree_errors > 0)
     return NULL;
   if (!root || (root->kind == YN_SCALAR && !root->quoted && !*root->s)) {
@@ -1022,8 +1044,8 @@ static int get_enum(Ctx *c, const YNode *v, const char *key, const char *const *
   char *list = cnnc_fmt("%s", words[0]);
   for (int i = 1; i < n; i++)
     list = cnnc_fmt("%s, %s", list, words[i]);
-  yerr(c, v->loc, "unsupported %s '%s' (expected %s%s)%s", key, q(s), n > 1 ? "one of " : "", list,
-       dym(s, words, n));
+  yerr(c, v->loc, "unsupported %s '%s'%s; expected %s%s", key, q(s), dym(s, words, n), n > 1 ? "one of: " : "",
+       list);
   return -1;
 }
 
@@ -1508,7 +1530,7 @@ static const KeySpec *find_key(const KeySpec *ks, const char *key) {
 }
 
 /* Apply every key of layer e to n (already holding its defaults). */
-static bool apply_keys(Ctx *c, Node *n, const YNode *e, LayerKeys *lk) {
+static bool apply_keys(Ctx *c, Node *n, const YNode *e, LayerKeys *lk, bool keys_ok) {
   const KeySpec *ks = op_keys[n->op];
   const char *opname = op_info[n->op].name;
   bool ok = true;
@@ -1526,12 +1548,13 @@ static bool apply_keys(Ctx *c, Node *n, const YNode *e, LayerKeys *lk) {
     lk->key[spec->kind] = spec->key;
     ok &= apply_key(c, n, lk, spec->kind, spec->key, v);
   }
-  for (const KeySpec *s = ks; s->key; s++)
+  /* After a misspelt key, "needs 'kernel_size'" would repeat that error. */
+  for (const KeySpec *s = ks; keys_ok && s->key; s++)
     if (s->required && !lk->at[s->kind]) {
       yerr(c, e->loc, "%s layer '%s' needs '%s'", opname, q(n->name), s->key);
       ok = false;
     }
-  if (n->op == OP_MEAN && !lk->at[K_DIMS]) {
+  if (keys_ok && n->op == OP_MEAN && !lk->at[K_DIMS]) {
     /* Reducing nothing is never meant; reducing everything would take the batch. */
     yerr(c, e->loc, "mean layer '%s' needs 'dims' (the axes to average, batch axis 0 excluded)", q(n->name));
     ok = false;
@@ -1700,6 +1723,24 @@ static bool resolve_from(Ctx *c, const Scope *s, const YNode *list, int idx, Sym
   return ok;
 }
 
+/* check_keys() for a layer, which also says when a key belongs to another op
+ * (`negative_slope` on relu: it is leaky_relu's). */
+static bool check_layer_keys(Ctx *c, const YNode *e, OpKind op, const char *const *allowed, int na) {
+  bool ok = true;
+  for (int i = 0; i < MAP_N(e); i++) {
+    const YNode *k = MAP_KEY(e, i);
+    if (k->kind == YN_SCALAR && is_one_of(k->s, allowed, na))
+      continue;
+    const char *hint = k->kind == YN_SCALAR ? dym(k->s, allowed, na) : "";
+    for (int o = 0; !*hint && o < OP__COUNT && k->kind == YN_SCALAR; o++)
+      if (op_keys[o] && find_key(op_keys[o], k->s))
+        hint = cnnc_fmt(" ('%s' is a key of %s)", k->s, op_info[o].name);
+    yerr(c, k->loc, "unknown key '%s' in a %s layer%s", q(k->s), op_info[op].name, hint);
+    ok = false;
+  }
+  return ok;
+}
+
 static Sym *build_layer(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev) {
   const YNode *e = list->kid[idx], *opv = map_get(e, "op"), *nv = map_get(e, "name");
   bool ok = true;
@@ -1713,9 +1754,11 @@ static Sym *build_layer(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev)
       const char *names[OP__COUNT];
       for (int i = 0; i < OP__COUNT; i++)
         names[i] = op_info[i].name;
-      if (hmap_get(&c->blocks, opv->s))
+      Block *b = hmap_get(&c->blocks, opv->s);
+      if (b) {
+        b->used = true; /* the intent is clear; no "never used" warning */
         yerr(c, opv->loc, "unknown op '%s'; '%s' is a block: write 'block: %s'", q(opv->s), q(opv->s), q(opv->s));
-      else
+      } else
         yerr(c, opv->loc, "unknown op '%s'%s", q(opv->s), dym(opv->s, names, OP__COUNT));
       ok = false;
     } else if (!op_keys[op]) {
@@ -1738,6 +1781,7 @@ static Sym *build_layer(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev)
   bool named_ok = name && name_free(c, s, name, nloc, automatic);
   ok &= named_ok;
 
+  bool keys_ok = true;
   if (op != OP__COUNT) {
     const char *allowed[64];
     int na = 0;
@@ -1745,7 +1789,8 @@ static Sym *build_layer(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev)
       allowed[na++] = layer_common_keys[i];
     for (const KeySpec *k = op_keys[op]; k->key; k++)
       allowed[na++] = k->key;
-    ok &= check_keys(c, e, allowed, na, cnnc_fmt("a %s layer", op_info[op].name));
+    keys_ok = check_layer_keys(c, e, op, allowed, na);
+    ok &= keys_ok;
   }
 
   Tensor **ins;
@@ -1796,7 +1841,7 @@ static Sym *build_layer(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev)
       n->alpha = 1.0 / 6.0, n->beta = 0.5; /* torch.nn.Hardsigmoid: relu6(x + 3) / 6 */
     if (op_info[op].flags & (OPF_CONV | OPF_POOL))
       n->spatial = op_spatial(op);
-    ok &= apply_keys(c, n, e, &lk);
+    ok &= apply_keys(c, n, e, &lk, keys_ok);
     if (ok && create)
       ok = check_declared(c, n, &lk);
   }
@@ -1861,6 +1906,7 @@ static Sym *expand_use(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev) 
   /* Parameters: use-site values (evaluated in the enclosing block's
    * environment) over the block's defaults. */
   int64_t *vals = NULL;
+  bool keys_ok = true;
   if (b) {
     const char **allowed = cnnc_realloc_array(NULL, (size_t)b->np + 4, sizeof *allowed);
     for (int i = 0; i < 4; i++)
@@ -1872,16 +1918,18 @@ static Sym *expand_use(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev) 
       if (k->kind == YN_SCALAR && is_one_of(k->s, allowed, b->np + 4))
         continue;
       yerr(c, k->loc, "block '%s' has no parameter '%s'%s", q(b->name), q(k->s), dym(k->s, allowed + 4, b->np));
-      ok = false;
+      ok = keys_ok = false;
     }
     vals = cnnc_realloc_array(NULL, (size_t)b->np + 1, sizeof *vals);
+    /* keys_ok: after a misspelt parameter, "needs parameter" would repeat it */
     for (int i = 0; i < b->np; i++) {
       const YNode *pv = map_get(e, b->pname[i]);
       vals[i] = b->pdef[i];
       if (pv)
         ok &= get_int_any(c, pv, b->pname[i], &vals[i]);
       else if (b->preq[i]) {
-        yerr(c, e->loc, "block '%s' needs parameter '%s'", q(b->name), b->pname[i]);
+        if (keys_ok)
+          yerr(c, e->loc, "block '%s' needs parameter '%s'", q(b->name), b->pname[i]);
         ok = false;
       }
     }
@@ -2111,8 +2159,10 @@ static void parse_inputs(Ctx *c, Scope *top, const YNode *v) {
     bool ok = check_keys(c, e, keys, 2, "an input");
     const YNode *nv = map_get(e, "name"), *sv = map_get(e, "shape");
     const char *name = NULL;
+    bool keys_ok = ok;
     if (!nv) {
-      yerr(c, e->loc, "input needs a 'name'");
+      if (keys_ok)
+        yerr(c, e->loc, "input needs a 'name'");
       ok = false;
     } else if (!(name = get_name(c, nv, "input name")) || !name_free(c, top, name, nv->loc, false)) {
       ok = false;
@@ -2121,7 +2171,8 @@ static void parse_inputs(Ctx *c, Scope *top, const YNode *v) {
     int64_t d[MAX_RANK];
     int rank = 0;
     if (!sv) {
-      yerr(c, e->loc, "input needs a 'shape' (per sample, without the batch: [C, H, W])");
+      if (keys_ok)
+        yerr(c, e->loc, "input needs a 'shape' (per sample, without the batch: [C, H, W])");
       ok = false;
     } else if (!get_ints(c, sv, "shape", 1, INT32_MAX, 0x3eu,
                          "a list of 1 to 5 positive ints (per sample, without the batch)", d + 1, &rank)) {
@@ -2249,19 +2300,22 @@ static void parse_optimizer(Ctx *c, TrainSpec *t, const YNode *v) {
   if (ty == 2)
     t->weight_decay = 0.01;
   const char *const *allowed = ty == 0 ? sgd : ty == 3 ? rmsprop : adam;
+  bool keys_ok = true;
   for (int i = 0; i < MAP_N(v); i++) {
     const YNode *k = MAP_KEY(v, i);
     if (k->kind == YN_SCALAR && is_one_of(k->s, allowed, 6))
       continue;
+    keys_ok = false;
     if (k->kind == YN_SCALAR && is_one_of(k->s, any, 10))
       yerr(c, k->loc, "'%s' is not a parameter of %s", k->s, types[ty]);
     else
       yerr(c, k->loc, "unknown key '%s' in 'optimizer'%s", q(k->s), dym(k->s, allowed, 6));
   }
   const YNode *x;
-  if (!(x = map_get(v, "lr")))
-    yerr(c, v->loc, "optimizer needs 'lr' (the learning rate)");
-  else
+  if (!(x = map_get(v, "lr"))) {
+    if (keys_ok)
+      yerr(c, v->loc, "optimizer needs 'lr' (the learning rate)");
+  } else
     get_num(c, x, "lr", NUM_NONNEG, &t->lr);
   if ((x = map_get(v, "momentum")) && ty != 1 && ty != 2)
     get_num(c, x, "momentum", NUM_NONNEG, &t->momentum);
@@ -2296,8 +2350,10 @@ static void parse_schedule(Ctx *c, TrainSpec *t, const YNode *v) {
   static const char *const keys[] = {"type", "step_size", "gamma", "T_max", "eta_min"};
   if (!want_map(c, v, "'schedule'"))
     return;
-  check_keys(c, v, keys, 5, "'schedule'");
+  bool keys_ok = check_keys(c, v, keys, 5, "'schedule'");
   const YNode *tv = map_get(v, "type"), *x;
+  if (!tv && !keys_ok)
+    return;
   if (!tv) {
     yerr(c, v->loc, "schedule needs a 'type' (step or cosine)");
     return;
@@ -2314,7 +2370,8 @@ static void parse_schedule(Ctx *c, TrainSpec *t, const YNode *v) {
     if ((x = map_get(v, other[ty][i])))
       yerr(c, map_key(v, other[ty][i])->loc, "'%s' does not apply to a %s schedule", other[ty][i], types[ty]);
   if (!(x = map_get(v, need))) {
-    yerr(c, v->loc, "a %s schedule needs '%s'", types[ty], need);
+    if (keys_ok)
+      yerr(c, v->loc, "a %s schedule needs '%s'", types[ty], need);
     return;
   }
   int *dst = ty == 0 ? &t->step_size : &t->t_max;
@@ -2330,20 +2387,23 @@ static void parse_train(Ctx *c, const YNode *v) {
   static const char *const losses[] = {"cross_entropy", "nll", "mse", "l1"};
   if (!want_map(c, v, "'train'"))
     return;
-  check_keys(c, v, keys, 5, "'train'");
+  bool keys_ok = check_keys(c, v, keys, 5, "'train'");
   TrainSpec *t = cnnc_alloc(sizeof *t);
   t->loc = v->loc;
   const YNode *x;
-  if (!(x = map_get(v, "loss")))
-    yerr(c, v->loc, "'train' needs a 'loss' (cross_entropy, nll, mse or l1)");
+  if (!(x = map_get(v, "loss"))) {
+    if (keys_ok)
+      yerr(c, v->loc, "'train' needs a 'loss' (cross_entropy, nll, mse or l1)");
+  }
   else {
     int l = get_enum(c, x, "loss", losses, 4);
     if (l >= 0)
       t->loss = losses[l];
   }
-  if (!(x = map_get(v, "optimizer")))
-    yerr(c, v->loc, "'train' needs an 'optimizer', such as {type: sgd, lr: 0.01}");
-  else
+  if (!(x = map_get(v, "optimizer"))) {
+    if (keys_ok)
+      yerr(c, v->loc, "'train' needs an 'optimizer', such as {type: sgd, lr: 0.01}");
+  } else
     parse_optimizer(c, t, x);
   if ((x = map_get(v, "freeze")))
     parse_freeze(c, t, x);

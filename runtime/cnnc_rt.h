@@ -127,6 +127,7 @@ typedef struct RtConv {
   int act;
   float alpha, beta;
   int algo;        /* RT_ALGO_*; RT_ALGO_AUTO lets the kernel decide */
+  int tile;        /* WINOGRAD: output tile 2 or 4 (0 = 4); FFT: tile edge, a power of 2 (0 = auto) */
 } RtConv;
 enum { RT_ALGO_AUTO, RT_ALGO_DIRECT, RT_ALGO_GEMM1X1, RT_ALGO_IM2COL, RT_ALGO_WINOGRAD, RT_ALGO_FFT };
 
@@ -259,5 +260,124 @@ RT_FN void rt_gemm_pack_b(int K, int N, const float *B, int64_t rsb, int64_t csb
 RT_FN int rt_gemm_ntasks(const RtGemm *g);
 RT_FN void rt_gemm_task(const RtGemm *g, int t);
 RT_FN void rt_gemm_packed(const RtGemm *g); /* every task, OpenMP-parallel */
+
+
+/* ============================================================ training
+ * Backward kernels ACCUMULATE (+=) into every gradient they produce (dx, dw,
+ * db), so fan-out sums naturally; the generated code zeroes a gradient buffer
+ * before its first writer.  Any gradient pointer may be NULL (not needed:
+ * frozen parameter or a graph input).  Argument order follows the forward.
+ * Everything stays deterministic and thread-count independent.
+ * Implemented in runtime/backward.c, runtime/loss.c and runtime/optim.c. */
+
+RT_FN void rt_conv2d_bwd(const RtConv *p, int n, const float *x, const float *w, const float *dy, float *dx,
+                         float *dw, float *db);
+RT_FN void rt_conv_transpose2d_bwd(const RtConv *p, int n, const float *x, const float *w, const float *dy,
+                                   float *dx, float *dw, float *db);
+RT_FN void rt_linear_bwd(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx,
+                         float *dw, float *db);
+/* Pools: max recomputes the argmax from x (first maximum wins, as PyTorch). */
+RT_FN void rt_maxpool2d_bwd(const RtPool *p, int n, const float *x, const float *dy, float *dx);
+RT_FN void rt_avgpool2d_bwd(const RtPool *p, int n, const float *dy, float *dx);
+RT_FN void rt_lppool2d_bwd(const RtPool *p, int n, const float *x, const float *y, const float *dy, float *dx);
+RT_FN void rt_adaptive_avgpool2d_bwd(int n, int C, int H, int W, int OH, int OW, const float *dy, float *dx);
+RT_FN void rt_global_avgpool_bwd(int n, int C, int HW, const float *dy, float *dx);
+RT_FN void rt_reduce_mean_bwd(int64_t outer, int64_t red, int64_t inner, const float *dy, float *dx);
+/* Training-mode batch norm over (n, C, HW): batch statistics (biased variance
+ * for normalisation), running stats updated in place with `momentum` and the
+ * unbiased variance (PyTorch); saves mean and 1/sqrt(var+eps) per channel. */
+RT_FN void rt_batchnorm_train(int n, int C, int HW, const float *x, const float *w, const float *b,
+                              float *running_mean, float *running_var, float momentum, float eps, float *y,
+                              float *save_mean, float *save_invstd);
+RT_FN void rt_batchnorm_bwd(int n, int C, int HW, const float *x, const float *w, const float *save_mean,
+                            const float *save_invstd, const float *dy, float *dx, float *dw, float *db);
+/* Layer norm / group norm with saved statistics (per sample / per (sample, group)). */
+RT_FN void rt_layernorm_train(int n, int M, const float *x, const float *w, const float *b, float eps, float *y,
+                              float *save_mean, float *save_invstd);
+RT_FN void rt_layernorm_bwd(int n, int M, const float *x, const float *w, const float *save_mean,
+                            const float *save_invstd, const float *dy, float *dx, float *dw, float *db);
+RT_FN void rt_groupnorm_train(int n, int C, int HW, int G, const float *x, const float *w, const float *b,
+                              float eps, float *y, float *save_mean, float *save_invstd);
+RT_FN void rt_groupnorm_bwd(int n, int C, int HW, int G, const float *x, const float *w, const float *save_mean,
+                            const float *save_invstd, const float *dy, float *dx, float *dw, float *db);
+/* dx += dy * act'(x) for every RT_ACT_* kind (x = the forward input, y = the forward output). */
+RT_FN void rt_unary_bwd(int act, float a, float b, int64_t count, const float *x, const float *y, const float *dy,
+                        float *dx);
+RT_FN void rt_prelu_bwd(int n, int C, int HW, const float *x, const float *w, int nw, const float *dy, float *dx,
+                        float *dw);
+RT_FN void rt_maxout_bwd(int n, int C, int HW, int pieces, const float *x, const float *dy, float *dx);
+RT_FN void rt_softmax_bwd(int64_t outer, int dim, int64_t inner, const float *y, const float *dy, float *dx,
+                          int log);
+/* Broadcast binary backward: da += reduce(dy) (add) or reduce(dy * b) (mul), same for db. */
+RT_FN void rt_binary_bwd(int op, int rank, const int64_t *ydims, const int64_t *astride, const int64_t *bstride,
+                         const float *a, const float *b, const float *dy, float *da, float *db);
+/* Concat backward: dx += columns [off, off+inner_x) of dy. */
+RT_FN void rt_copy_slice_bwd(int64_t outer, int64_t inner_x, int64_t inner_y, int64_t off, const float *dy,
+                             float *dx);
+RT_FN void rt_upsample_nearest_bwd(int n, int C, int H, int W, int fh, int fw, const float *dy, float *dx);
+RT_FN void rt_pad2d_bwd(int n, int C, int H, int W, int pt, int pl, int pb, int pr, int mode, const float *dy,
+                        float *dx);
+RT_FN void rt_transpose_bwd(int rank, const int64_t *xdims, const int *perm, const float *dy, float *dx);
+/* Inverted dropout with a counter-based generator: element i is kept iff
+ * hash(seed, step, i) >= p (uniform in [0,1)); kept values are scaled by
+ * 1/(1-p).  The backward recomputes the same mask from (seed, step, i). */
+RT_FN void rt_dropout_train(int64_t count, float p, uint64_t seed, uint64_t step, const float *x, float *y);
+RT_FN void rt_dropout_bwd(int64_t count, float p, uint64_t seed, uint64_t step, const float *dy, float *dx);
+/* dst += src (count values). */
+RT_FN void rt_accumulate(int64_t count, const float *src, float *dst);
+
+/* ---------------------------------------------------------------- loss.c
+ * Mean reduction over the batch (torch.nn defaults); each returns the loss and
+ * writes (=, not +=) d(loss)/d(input) into dx when dx != NULL.
+ * Class targets are int32 indices in [0, C); an out-of-range target yields NaN. */
+RT_FN float rt_loss_cross_entropy(int n, int C, const float *logits, const int32_t *target, float *dx);
+RT_FN float rt_loss_nll(int n, int C, const float *logp, const int32_t *target, float *dx);
+RT_FN float rt_loss_mse(int64_t count, const float *y, const float *target, float *dx);
+RT_FN float rt_loss_l1(int64_t count, const float *y, const float *target, float *dx);
+
+/* --------------------------------------------------------------- optim.c
+ * torch.optim update rules exactly, for one parameter tensor of `count`
+ * values; `step` is the 1-based step number (after incrementing).  Buffers
+ * (momentum, exp_avg, ...) start zeroed; the first SGD momentum step copies
+ * the gradient into the buffer as torch does. */
+RT_FN void rt_sgd_step(int64_t count, float lr, float momentum, float dampening, float weight_decay, int nesterov,
+                       int64_t step, float *p, const float *g, float *buf);
+/* adamw != 0: decoupled weight decay (AdamW), else L2 added to the gradient (Adam). */
+RT_FN void rt_adam_step(int64_t count, float lr, float beta1, float beta2, float eps, float weight_decay, int adamw,
+                        int64_t step, float *p, const float *g, float *m, float *v);
+RT_FN void rt_rmsprop_step(int64_t count, float lr, float alpha, float eps, float weight_decay, float momentum,
+                           int64_t step, float *p, const float *g, float *sq, float *buf);
+/* Sum of squares (double accumulation, fixed order) and in-place scaling, for clip_grad_norm_. */
+RT_FN double rt_sumsq(int64_t count, const float *g);
+RT_FN void rt_scale(int64_t count, float s, float *g);
+
+/* ------------------------------------------------------------ winograd.c */
+
+/* Winograd F(2x2,3x3) / F(4x4,3x3) (p->tile) for 3x3, stride 1, dilation 1,
+ * groups 1.  The weights are transformed at compile time:
+ * rt_winograd_weights writes rt_winograd_weights_size(p) floats,
+ * U[xi][K][C], xi < (tile+2)^2, from the PyTorch (K, C, 3, 3) weights. */
+RT_FN int rt_winograd_applies(const RtConv *p);
+RT_FN size_t rt_winograd_weights_size(const RtConv *p);
+RT_FN void rt_winograd_weights(const RtConv *p, const float *w, float *u);
+RT_FN size_t rt_winograd_scratch(const RtConv *p); /* bytes, any instruction set */
+RT_FN void rt_winograd_conv2d(const RtConv *p, int n, const float *x, const float *u, const float *b,
+                              const float *res, float *y, void *scratch);
+
+/* ----------------------------------------------------------------- fft.c */
+
+/* FFT (overlap-save) convolution for large kernels: any padding, dilation and
+ * groups (stride is supported by subsampling the stride-1 result).  The
+ * weight spectra are computed at compile time: rt_fft_weights writes
+ * rt_fft_weights_size(p) floats from the PyTorch (K, C/g, kh, kw) weights.
+ * rt_fft_geometry gives the tile (P x Q), tiles (th x tw), tiles per block
+ * and returns the spectrum length P*(Q/2+1); it depends on p alone. */
+RT_FN int rt_fft_applies(const RtConv *p);
+RT_FN int rt_fft_geometry(const RtConv *p, int *P, int *Q, int *th, int *tw, int *tb);
+RT_FN size_t rt_fft_weights_size(const RtConv *p);
+RT_FN void rt_fft_weights(const RtConv *p, const float *w, float *ws);
+RT_FN size_t rt_fft_scratch(const RtConv *p); /* bytes, any instruction set */
+RT_FN void rt_fft_conv2d(const RtConv *p, int n, const float *x, const float *ws, const float *b,
+                         const float *res, float *y, void *scratch);
 
 #endif

@@ -23,6 +23,8 @@
 enum {
   CONV_KB = 4,    /* output channels per direct-conv block (register reuse of x) */
   CONV_VL = 16,   /* output columns per direct-conv register tile */
+  CONV_XB = 64,   /* direct-conv padded row window: CONV_VL + (kw-1)*dw columns at most */
+  CONV_SPAN = 64, /* output columns per direct-conv span (strided convs, wide kernels) */
   CONV_MR = 6,    /* GEMM micro-tile rows (output channels); conv_gemm_micro spells out 6 */
   CONV_NR = 16,   /* GEMM micro-tile columns (output pixels); one AVX-512 vector */
   CONV_MC = 48,   /* GEMM rows per tile: a multiple of CONV_MR */
@@ -50,28 +52,20 @@ RT_INLINE void conv_valid_range(int o0, int o1, int s, int off, int W, int *lo, 
 
 /* ------------------------------------------------------------ direct conv */
 
-/* CONV_VL input columns xs[0], xs[sw], ...: the row itself when sw == 1,
- * else a copy in buf.  One contiguous shape for the FMA loops that follow
- * keeps gcc -O3 from scalarizing a strided variant of them. */
-RT_INLINE const float *conv_gather(const float *xs, int sw, float *buf) {
-  int l;
-  if (sw == 1)
-    return xs;
-  for (l = 0; l < CONV_VL; l++)
-    buf[l] = xs[l * sw];
-  return buf;
-}
-
-/* Register tile for interior columns: CONV_KB output channels x CONV_VL
- * output columns, summed over every tap (c, i, j) in order.  The caller
- * guarantees every column of every tap is inside the input horizontally, so
- * the only check left is the row test, outside the vector loops.  xg points at
- * the group's first input channel, wk at output channel k0's weights. */
+/* Register tile for interior columns of a stride-1 conv: CONV_KB output
+ * channels x CONV_VL output columns, summed over the taps (c, i, j) in order.
+ * The caller guarantees every column of every tap is inside the input, so the
+ * only test left is the row test, outside the vector loop.  xg points at the
+ * group's first input channel, wk at output channel k0's weights.
+ * The shape matters: named accumulator rows and one fixed-length contiguous
+ * loop are what gcc and clang keep in vector registers at -O2 and -O3 alike;
+ * a strided or two-armed variant of the loop gets scalarized by gcc -O3, so
+ * borders take conv_direct_tile_pad and strided convs conv_direct_span. */
 RT_HELPER void conv_direct_tile4(const RtConv *p, const float *xg, const float *wk, int Cg, int oh, int ow0,
-                                 float out[CONV_KB][CONV_VL]) {
-  float c0[CONV_VL], c1[CONV_VL], c2[CONV_VL], c3[CONV_VL], xv[CONV_VL];
+                                 float out[CONV_KB][CONV_SPAN]) {
+  float c0[CONV_VL], c1[CONV_VL], c2[CONV_VL], c3[CONV_VL];
   const int64_t taps = (int64_t)Cg * p->kh * p->kw;
-  const int sw = p->sw, xb = ow0 * sw - p->pl;
+  const int xb = ow0 - p->pl;
   int c, i, j, l;
   for (l = 0; l < CONV_VL; l++)
     c0[l] = c1[l] = c2[l] = c3[l] = 0.0f;
@@ -83,12 +77,11 @@ RT_HELPER void conv_direct_tile4(const RtConv *p, const float *xg, const float *
       if (ih < 0 || ih >= p->H)
         continue;
       for (j = 0; j < p->kw; j++) {
-        const float *xs = xc + (int64_t)ih * p->W + xb + j * p->dw;
+        const float *RT_RESTRICT xs = xc + (int64_t)ih * p->W + xb + j * p->dw;
         const float *wt = wc + i * p->kw + j;
         const float w0 = wt[0], w1 = wt[taps], w2 = wt[2 * taps], w3 = wt[3 * taps];
-        const float *RT_RESTRICT src = conv_gather(xs, sw, xv);
         for (l = 0; l < CONV_VL; l++) {
-          const float v = src[l];
+          const float v = xs[l];
           c0[l] += w0 * v;
           c1[l] += w1 * v;
           c2[l] += w2 * v;
@@ -109,8 +102,8 @@ RT_HELPER void conv_direct_tile4(const RtConv *p, const float *xg, const float *
  * ragged last block); same summation order. */
 RT_HELPER void conv_direct_tile1(const RtConv *p, const float *xg, const float *wk, int Cg, int oh, int ow0,
                                  float *out) {
-  float c0[CONV_VL], xv[CONV_VL];
-  const int sw = p->sw, xb = ow0 * sw - p->pl;
+  float c0[CONV_VL];
+  const int xb = ow0 - p->pl;
   int c, i, j, l;
   for (l = 0; l < CONV_VL; l++)
     c0[l] = 0.0f;
@@ -122,11 +115,10 @@ RT_HELPER void conv_direct_tile1(const RtConv *p, const float *xg, const float *
       if (ih < 0 || ih >= p->H)
         continue;
       for (j = 0; j < p->kw; j++) {
-        const float *xs = xc + (int64_t)ih * p->W + xb + j * p->dw;
+        const float *RT_RESTRICT xs = xc + (int64_t)ih * p->W + xb + j * p->dw;
         const float w0 = wc[i * p->kw + j];
-        const float *RT_RESTRICT src = conv_gather(xs, sw, xv);
         for (l = 0; l < CONV_VL; l++)
-          c0[l] += w0 * src[l];
+          c0[l] += w0 * xs[l];
       }
     }
   }
@@ -134,10 +126,61 @@ RT_HELPER void conv_direct_tile1(const RtConv *p, const float *xg, const float *
     out[l] = c0[l];
 }
 
-/* Border columns [ow0, ow0 + tw): per tap, the valid column range is computed
- * once and the loop over it carries no test.  Same (c, i, j) order. */
-RT_HELPER void conv_direct_border(const RtConv *p, const float *xg, const float *wk, int Cg, int nk, int oh,
-                                  int ow0, int tw, float out[CONV_KB][CONV_VL]) {
+/* Stride-1 tile that may overlap the borders (or stick out past OW): each
+ * kernel row of the input is first copied into a zero-padded window, so the
+ * tap loops stay fixed-length and test-free.  Rows >= nk get zero weights,
+ * which keeps one code shape for every block; the extra FMAs only happen on
+ * border tiles. */
+RT_HELPER void conv_direct_tile_pad(const RtConv *p, const float *xg, const float *wk, int Cg, int nk, int oh,
+                                    int ow0, float out[CONV_KB][CONV_SPAN]) {
+  float c0[CONV_VL], c1[CONV_VL], c2[CONV_VL], c3[CONV_VL], xw[CONV_XB];
+  const int64_t taps = (int64_t)Cg * p->kh * p->kw;
+  const int x0 = ow0 - p->pl, span = CONV_VL + (p->kw - 1) * p->dw;
+  /* window columns [lo, hi) hold input columns x0 + lo ..; the rest stay 0 */
+  const int lo = x0 < 0 ? -x0 : 0, hi = p->W - x0 < span ? p->W - x0 : span;
+  int c, i, j, l;
+  for (l = 0; l < CONV_VL; l++)
+    c0[l] = c1[l] = c2[l] = c3[l] = 0.0f;
+  for (l = 0; l < CONV_XB; l++)
+    xw[l] = 0.0f;
+  for (c = 0; c < Cg; c++) {
+    const float *xc = xg + (int64_t)c * p->H * p->W;
+    const float *wc = wk + (int64_t)c * p->kh * p->kw;
+    for (i = 0; i < p->kh; i++) {
+      const int ih = oh * p->sh - p->pt + i * p->dh;
+      const float *xr = xc + (int64_t)ih * p->W;
+      if (ih < 0 || ih >= p->H)
+        continue;
+      for (l = lo; l < hi; l++)
+        xw[l] = xr[x0 + l];
+      for (j = 0; j < p->kw; j++) {
+        const float *RT_RESTRICT xs = xw + j * p->dw;
+        const float *wt = wc + i * p->kw + j;
+        const float w0 = wt[0], w1 = nk > 1 ? wt[taps] : 0.0f;
+        const float w2 = nk > 2 ? wt[2 * taps] : 0.0f, w3 = nk > 3 ? wt[3 * taps] : 0.0f;
+        for (l = 0; l < CONV_VL; l++) {
+          const float v = xs[l];
+          c0[l] += w0 * v;
+          c1[l] += w1 * v;
+          c2[l] += w2 * v;
+          c3[l] += w3 * v;
+        }
+      }
+    }
+  }
+  for (l = 0; l < CONV_VL; l++) {
+    out[0][l] = c0[l];
+    out[1][l] = c1[l];
+    out[2][l] = c2[l];
+    out[3][l] = c3[l];
+  }
+}
+
+/* Any columns [ow0, ow0 + tw) (strided convs, wide kernels): per tap, the valid
+ * column range is computed once and the loop over it carries no test; the
+ * accumulators live in `out`.  Same (c, i, j) order as the tiles. */
+RT_HELPER void conv_direct_span(const RtConv *p, const float *xg, const float *wk, int Cg, int nk, int oh,
+                                int ow0, int tw, float out[CONV_KB][CONV_SPAN]) {
   const int64_t taps = (int64_t)Cg * p->kh * p->kw;
   const int sw = p->sw;
   int kk, c, i, j, u;
@@ -169,18 +212,22 @@ RT_HELPER void conv_direct_border(const RtConv *p, const float *xg, const float 
   }
 }
 
-/* One task = CONV_KB output channels of one output row of one sample, walked
- * in CONV_VL-column tiles.  Every path sums an output as bias + res + the taps
- * in (c, i, j) order, so the choice of path never changes a result. */
+/* One task = CONV_KB output channels of one output row of one sample.  A
+ * stride-1 row is walked in CONV_VL-column register tiles (padded-window
+ * tiles at the borders); strided rows and very wide kernels in spans.  Every
+ * path sums an output as bias + res + (taps in (c, i, j) order), so the path
+ * taken never changes a result. */
 RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *w, const float *b,
                            const float *res, float *y) {
   const int G = p->groups, Cg = p->C / G, Kg = p->K / G;
   const int nkb = (Kg + CONV_KB - 1) / CONV_KB;
   const int64_t ntask = (int64_t)n * G * nkb * p->OH;
-  /* first and one-past-last tile start whose every tap column is inside [0, W) */
-  const int ow_lo = p->pl <= 0 ? 0 : (p->pl + p->sw - 1) / p->sw;
-  const int last = p->W - 1 + p->pl - (p->kw - 1) * p->dw; /* max (ow0 + VL - 1) * sw */
-  const int ow_hi = last < 0 ? 0 : last / p->sw + 1 - (CONV_VL - 1);
+  const int64_t taps = (int64_t)Cg * p->kh * p->kw;
+  /* stride 1: tiles may start in [ow_lo, ow_hi), where column ow0 - pl of
+   * tap 0 is >= 0 and column ow0 + VL - 1 - pl + (kw-1)*dw of the last tap < W */
+  const int ow_lo = p->pl > 0 ? p->pl : 0;
+  const int ow_hi = p->W + p->pl - (p->kw - 1) * p->dw - (CONV_VL - 1);
+  const int tiled = p->sw == 1 && (p->kw - 1) * p->dw <= CONV_XB - CONV_VL;
   int64_t t;
 
   RT_OMP(parallel for schedule(static))
@@ -192,21 +239,25 @@ RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *
     const int k0 = g * Kg + kb * CONV_KB;
     const int nk = Kg - kb * CONV_KB < CONV_KB ? Kg - kb * CONV_KB : CONV_KB;
     const float *xg = x + (ni * p->C + (int64_t)g * Cg) * p->H * p->W;
-    const float *wk = w + (int64_t)k0 * Cg * p->kh * p->kw;
-    const int64_t taps = (int64_t)Cg * p->kh * p->kw;
-    float acc[CONV_KB][CONV_VL];
-    int ow0, kk, u;
+    const float *wk = w + (int64_t)k0 * taps;
+    float acc[CONV_KB][CONV_SPAN];
+    int ow0, tw, kk, u;
 
-    for (ow0 = 0; ow0 < p->OW; ow0 += CONV_VL) {
-      const int tw = p->OW - ow0 < CONV_VL ? p->OW - ow0 : CONV_VL;
-      if (tw == CONV_VL && ow0 >= ow_lo && ow0 < ow_hi) {
-        if (nk == CONV_KB)
-          conv_direct_tile4(p, xg, wk, Cg, oh, ow0, acc);
-        else
-          for (kk = 0; kk < nk; kk++)
-            conv_direct_tile1(p, xg, wk + kk * taps, Cg, oh, ow0, acc[kk]);
+    for (ow0 = 0; ow0 < p->OW; ow0 += tw) {
+      if (tiled) {
+        tw = p->OW - ow0 < CONV_VL ? p->OW - ow0 : CONV_VL;
+        if (tw == CONV_VL && ow0 >= ow_lo && ow0 < ow_hi) {
+          if (nk == CONV_KB)
+            conv_direct_tile4(p, xg, wk, Cg, oh, ow0, acc);
+          else
+            for (kk = 0; kk < nk; kk++)
+              conv_direct_tile1(p, xg, wk + kk * taps, Cg, oh, ow0, acc[kk]);
+        } else {
+          conv_direct_tile_pad(p, xg, wk, Cg, nk, oh, ow0, acc);
+        }
       } else {
-        conv_direct_border(p, xg, wk, Cg, nk, oh, ow0, tw, acc);
+        tw = p->OW - ow0 < CONV_SPAN ? p->OW - ow0 : CONV_SPAN;
+        conv_direct_span(p, xg, wk, Cg, nk, oh, ow0, tw, acc);
       }
       for (kk = 0; kk < nk; kk++) {
         const int64_t yo = ((ni * p->K + k0 + kk) * p->OH + oh) * p->OW + ow0;

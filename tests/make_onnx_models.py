@@ -47,7 +47,7 @@ class SmallCNN(nn.Module):
         self.bn1 = nn.BatchNorm2d(8)
         self.conv2 = nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(16)
-        self.fc1 = nn.Linear(16 * 4 * 4, 32)
+        self.fc1 = nn.Linear(16 * 3 * 3, 32)
         self.fc2 = nn.Linear(32, 10)
 
     def forward(self, x):
@@ -114,7 +114,7 @@ class MiscOps(nn.Module):
         self.c1 = nn.Conv2d(3, 8, 3, padding=1)
         self.up = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1)
         self.c2 = nn.Conv2d(10, 6, 3)
-        self.w = nn.Parameter(torch.randn(6 * 7 * 7, 10) * 0.05)
+        self.w = nn.Parameter(torch.randn(6 * 6 * 6, 10) * 0.05)
         self.b = nn.Parameter(torch.randn(10))
 
     def forward(self, x):

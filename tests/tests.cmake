@@ -21,3 +21,22 @@ foreach(dir ${GOLDEN_DIRS})
              COMMAND cnnc check -O0 ${dir}/model.yaml --input ${dir}/x.npy --expect ${dir}/y.npy)
   endif()
 endforeach()
+
+# Example networks against PyTorch float64: the weights of the big models are
+# never committed; a fixture generates them (needs /usr/bin/python3 with torch,
+# which .ci/run installs).  vgg11 and alexnet are large (0.5 GB of weights).
+set(EXAMPLE_GOLDEN ${CMAKE_BINARY_DIR}/example_golden)
+add_test(NAME examples_generate
+         COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/examples/gen_examples.py golden ${EXAMPLE_GOLDEN}
+                 lenet5 inception resnet18 mobilenet_v2 unet tdnn alexnet)
+set_tests_properties(examples_generate PROPERTIES FIXTURES_SETUP example_golden TIMEOUT 900)
+foreach(ex lenet5 inception resnet18 mobilenet_v2 unet tdnn alexnet)
+  add_test(NAME example_${ex}
+           COMMAND cnnc check ${EXAMPLE_GOLDEN}/${ex}/model.yaml --input ${EXAMPLE_GOLDEN}/${ex}/x.npy
+                   --expect ${EXAMPLE_GOLDEN}/${ex}/y.npy)
+  set_tests_properties(example_${ex} PROPERTIES FIXTURES_REQUIRED example_golden TIMEOUT 600)
+endforeach()
+# The bundled trained LeNet-5 and its committed golden.
+add_test(NAME example_lenet5_bundled
+         COMMAND cnnc check ${CMAKE_SOURCE_DIR}/examples/lenet5.yaml --input ${CMAKE_SOURCE_DIR}/examples/lenet5_golden/x.npy
+                 --expect ${CMAKE_SOURCE_DIR}/examples/lenet5_golden/y.npy)

@@ -1,0 +1,507 @@
+/* winograd.c - Winograd convolution F(2x2,3x3) and F(4x4,3x3).
+ *
+ * For 3x3 convolutions with stride 1, dilation 1 and one group (any padding,
+ * any size, any batch).  With output tile m (2 or 4) and a = m + 2:
+ *
+ *   y(tile) = A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A
+ *
+ * computed as a = 36 (or 16) independent GEMMs, one per position xi of the
+ * a x a transformed tile:  M_xi[K][T] = U_xi[K][C] * V_xi[C][T], where T
+ * counts the tiles of one sample.
+ *
+ *  - U = G g G^T is computed once, at compile time, in double precision
+ *    (rt_winograd_weights); the generated code embeds U instead of g.
+ *  - V (input transform) and M (GEMM output) live in the caller's scratch,
+ *    rows padded to an odd multiple of 16 floats so the GEMM can read V in
+ *    place (RtGemm.ldb) without cache-set conflicts.
+ *  - The output transform adds bias and residual and applies the activation.
+ *
+ * Guarantees:
+ *  - every V, M and y element is written by exactly one task of a parallel
+ *    loop, in an order fixed by the shapes: results do not depend on the
+ *    thread count;
+ *  - no heap, no globals; scratch = rt_winograd_scratch(p) bytes, the same for
+ *    every instruction set;
+ *  - the AVX-512 transforms work on strips of 16 horizontally adjacent tiles
+ *    (one tile per lane), de-interleaving with permutes instead of gathers;
+ *    other builds use a per-tile scalar transform with identical arithmetic
+ *    order per element up to FMA contraction.
+ *
+ * Accuracy: F(4,3) uses the points 0, +-1, +-2; the transforms grow values
+ * by at most ~10x, so fp32 results stay within ~1e-5 relative of fp64 on
+ * realistic layers (tests/unit_fastconv.c checks 1e-4 * max(1, max|y|)).
+ */
+#include "cnnc_rt.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+/* Output tile size of p: 2 or 4 (RtConv.tile; 0 means 4). */
+RT_INLINE int wino_m(const RtConv *p) { return p->tile == 2 ? 2 : 4; }
+
+/* Padded row length of V and M for T tiles: a multiple of 16 that is odd in
+ * units of 16, so consecutive rows fall in different L1 sets. */
+RT_INLINE int64_t wino_row(int64_t T) {
+  int64_t t = (T + 15) / 16 * 16;
+  if ((t / 16) % 2 == 0)
+    t += 16;
+  return t;
+}
+
+RT_FN int rt_winograd_applies(const RtConv *p) {
+  return p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->groups == 1 &&
+         p->OH > 0 && p->OW > 0;
+}
+
+RT_FN size_t rt_winograd_weights_size(const RtConv *p) {
+  const int a = wino_m(p) + 2;
+  return (size_t)a * a * (size_t)p->K * (size_t)p->C;
+}
+
+/* U[xi][k][c] = (G g_kc G^T)[xi] in double, rounded once to float. */
+RT_FN void rt_winograd_weights(const RtConv *p, const float *w, float *u) {
+  static const double g4[6][3] = {{1.0 / 4, 0, 0},
+                                  {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                  {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                  {0, 0, 1}};
+  static const double g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  const int m = wino_m(p), a = m + 2;
+  const int64_t KC = (int64_t)p->K * p->C;
+  int64_t kc;
+  for (kc = 0; kc < KC; kc++) {
+    const float *g = w + kc * 9;
+    double t[6][3];
+    int i, j, l;
+    for (i = 0; i < a; i++)
+      for (j = 0; j < 3; j++) {
+        double s = 0;
+        for (l = 0; l < 3; l++)
+          s += (m == 4 ? g4[i][l] : g2[i][l]) * g[l * 3 + j];
+        t[i][j] = s;
+      }
+    for (i = 0; i < a; i++)
+      for (j = 0; j < a; j++) {
+        double s = 0;
+        for (l = 0; l < 3; l++)
+          s += t[i][l] * (m == 4 ? g4[j][l] : g2[j][l]);
+        u[(int64_t)(i * a + j) * KC + kc] = (float)s;
+      }
+  }
+}
+
+RT_FN size_t rt_winograd_scratch(const RtConv *p) {
+  const int m = wino_m(p), a = m + 2;
+  const int64_t T = (int64_t)((p->OH + m - 1) / m) * ((p->OW + m - 1) / m);
+  return (size_t)a * a * (size_t)wino_row(T) * ((size_t)p->C + (size_t)p->K) * sizeof(float) + 64;
+}
+
+/* ------------------------------------------------- scalar 1-D transforms */
+
+/* The 1-D transforms, each the same sequence of operations in the scalar
+ * and vector paths.  In: a values, out: a values (input) or m (output). */
+#define WINO_IN4(d0, d1, d2, d3, d4, d5, r0, r1, r2, r3, r4, r5)                                        \
+  {                                                                                                   \
+    const WT t0_ = WSUB(d4, WMULC(d2, 4.0f)), t1_ = WSUB(d3, WMULC(d1, 4.0f));                        \
+    const WT t2_ = WSUB(d4, d2), t3_ = WMULC(WSUB(d3, d1), 2.0f);                                     \
+    r0 = WADD(WSUB(WMULC(d0, 4.0f), WMULC(d2, 5.0f)), d4);                                            \
+    r1 = WADD(t0_, t1_);                                                                              \
+    r2 = WSUB(t0_, t1_);                                                                              \
+    r3 = WADD(t2_, t3_);                                                                              \
+    r4 = WSUB(t2_, t3_);                                                                              \
+    r5 = WADD(WSUB(WMULC(d1, 4.0f), WMULC(d3, 5.0f)), d5);                                            \
+  }
+#define WINO_OUT4(m0, m1, m2, m3, m4, m5, y0, y1, y2, y3)                                               \
+  {                                                                                                   \
+    const WT s12_ = WADD(m1, m2), d12_ = WSUB(m1, m2), s34_ = WADD(m3, m4), d34_ = WSUB(m3, m4);      \
+    y0 = WADD(WADD(m0, s12_), s34_);                                                                  \
+    y1 = WADD(d12_, WMULC(d34_, 2.0f));                                                               \
+    y2 = WADD(s12_, WMULC(s34_, 4.0f));                                                               \
+    y3 = WADD(WADD(d12_, WMULC(d34_, 8.0f)), m5);                                                     \
+  }
+#define WINO_IN2(d0, d1, d2, d3, r0, r1, r2, r3)                                                        \
+  {                                                                                                   \
+    r0 = WSUB(d0, d2);                                                                                \
+    r1 = WADD(d1, d2);                                                                                \
+    r2 = WSUB(d2, d1);                                                                                \
+    r3 = WSUB(d1, d3);                                                                                \
+  }
+#define WINO_OUT2(m0, m1, m2, m3, y0, y1)                                                               \
+  {                                                                                                   \
+    y0 = WADD(WADD(m0, m1), m2);                                                                      \
+    y1 = WSUB(WSUB(m1, m2), m3);                                                                      \
+  }
+
+/* Scalar instances (products by constants are exact-order mul then add). */
+#define WT float
+#define WADD(x, y) ((x) + (y))
+#define WSUB(x, y) ((x) - (y))
+#define WMULC(x, c) ((x) * (c))
+
+/* Input transform of one tile: d (a x a, row-major) -> v[xi] */
+RT_INLINE void wino_in_tile(int m, const float *d, float *v) {
+  float z[36];
+  int i;
+  if (m == 4) {
+    for (i = 0; i < 6; i++) /* vertical: z[u][col] */
+      WINO_IN4(d[i], d[6 + i], d[12 + i], d[18 + i], d[24 + i], d[30 + i], z[i], z[6 + i], z[12 + i],
+               z[18 + i], z[24 + i], z[30 + i])
+    for (i = 0; i < 6; i++) {
+      const float *r = z + 6 * i;
+      WINO_IN4(r[0], r[1], r[2], r[3], r[4], r[5], v[6 * i], v[6 * i + 1], v[6 * i + 2], v[6 * i + 3],
+               v[6 * i + 4], v[6 * i + 5])
+    }
+  } else {
+    for (i = 0; i < 4; i++)
+      WINO_IN2(d[i], d[4 + i], d[8 + i], d[12 + i], z[i], z[4 + i], z[8 + i], z[12 + i])
+    for (i = 0; i < 4; i++) {
+      const float *r = z + 4 * i;
+      WINO_IN2(r[0], r[1], r[2], r[3], v[4 * i], v[4 * i + 1], v[4 * i + 2], v[4 * i + 3])
+    }
+  }
+}
+
+/* Output transform of one tile: mm[xi] -> y (m x m, row-major) */
+RT_INLINE void wino_out_tile(int m, const float *mm, float *y) {
+  float z[24];
+  int i;
+  if (m == 4) {
+    for (i = 0; i < 6; i++) /* vertical: z[a][col] */
+      WINO_OUT4(mm[i], mm[6 + i], mm[12 + i], mm[18 + i], mm[24 + i], mm[30 + i], z[i], z[6 + i], z[12 + i],
+                z[18 + i])
+    for (i = 0; i < 4; i++) {
+      const float *r = z + 6 * i;
+      WINO_OUT4(r[0], r[1], r[2], r[3], r[4], r[5], y[4 * i], y[4 * i + 1], y[4 * i + 2], y[4 * i + 3])
+    }
+  } else {
+    for (i = 0; i < 4; i++)
+      WINO_OUT2(mm[i], mm[4 + i], mm[8 + i], mm[12 + i], z[i], z[4 + i])
+    for (i = 0; i < 2; i++) {
+      const float *r = z + 4 * i;
+      WINO_OUT2(r[0], r[1], r[2], r[3], y[2 * i], y[2 * i + 1])
+    }
+  }
+}
+
+#undef WT
+#undef WADD
+#undef WSUB
+#undef WMULC
+
+/* Geometry of one call, per sample. */
+typedef struct WinoGeo {
+  int m, a, th, tw;  /* tile size, transformed size, tiles down and across */
+  int64_t T, ld;     /* tiles per sample, padded row length of V and M */
+  int nstrip;        /* strips of 16 tiles per tile row */
+} WinoGeo;
+
+RT_INLINE void wino_geo(const RtConv *p, WinoGeo *g) {
+  g->m = wino_m(p);
+  g->a = g->m + 2;
+  g->th = (p->OH + g->m - 1) / g->m;
+  g->tw = (p->OW + g->m - 1) / g->m;
+  g->T = (int64_t)g->th * g->tw;
+  g->ld = wino_row(g->T);
+  g->nstrip = (g->tw + 15) / 16;
+}
+
+/* Scalar input transform of the tiles [tx0, tx1) of tile row ty of one
+ * channel plane xc into V (v points at V[0][c][0]; xi stride vs). */
+RT_HELPER void wino_in_scalar(const RtConv *p, const WinoGeo *g, const float *xc, int ty, int tx0, int tx1,
+                              float *v, int64_t vs) {
+  const int m = g->m, a = g->a;
+  int tx, i, j;
+  for (tx = tx0; tx < tx1; tx++) {
+    float d[36], r[36];
+    const int64_t t = (int64_t)ty * g->tw + tx;
+    for (i = 0; i < a; i++) {
+      const int ih = ty * m - p->pt + i;
+      for (j = 0; j < a; j++) {
+        const int iw = tx * m - p->pl + j;
+        d[i * a + j] = ih >= 0 && ih < p->H && iw >= 0 && iw < p->W ? xc[(int64_t)ih * p->W + iw] : 0.0f;
+      }
+    }
+    wino_in_tile(m, d, r);
+    for (i = 0; i < a * a; i++)
+      v[i * vs + t] = r[i];
+  }
+}
+
+/* Scalar output transform of tiles [tx0, tx1) of tile row ty for channel k:
+ * mk points at M[0][k][0] (xi stride ms); yk/rk at channel k of y/res. */
+RT_HELPER void wino_out_scalar(const RtConv *p, const WinoGeo *g, const float *mk, int64_t ms, float bv, int ty,
+                               int tx0, int tx1, const float *rk, float *yk) {
+  const int m = g->m, a = g->a;
+  int tx, i, j;
+  for (tx = tx0; tx < tx1; tx++) {
+    float mm[36], o[16];
+    const int64_t t = (int64_t)ty * g->tw + tx;
+    for (i = 0; i < a * a; i++)
+      mm[i] = mk[i * ms + t];
+    wino_out_tile(m, mm, o);
+    for (i = 0; i < m; i++) {
+      const int oh = ty * m + i;
+      if (oh >= p->OH)
+        break;
+      for (j = 0; j < m; j++) {
+        const int ow = tx * m + j;
+        int64_t yo;
+        float s;
+        if (ow >= p->OW)
+          break;
+        yo = (int64_t)oh * p->OW + ow;
+        s = rk ? bv + rk[yo] : bv;
+        yk[yo] = rt_act1(p->act, p->alpha, p->beta, o[i * m + j] + s);
+      }
+    }
+  }
+}
+
+#if defined(__AVX512F__)
+
+#define WT __m512
+#define WADD(x, y) _mm512_add_ps(x, y)
+#define WSUB(x, y) _mm512_sub_ps(x, y)
+#define WMULC(x, c) _mm512_mul_ps(x, _mm512_set1_ps(c))
+
+/* x[c0 .. c0+16) of a row of length W, zero outside [0, W); never touches
+ * memory outside the row (masked/expanding loads). */
+RT_INLINE __m512 wino_load_row16(const float *row, int c0, int W) {
+  if (c0 >= 0 && c0 + 16 <= W)
+    return _mm512_loadu_ps(row + c0);
+  if (c0 >= W || c0 + 16 <= 0)
+    return _mm512_setzero_ps();
+  if (c0 >= 0)
+    return _mm512_maskz_loadu_ps((__mmask16)((1u << (W - c0)) - 1u), row + c0);
+  {
+    /* lanes [-c0, min(16, W - c0)) take row[0], row[1], ... in order */
+    const int hi = W - c0 < 16 ? W - c0 : 16;
+    const __mmask16 mk = (__mmask16)(((1u << hi) - 1u) & ~((1u << -c0) - 1u));
+    return _mm512_maskz_expandloadu_ps(mk, row);
+  }
+}
+
+/* Lanes t of the stride-s sequence z[s*t + j] from the contiguous vectors
+ * z0.., via two-source permutes (de-interleave); see wino_in_strip. */
+RT_INLINE __m512 wino_even(__m512 a, __m512 b) {
+  const __m512i idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  return _mm512_permutex2var_ps(a, idx, b);
+}
+RT_INLINE __m512 wino_odd(__m512 a, __m512 b) {
+  const __m512i idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  return _mm512_permutex2var_ps(a, idx, b);
+}
+/* lanes 0..14 = p[1..15], lane 15 = q[s] */
+RT_INLINE __m512 wino_next(__m512 p, __m512 q, int s) {
+  __m512i qi = _mm512_castps_si512(q);
+  if (s == 1)
+    qi = _mm512_alignr_epi32(qi, qi, 1);
+  return _mm512_castsi512_ps(_mm512_alignr_epi32(qi, _mm512_castps_si512(p), 1));
+}
+
+/* Input transform of the 16 tiles [tx0, tx0+16) (fewer at the right edge:
+ * nt) of tile row ty of channel plane xc into V.  Vertical pass on whole
+ * input columns, then the horizontal pass on de-interleaved columns. */
+RT_HELPER void wino_in_strip(const RtConv *p, const WinoGeo *g, const float *xc, int ty, int tx0, int nt,
+                             float *v, int64_t vs) {
+  const int m = g->m, a = g->a;
+  const int nv = m == 4 ? 5 : 3; /* input columns needed: 16*m + 2 */
+  const int c0 = tx0 * m - p->pl;
+  const __mmask16 smask = (__mmask16)(nt >= 16 ? 0xFFFF : (1u << nt) - 1u);
+  float *vt = v + (int64_t)ty * g->tw + tx0;
+  __m512 z[6][5];
+  int u, q, i;
+
+  for (q = 0; q < nv; q++) {
+    __m512 d[6];
+    for (i = 0; i < a; i++) {
+      const int ih = ty * m - p->pt + i;
+      d[i] = ih >= 0 && ih < p->H ? wino_load_row16(xc + (int64_t)ih * p->W, c0 + 16 * q, p->W)
+                                  : _mm512_setzero_ps();
+    }
+    if (m == 4)
+      WINO_IN4(d[0], d[1], d[2], d[3], d[4], d[5], z[0][q], z[1][q], z[2][q], z[3][q], z[4][q], z[5][q])
+    else
+      WINO_IN2(d[0], d[1], d[2], d[3], z[0][q], z[1][q], z[2][q], z[3][q])
+  }
+  for (u = 0; u < a; u++) {
+    __m512 r[6];
+    if (m == 4) {
+      /* P_j[t] = z[4t + j]: de-interleave twice, then shift by one tile */
+      const __m512 e01 = wino_even(z[u][0], z[u][1]), o01 = wino_odd(z[u][0], z[u][1]);
+      const __m512 e23 = wino_even(z[u][2], z[u][3]), o23 = wino_odd(z[u][2], z[u][3]);
+      const __m512 p0 = wino_even(e01, e23), p2 = wino_odd(e01, e23);
+      const __m512 p1 = wino_even(o01, o23), p3 = wino_odd(o01, o23);
+      const __m512 p4 = wino_next(p0, z[u][4], 0), p5 = wino_next(p1, z[u][4], 1);
+      WINO_IN4(p0, p1, p2, p3, p4, p5, r[0], r[1], r[2], r[3], r[4], r[5])
+    } else {
+      const __m512 p0 = wino_even(z[u][0], z[u][1]), p1 = wino_odd(z[u][0], z[u][1]);
+      const __m512 p2 = wino_next(p0, z[u][2], 0), p3 = wino_next(p1, z[u][2], 1);
+      WINO_IN2(p0, p1, p2, p3, r[0], r[1], r[2], r[3])
+    }
+    for (i = 0; i < a; i++)
+      _mm512_mask_storeu_ps(vt + (int64_t)(u * a + i) * vs, smask, r[i]);
+  }
+}
+
+/* y-row vector epilogue: v + bias (+ res) -> act, stored to the nc <= 16
+ * columns at yr. */
+RT_INLINE void wino_store16(const RtConv *p, __m512 v, float bv, const float *rr, float *yr, int nc) {
+  const __mmask16 mk = (__mmask16)(nc >= 16 ? 0xFFFF : (1u << nc) - 1u);
+  __m512 s = _mm512_set1_ps(bv);
+  if (nc <= 0)
+    return;
+  if (rr)
+    s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(mk, rr));
+  v = _mm512_add_ps(v, s);
+  if (p->act == RT_ACT_RELU)
+    v = _mm512_max_ps(v, _mm512_setzero_ps());
+  _mm512_mask_storeu_ps(yr, mk, v);
+  if (p->act != RT_ACT_RELU && p->act != RT_ACT_NONE && p->act != RT_ACT_IDENTITY)
+    rt_act_array(p->act, p->alpha, p->beta, yr, yr, nc);
+}
+
+/* Output transform of the strip of nt tiles at (ty, tx0) for channel k. */
+RT_HELPER void wino_out_strip(const RtConv *p, const WinoGeo *g, const float *mk, int64_t ms, float bv, int ty,
+                              int tx0, int nt, const float *rk, float *yk) {
+  const int m = g->m, a = g->a;
+  const float *mt = mk + (int64_t)ty * g->tw + tx0;
+  const __mmask16 lmask = (__mmask16)(nt >= 16 ? 0xFFFF : (1u << nt) - 1u);
+  __m512 z[4][6];
+  int w, i, q;
+
+  for (w = 0; w < a; w++) { /* vertical: z[row][w] */
+    __m512 mm[6];
+    for (i = 0; i < a; i++)
+      mm[i] = _mm512_maskz_loadu_ps(lmask, mt + (int64_t)(i * a + w) * ms);
+    if (m == 4)
+      WINO_OUT4(mm[0], mm[1], mm[2], mm[3], mm[4], mm[5], z[0][w], z[1][w], z[2][w], z[3][w])
+    else
+      WINO_OUT2(mm[0], mm[1], mm[2], mm[3], z[0][w], z[1][w])
+  }
+  for (i = 0; i < m; i++) {
+    const int oh = ty * m + i, ow0 = tx0 * m;
+    float *yr;
+    const float *rr;
+    __m512 o[4];
+    if (oh >= p->OH)
+      break;
+    yr = yk + (int64_t)oh * p->OW + ow0;
+    rr = rk ? rk + (int64_t)oh * p->OW + ow0 : NULL;
+    if (m == 4) {
+      /* Q_j[t] = y[4t + j]; interleave the four phases back into columns */
+      const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      const __m512i lo2 = _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+      const __m512i hi2 = _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+      __m512 q0, q1, q2, q3, x01l, x01h, x23l, x23h;
+      WINO_OUT4(z[i][0], z[i][1], z[i][2], z[i][3], z[i][4], z[i][5], q0, q1, q2, q3)
+      x01l = _mm512_permutex2var_ps(q0, lo, q1);
+      x01h = _mm512_permutex2var_ps(q0, hi, q1);
+      x23l = _mm512_permutex2var_ps(q2, lo, q3);
+      x23h = _mm512_permutex2var_ps(q2, hi, q3);
+      o[0] = _mm512_permutex2var_ps(x01l, lo2, x23l);
+      o[1] = _mm512_permutex2var_ps(x01l, hi2, x23l);
+      o[2] = _mm512_permutex2var_ps(x01h, lo2, x23h);
+      o[3] = _mm512_permutex2var_ps(x01h, hi2, x23h);
+    } else {
+      const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+      const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      __m512 q0, q1;
+      WINO_OUT2(z[i][0], z[i][1], z[i][2], z[i][3], q0, q1)
+      o[0] = _mm512_permutex2var_ps(q0, lo, q1);
+      o[1] = _mm512_permutex2var_ps(q0, hi, q1);
+    }
+    for (q = 0; q < m; q++) {
+      const int c = ow0 + 16 * q;
+      const int nc = p->OW - c < 16 ? p->OW - c : 16;
+      wino_store16(p, o[q], bv, rr ? rr + 16 * q : NULL, yr + 16 * q, nc);
+    }
+  }
+}
+
+#undef WT
+#undef WADD
+#undef WSUB
+#undef WMULC
+
+#endif
+
+/* ------------------------------------------------------------ the conv */
+
+/* y = act(conv3x3(x) + b + res) for n samples; u from rt_winograd_weights.
+ * Each sample: input transform (tasks: channel x tile row), the a*a GEMMs
+ * (tasks: xi x GEMM block), output transform (tasks: channel x tile row). */
+RT_FN void rt_winograd_conv2d(const RtConv *p, int n, const float *x, const float *u, const float *b,
+                              const float *res, float *y, void *scratch) {
+  WinoGeo g;
+  float *V, *M;
+  int ni;
+  wino_geo(p, &g);
+  V = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+  M = V + (int64_t)g.a * g.a * p->C * g.ld;
+
+  for (ni = 0; ni < n; ni++) {
+    const float *xn = x + (int64_t)ni * p->C * p->H * p->W;
+    float *yn = y + (int64_t)ni * p->K * p->OH * p->OW;
+    const float *rn = res ? res + (int64_t)ni * p->K * p->OH * p->OW : NULL;
+    const int64_t vs = (int64_t)p->C * g.ld, ms = (int64_t)p->K * g.ld;
+    const int64_t nin = (int64_t)p->C * g.th, nout = (int64_t)p->K * g.th;
+    const int a2 = g.a * g.a;
+    int64_t t;
+    RtGemm gm;
+    int ntask;
+
+    RT_OMP(parallel for schedule(static))
+    for (t = 0; t < nin; t++) {
+      const int c = (int)(t / g.th), ty = (int)(t % g.th);
+      const float *xc = xn + (int64_t)c * p->H * p->W;
+      float *vc = V + (int64_t)c * g.ld;
+#if defined(__AVX512F__)
+      int s;
+      for (s = 0; s < g.nstrip; s++) {
+        const int tx0 = s * 16, nt = g.tw - tx0 < 16 ? g.tw - tx0 : 16;
+        wino_in_strip(p, &g, xc, ty, tx0, nt, vc, vs);
+      }
+#else
+      wino_in_scalar(p, &g, xc, ty, 0, g.tw, vc, vs);
+#endif
+    }
+
+    gm.M = p->K, gm.N = (int)g.T, gm.K = p->C;
+    gm.A = u, gm.lda = p->C, gm.Bp = V, gm.ldb = g.ld;
+    gm.C = M, gm.rsc = g.ld, gm.csc = 1;
+    gm.bias = NULL, gm.res = NULL;
+    gm.act = RT_ACT_NONE, gm.alpha = 0.0f, gm.beta = 0.0f;
+    ntask = rt_gemm_ntasks(&gm);
+    RT_OMP(parallel for schedule(dynamic))
+    for (t = 0; t < (int64_t)a2 * ntask; t++) {
+      const int xi = (int)(t / ntask);
+      RtGemm gx = gm;
+      gx.A = u + (int64_t)xi * p->K * p->C;
+      gx.Bp = V + xi * vs;
+      gx.C = M + xi * ms;
+      rt_gemm_task(&gx, (int)(t % ntask));
+    }
+
+    RT_OMP(parallel for schedule(static))
+    for (t = 0; t < nout; t++) {
+      const int k = (int)(t / g.th), ty = (int)(t % g.th);
+      const float *mk = M + (int64_t)k * g.ld;
+      const float bv = b ? b[k] : 0.0f;
+      float *yk = yn + (int64_t)k * p->OH * p->OW;
+      const float *rk = rn ? rn + (int64_t)k * p->OH * p->OW : NULL;
+#if defined(__AVX512F__)
+      int s;
+      for (s = 0; s < g.nstrip; s++) {
+        const int tx0 = s * 16, nt = g.tw - tx0 < 16 ? g.tw - tx0 : 16;
+        wino_out_strip(p, &g, mk, ms, bv, ty, tx0, nt, rk, yk);
+      }
+#else
+      wino_out_scalar(p, &g, mk, ms, bv, ty, 0, g.tw, rk, yk);
+#endif
+    }
+  }
+}
