@@ -22,7 +22,6 @@ typedef struct CGen {
   Emitter *E;
   Graph *g;
   const char *P;       /* lower-case prefix */
-  int64_t *woff;       /* per tensor id: float offset in the weight blob, -1 if none */
   int64_t wsize;       /* floats in the weight blob */
   bool blob;           /* weights in a separate blob file the caller passes in */
 } CGen;
@@ -42,10 +41,17 @@ static const char *ref(CGen *cg, Tensor *t) {
         return cnnc_fmt("((float *)in%d)", i);
     die("input '%s' not in graph inputs", t->name);
   }
+  if (t->kind == TK_TARGET)
+    return "tgt";
+  if (t->kind == TK_GRAD) {
+    if (t->offset < 0)
+      die("gradient '%s' has no arena offset", t->name);
+    return cnnc_fmt("((float *)(A + %lld))", (long long)t->offset);
+  }
   if (t->kind != TK_ACT) {
-    if (cg->woff[t->id] < 0)
+    if (t->woff < 0)
       die("tensor '%s' has no weight data", t->name);
-    return cnnc_fmt("((float *)(W + %lld))", (long long)cg->woff[t->id]);
+    return cnnc_fmt("((float *)(W + %lld))", (long long)t->woff);
   }
   if (t->is_output)
     for (int i = 0; i < cg->g->noutputs; i++)
@@ -103,7 +109,8 @@ static void hw(const Tensor *t, int64_t *H, int64_t *W) {
   }
 }
 
-static void emit_conv(CGen *cg, Node *n) {
+/* `static const RtConv p = {...}` for a conv node (act only in inference). */
+static void emit_conv_desc(CGen *cg, Node *n) {
   Tensor *x = n->in[0], *y = n->out;
   int64_t H, W, OH, OW;
   hw(x, &H, &W);
@@ -114,6 +121,12 @@ static void emit_conv(CGen *cg, Node *n) {
         (long long)x->shape.d[1], (long long)H, (long long)W, (long long)y->shape.d[1], (long long)OH,
         (long long)OW, n->kernel[0], n->kernel[1], n->stride[0], n->stride[1], n->dilation[0], n->dilation[1],
         n->pad[0], n->pad[1], n->groups, rt_act(n->act), fl(n->act_alpha), fl(n->act_beta), n->algo);
+}
+
+
+static void emit_conv(CGen *cg, Node *n) {
+  Tensor *x = n->in[0], *y = n->out;
+  emit_conv_desc(cg, n);
   if (n->op == OP_CONV_TRANSPOSE2D)
     emitf(cg->E, "rt_conv_transpose2d(&p, batch, %s, %s, %s, %s);", ref(cg, x), ref(cg, n->weight),
           opt_ref(cg, n->bias), ref(cg, y));
@@ -129,7 +142,7 @@ static void emit_linear(CGen *cg, Node *n) {
         opt_ref(cg, n->residual), ref(cg, n->out), rt_act(n->act), fl(n->act_alpha), fl(n->act_beta));
 }
 
-static void emit_pool(CGen *cg, Node *n) {
+static void emit_pool_desc(CGen *cg, Node *n) {
   Tensor *x = n->in[0], *y = n->out;
   int64_t H, W, OH, OW;
   hw(x, &H, &W);
@@ -140,6 +153,11 @@ static void emit_pool(CGen *cg, Node *n) {
         (long long)x->shape.d[1], (long long)H, (long long)W, (long long)OH, (long long)OW, n->kernel[0],
         n->kernel[1], n->stride[0], n->stride[1], n->dilation[0], n->dilation[1], n->pad[0], n->pad[1], n->pad[2],
         n->pad[3], n->count_include_pad, fl(n->alpha));
+}
+
+static void emit_pool(CGen *cg, Node *n) {
+  Tensor *x = n->in[0], *y = n->out;
+  emit_pool_desc(cg, n);
   const char *fn = (n->op == OP_MAXPOOL1D || n->op == OP_MAXPOOL2D)   ? "rt_maxpool2d"
                    : (n->op == OP_AVGPOOL1D || n->op == OP_AVGPOOL2D) ? "rt_avgpool2d"
                                                                       : "rt_lppool2d";
@@ -162,6 +180,26 @@ static void emit_global_avg(CGen *cg, Node *n) {
 static void emit_norm(CGen *cg, Node *n) {
   Tensor *x = n->in[0];
   int64_t C = x->shape.d[1], HW = dims_prod(&x->shape, 2, x->shape.rank);
+  if (n->training) {
+    switch (n->op) {
+    case OP_BATCHNORM1D: case OP_BATCHNORM2D:
+      emitf(cg->E, "rt_batchnorm_train(batch, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s);", (long long)C,
+            (long long)HW, ref(cg, x), opt_ref(cg, n->weight), opt_ref(cg, n->bias), ref(cg, n->mean),
+            ref(cg, n->var), fl(n->momentum), fl(n->eps), ref(cg, n->out), ref(cg, n->aux[0]), ref(cg, n->aux[1]));
+      return;
+    case OP_LAYERNORM:
+      emitf(cg->E, "rt_layernorm_train(batch, %lld, %s, %s, %s, %s, %s, %s, %s);", (long long)per_sample(x),
+            ref(cg, x), opt_ref(cg, n->weight), opt_ref(cg, n->bias), fl(n->eps), ref(cg, n->out),
+            ref(cg, n->aux[0]), ref(cg, n->aux[1]));
+      return;
+    default:
+      emitf(cg->E, "rt_groupnorm_train(batch, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s);", (long long)C,
+            (long long)HW, (long long)(n->op == OP_GROUPNORM ? n->num_groups : C), ref(cg, x),
+            opt_ref(cg, n->weight), opt_ref(cg, n->bias), fl(n->eps), ref(cg, n->out), ref(cg, n->aux[0]),
+            ref(cg, n->aux[1]));
+      return;
+    }
+  }
   switch (n->op) {
   case OP_BATCHNORM1D: case OP_BATCHNORM2D:
     emitf(cg->E, "rt_batchnorm(batch, %lld, %lld, %s, %s, %s, %s, %s, %s, %s);", (long long)C, (long long)HW,
@@ -212,6 +250,11 @@ static void emit_prelu(CGen *cg, Node *n) {
 /* Views and identities: nothing to do when the planner aliased the bytes,
  * else one copy (e.g. when the result is a graph output). */
 static void emit_copy(CGen *cg, Node *n) {
+  if (n->op == OP_DROPOUT && n->training) {
+    emitf(cg->E, "rt_dropout_train((int64_t)batch * %lld, %s, seed, (uint64_t)step * %dull + %dull, %s, %s);",
+          (long long)per_sample(n->out), fl(n->p), cg->g->nnodes, n->id, ref(cg, n->in[0]), ref(cg, n->out));
+    return;
+  }
   if (n->out->view_of == n->in[0] && n->out->view_offset == 0)
     return;
   emitf(cg->E, "memmove(%s, %s, sizeof(float) * (size_t)batch * %lld);", ref(cg, n->out), ref(cg, n->in[0]),
@@ -232,6 +275,38 @@ static void emit_softmax(CGen *cg, Node *n) {
         n->op == OP_LOG_SOFTMAX);
 }
 
+/* Declare yd/as/bs: y's dims (batch at runtime) and numpy-broadcast element
+ * strides of a and b (0 on broadcast axes). */
+static void emit_bcast_arrays(CGen *cg, const Tensor *a, const Tensor *b, const Tensor *y) {
+  int r = y->shape.rank;
+  char yd[512] = "", as[512] = "", bs[512] = "";
+  size_t ky = 0, ka = 0, kb = 0;
+  const Tensor *ops[2] = {a, b};
+  int64_t strides[2][MAX_RANK];
+  for (int o = 0; o < 2; o++) {
+    const Shape *sa = &ops[o]->shape;
+    int64_t st = 1;
+    for (int k = r - 1; k >= 0; k--) {
+      int ia = k - (r - sa->rank);
+      int64_t da = ia >= 0 ? sa->d[ia] : 1;
+      strides[o][k] = (da == 1 && y->shape.d[k] != 1) ? 0 : st;
+      /* a size-1 batch dim of a constant operand broadcasts even when batch == 1 */
+      if (k == 0 && ops[o]->kind != TK_ACT && ops[o]->kind != TK_INPUT && ia >= 0 && da == 1)
+        strides[o][k] = 0;
+      if (ia < 0)
+        strides[o][k] = 0;
+      st *= da;
+    }
+  }
+  for (int k = 0; k < r; k++) {
+    ky += (size_t)snprintf(yd + ky, sizeof yd - ky, "%s%s", k ? ", " : "",
+                           k == 0 ? "batch" : cnnc_fmt("%lld", (long long)y->shape.d[k]));
+    ka += (size_t)snprintf(as + ka, sizeof as - ka, "%s%lld", k ? ", " : "", (long long)strides[0][k]);
+    kb += (size_t)snprintf(bs + kb, sizeof bs - kb, "%s%lld", k ? ", " : "", (long long)strides[1][k]);
+  }
+  emitf(cg->E, "const int64_t yd[%d] = {%s}, as[%d] = {%s}, bs[%d] = {%s};", r, yd, r, as, r, bs);
+}
+
 static void emit_binary(CGen *cg, Node *n) {
   int op = n->op == OP_ADD ? 0 : 1;
   Tensor *y = n->out;
@@ -244,39 +319,10 @@ static void emit_binary(CGen *cg, Node *n) {
       emitf(cg->E, "rt_binary_same(%d, (int64_t)batch * %lld, %s, %s, %s, %d, %s, %s);", op,
             (long long)per_sample(y), acc, ref(cg, b), ref(cg, y), act, fl(n->act_alpha), fl(n->act_beta));
     } else {
-      /* numpy broadcasting: strides 0 on broadcast axes; the batch axis is runtime. */
-      int r = y->shape.rank;
-      char yd[512] = "", as[512] = "", bs[512] = "";
-      size_t ky = 0, ka = 0, kb = 0;
-      const Shape *sa = &a->shape, *sb = &b->shape;
-      int64_t sta = 1, stb = 1, strides_a[MAX_RANK], strides_b[MAX_RANK];
-      for (int k = r - 1; k >= 0; k--) {
-        int ia = k - (r - sa->rank), ib = k - (r - sb->rank);
-        int64_t da = ia >= 0 ? sa->d[ia] : 1, db = ib >= 0 ? sb->d[ib] : 1;
-        strides_a[k] = (da == 1 && y->shape.d[k] != 1) ? 0 : sta;
-        strides_b[k] = (db == 1 && y->shape.d[k] != 1) ? 0 : stb;
-        /* a size-1 batch dim of a constant operand broadcasts even when batch == 1 */
-        if (k == 0 && a->kind != TK_ACT && a->kind != TK_INPUT && ia >= 0 && da == 1)
-          strides_a[k] = 0;
-        if (k == 0 && b->kind != TK_ACT && b->kind != TK_INPUT && ib >= 0 && db == 1)
-          strides_b[k] = 0;
-        if (ia < 0)
-          strides_a[k] = 0;
-        if (ib < 0)
-          strides_b[k] = 0;
-        sta *= da;
-        stb *= db;
-      }
-      for (int k = 0; k < r; k++) {
-        ky += (size_t)snprintf(yd + ky, sizeof yd - ky, "%s%s", k ? ", " : "",
-                               k == 0 ? "batch" : cnnc_fmt("%lld", (long long)y->shape.d[k]));
-        ka += (size_t)snprintf(as + ka, sizeof as - ka, "%s%lld", k ? ", " : "", (long long)strides_a[k]);
-        kb += (size_t)snprintf(bs + kb, sizeof bs - kb, "%s%lld", k ? ", " : "", (long long)strides_b[k]);
-      }
       emitf(cg->E, "{");
-      emitf(cg->E, "const int64_t yd[%d] = {%s}, as[%d] = {%s}, bs[%d] = {%s};", r, yd, r, as, r, bs);
-      emitf(cg->E, "rt_binary(%d, %d, yd, as, bs, %s, %s, %s, %d, %s, %s);", op, r, acc, ref(cg, b), ref(cg, y),
-            act, fl(n->act_alpha), fl(n->act_beta));
+      emit_bcast_arrays(cg, a, b, y);
+      emitf(cg->E, "rt_binary(%d, %d, yd, as, bs, %s, %s, %s, %d, %s, %s);", op, y->shape.rank, acc, ref(cg, b),
+            ref(cg, y), act, fl(n->act_alpha), fl(n->act_beta));
       emitf(cg->E, "}");
     }
     acc = ref(cg, y);
@@ -374,11 +420,394 @@ static const EmitFn emit_table[OP__COUNT] = {
     [OP_MEAN] = emit_mean,
 };
 
+/* ------------------------------------------------------------- backward
+ * One vector-Jacobian product per op, side by side with the forward table.
+ * `f` is the forward node, `dy` its output gradient; every kernel
+ * accumulates into the gradients the GRAD node owns (NULL = not needed). */
+
+static const char *gx(CGen *cg, Node *gn, int i) { return gn->gout[i] ? ref(cg, gn->gout[i]) : "NULL"; }
+
+static void grad_conv(CGen *cg, Node *gn, Node *f, const char *dy) {
+  emit_conv_desc(cg, f);
+  emitf(cg->E, "%s(&p, batch, %s, %s, %s, %s, %s, %s);",
+        f->op == OP_CONV_TRANSPOSE2D ? "rt_conv_transpose2d_bwd" : "rt_conv2d_bwd", ref(cg, f->in[0]),
+        ref(cg, f->weight), dy, gx(cg, gn, 0), opt_ref(cg, gn->dw), opt_ref(cg, gn->db));
+}
+
+static void grad_linear(CGen *cg, Node *gn, Node *f, const char *dy) {
+  emitf(cg->E, "rt_linear_bwd(batch, %lld, %lld, %s, %s, %s, %s, %s, %s);", (long long)f->in[0]->shape.d[1],
+        (long long)f->out_ch, ref(cg, f->in[0]), ref(cg, f->weight), dy, gx(cg, gn, 0), opt_ref(cg, gn->dw),
+        opt_ref(cg, gn->db));
+}
+
+static void grad_pool(CGen *cg, Node *gn, Node *f, const char *dy) {
+  emit_pool_desc(cg, f);
+  if (f->op == OP_MAXPOOL1D || f->op == OP_MAXPOOL2D)
+    emitf(cg->E, "rt_maxpool2d_bwd(&p, batch, %s, %s, %s);", ref(cg, f->in[0]), dy, gx(cg, gn, 0));
+  else if (f->op == OP_LPPOOL2D)
+    emitf(cg->E, "rt_lppool2d_bwd(&p, batch, %s, %s, %s, %s);", ref(cg, f->in[0]), ref(cg, f->out), dy,
+          gx(cg, gn, 0));
+  else
+    emitf(cg->E, "rt_avgpool2d_bwd(&p, batch, %s, %s);", dy, gx(cg, gn, 0));
+}
+
+static void grad_adaptive(CGen *cg, Node *gn, Node *f, const char *dy) {
+  Tensor *x = f->in[0];
+  emitf(cg->E, "rt_adaptive_avgpool2d_bwd(batch, %lld, %lld, %lld, %d, %d, %s, %s);", (long long)x->shape.d[1],
+        (long long)x->shape.d[2], (long long)x->shape.d[3], f->out_size[0], f->out_size[1], dy, gx(cg, gn, 0));
+}
+
+static void grad_global_avg(CGen *cg, Node *gn, Node *f, const char *dy) {
+  Tensor *x = f->in[0];
+  emitf(cg->E, "rt_global_avgpool_bwd(batch, %lld, %lld, %s, %s);", (long long)x->shape.d[1],
+        (long long)dims_prod(&x->shape, 2, x->shape.rank), dy, gx(cg, gn, 0));
+}
+
+static void grad_mean(CGen *cg, Node *gn, Node *f, const char *dy) {
+  Tensor *x = f->in[0];
+  int lo = -1, hi = -1;
+  for (int k = 0; k < x->shape.rank; k++)
+    if (f->axes_mask >> k & 1) {
+      if (lo < 0)
+        lo = k;
+      hi = k;
+    }
+  emitf(cg->E, "rt_reduce_mean_bwd((int64_t)batch * %lld, %lld, %lld, %s, %s);",
+        (long long)dims_prod(&x->shape, 1, lo), (long long)dims_prod(&x->shape, lo, hi + 1),
+        (long long)dims_prod(&x->shape, hi + 1, x->shape.rank), dy, gx(cg, gn, 0));
+}
+
+static void grad_norm(CGen *cg, Node *gn, Node *f, const char *dy) {
+  Tensor *x = f->in[0];
+  int64_t C = x->shape.d[1], HW = dims_prod(&x->shape, 2, x->shape.rank);
+  const char *w = opt_ref(cg, f->weight), *sm = ref(cg, f->aux[0]), *si = ref(cg, f->aux[1]);
+  switch (f->op) {
+  case OP_BATCHNORM1D: case OP_BATCHNORM2D:
+    emitf(cg->E, "rt_batchnorm_bwd(batch, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, %s);", (long long)C,
+          (long long)HW, ref(cg, x), w, sm, si, dy, gx(cg, gn, 0), opt_ref(cg, gn->dw), opt_ref(cg, gn->db));
+    break;
+  case OP_LAYERNORM:
+    emitf(cg->E, "rt_layernorm_bwd(batch, %lld, %s, %s, %s, %s, %s, %s, %s, %s);", (long long)per_sample(x),
+          ref(cg, x), w, sm, si, dy, gx(cg, gn, 0), opt_ref(cg, gn->dw), opt_ref(cg, gn->db));
+    break;
+  default:
+    emitf(cg->E, "rt_groupnorm_bwd(batch, %lld, %lld, %lld, %s, %s, %s, %s, %s, %s, %s, %s);", (long long)C,
+          (long long)HW, (long long)(f->op == OP_GROUPNORM ? f->num_groups : C), ref(cg, x), w, sm, si, dy,
+          gx(cg, gn, 0), opt_ref(cg, gn->dw), opt_ref(cg, gn->db));
+    break;
+  }
+}
+
+static int unary_kind(OpKind op) {
+  switch (op) {
+  case OP_RELU: return 1;
+  case OP_LEAKY_RELU: return 2;
+  case OP_CLIP: return 3;
+  case OP_SIGMOID: return 4;
+  case OP_TANH: return 5;
+  case OP_HARDSWISH: return 6;
+  case OP_ELU: return 7;
+  case OP_SELU: return 8;
+  case OP_GELU: return 9;
+  case OP_HARDSIGMOID: return 10;
+  default: unreachable();
+  }
+}
+
+static void grad_unary(CGen *cg, Node *gn, Node *f, const char *dy) {
+  emitf(cg->E, "rt_unary_bwd(%d, %s, %s, (int64_t)batch * %lld, %s, %s, %s, %s);", unary_kind(f->op), fl(f->alpha),
+        fl(f->beta), (long long)per_sample(f->out), ref(cg, f->in[0]), ref(cg, f->out), dy, gx(cg, gn, 0));
+}
+
+static void grad_prelu(CGen *cg, Node *gn, Node *f, const char *dy) {
+  Tensor *x = f->in[0];
+  int64_t C = x->shape.rank >= 2 ? x->shape.d[1] : 1;
+  emitf(cg->E, "rt_prelu_bwd(batch, %lld, %lld, %s, %s, %d, %s, %s, %s);", (long long)C,
+        (long long)dims_prod(&x->shape, 2, x->shape.rank), ref(cg, x), ref(cg, f->weight), f->num_params, dy,
+        gx(cg, gn, 0), opt_ref(cg, gn->dw));
+}
+
+/* flatten, reshape, inference dropout: the gradient passes through. */
+static void grad_copy(CGen *cg, Node *gn, Node *f, const char *dy) {
+  if (!gn->gout[0])
+    return;
+  if (f->op == OP_DROPOUT && f->training)
+    emitf(cg->E, "rt_dropout_bwd((int64_t)batch * %lld, %s, seed, (uint64_t)step * %dull + %dull, %s, %s);",
+          (long long)per_sample(f->out), fl(f->p), cg->g->nnodes, f->id, dy, gx(cg, gn, 0));
+  else
+    emitf(cg->E, "rt_accumulate((int64_t)batch * %lld, %s, %s);", (long long)per_sample(f->out), dy, gx(cg, gn, 0));
+}
+
+static void grad_maxout(CGen *cg, Node *gn, Node *f, const char *dy) {
+  Tensor *x = f->in[0];
+  emitf(cg->E, "rt_maxout_bwd(batch, %lld, %lld, %d, %s, %s, %s);", (long long)x->shape.d[1],
+        (long long)dims_prod(&x->shape, 2, x->shape.rank), f->pieces, ref(cg, x), dy, gx(cg, gn, 0));
+}
+
+static void grad_softmax(CGen *cg, Node *gn, Node *f, const char *dy) {
+  Tensor *x = f->in[0];
+  emitf(cg->E, "rt_softmax_bwd((int64_t)batch * %lld, %lld, %lld, %s, %s, %s, %d);",
+        (long long)dims_prod(&x->shape, 1, f->axis), (long long)x->shape.d[f->axis],
+        (long long)dims_prod(&x->shape, f->axis + 1, x->shape.rank), ref(cg, f->out), dy, gx(cg, gn, 0),
+        f->op == OP_LOG_SOFTMAX);
+}
+
+static void grad_binary(CGen *cg, Node *gn, Node *f, const char *dy) {
+  Tensor *y = f->out;
+  for (int i = 0; i < f->nin; i++) {
+    if (!gn->gout[i])
+      continue;
+    Tensor *a = f->in[i], *b = f->in[f->nin == 2 ? 1 - i : i];
+    if (f->op == OP_ADD && shape_eq(&a->shape, &y->shape)) {
+      emitf(cg->E, "rt_accumulate((int64_t)batch * %lld, %s, %s);", (long long)per_sample(y), dy, gx(cg, gn, i));
+      continue;
+    }
+    emitf(cg->E, "{");
+    emit_bcast_arrays(cg, a, b, y);
+    emitf(cg->E, "rt_binary_bwd(%d, %d, yd, as, bs, %s, %s, %s, %s, NULL);", f->op == OP_ADD ? 0 : 1,
+          y->shape.rank, ref(cg, a), ref(cg, b), dy, gx(cg, gn, i));
+    emitf(cg->E, "}");
+  }
+}
+
+static void grad_concat(CGen *cg, Node *gn, Node *f, const char *dy) {
+  Tensor *y = f->out;
+  int64_t outer = dims_prod(&y->shape, 1, f->axis), inner_y = dims_prod(&y->shape, f->axis, y->shape.rank);
+  int64_t off = 0;
+  for (int i = 0; i < f->nin; i++) {
+    Tensor *x = f->in[i];
+    int64_t inner_x = dims_prod(&x->shape, f->axis, x->shape.rank);
+    if (gn->gout[i])
+      emitf(cg->E, "rt_copy_slice_bwd((int64_t)batch * %lld, %lld, %lld, %lld, %s, %s);", (long long)outer,
+            (long long)inner_x, (long long)inner_y, (long long)off, dy, gx(cg, gn, i));
+    off += inner_x;
+  }
+}
+
+static void grad_upsample(CGen *cg, Node *gn, Node *f, const char *dy) {
+  Tensor *x = f->in[0];
+  int64_t H, W;
+  hw(x, &H, &W);
+  emitf(cg->E, "rt_upsample_nearest_bwd(batch, %lld, %lld, %lld, %d, %d, %s, %s);", (long long)x->shape.d[1],
+        (long long)H, (long long)W, x->shape.rank == 4 ? f->scale[0] : 1, f->scale[1], dy, gx(cg, gn, 0));
+}
+
+static void grad_pad(CGen *cg, Node *gn, Node *f, const char *dy) {
+  Tensor *x = f->in[0];
+  int64_t H, W;
+  hw(x, &H, &W);
+  emitf(cg->E, "rt_pad2d_bwd(batch, %lld, %lld, %lld, %d, %d, %d, %d, %d, %s, %s);", (long long)x->shape.d[1],
+        (long long)H, (long long)W, f->pad[0], f->pad[1], f->pad[2], f->pad[3], f->pad_mode, dy, gx(cg, gn, 0));
+}
+
+static void grad_transpose(CGen *cg, Node *gn, Node *f, const char *dy) {
+  Tensor *x = f->in[0];
+  int r = x->shape.rank;
+  char xd[512] = "", pm[256] = "";
+  size_t kx = 0, kp = 0;
+  for (int k = 0; k < r; k++) {
+    kx += (size_t)snprintf(xd + kx, sizeof xd - kx, "%s%s", k ? ", " : "",
+                           k == 0 ? "batch" : cnnc_fmt("%lld", (long long)x->shape.d[k]));
+    kp += (size_t)snprintf(pm + kp, sizeof pm - kp, "%s%lld", k ? ", " : "", (long long)f->target.d[k]);
+  }
+  emitf(cg->E, "const int64_t xd[%d] = {%s};", r, xd);
+  emitf(cg->E, "static const int perm[%d] = {%s};", r, pm);
+  emitf(cg->E, "rt_transpose_bwd(%d, xd, perm, %s, %s);", r, dy, gx(cg, gn, 0));
+}
+
+typedef void (*GradFn)(CGen *, Node *, Node *, const char *);
+static const GradFn grad_table[OP__COUNT] = {
+    [OP_CONV1D] = grad_conv,           [OP_CONV2D] = grad_conv,
+    [OP_CONV_TRANSPOSE2D] = grad_conv, [OP_LINEAR] = grad_linear,
+    [OP_MAXPOOL1D] = grad_pool,        [OP_MAXPOOL2D] = grad_pool,
+    [OP_AVGPOOL1D] = grad_pool,        [OP_AVGPOOL2D] = grad_pool,
+    [OP_LPPOOL2D] = grad_pool,         [OP_ADAPTIVE_AVGPOOL2D] = grad_adaptive,
+    [OP_GLOBAL_AVGPOOL] = grad_global_avg,
+    [OP_BATCHNORM1D] = grad_norm,      [OP_BATCHNORM2D] = grad_norm,
+    [OP_LAYERNORM] = grad_norm,        [OP_INSTANCENORM2D] = grad_norm,
+    [OP_GROUPNORM] = grad_norm,        [OP_RELU] = grad_unary,
+    [OP_LEAKY_RELU] = grad_unary,      [OP_PRELU] = grad_prelu,
+    [OP_ELU] = grad_unary,             [OP_SELU] = grad_unary,
+    [OP_SIGMOID] = grad_unary,         [OP_TANH] = grad_unary,
+    [OP_GELU] = grad_unary,            [OP_CLIP] = grad_unary,
+    [OP_HARDSIGMOID] = grad_unary,     [OP_HARDSWISH] = grad_unary,
+    [OP_DROPOUT] = grad_copy,          [OP_MAXOUT] = grad_maxout,
+    [OP_SOFTMAX] = grad_softmax,       [OP_LOG_SOFTMAX] = grad_softmax,
+    [OP_ADD] = grad_binary,            [OP_MUL] = grad_binary,
+    [OP_CONCAT] = grad_concat,         [OP_FLATTEN] = grad_copy,
+    [OP_RESHAPE] = grad_copy,          [OP_UPSAMPLE] = grad_upsample,
+    [OP_PAD] = grad_pad,               [OP_TRANSPOSE] = grad_transpose,
+    [OP_MEAN] = grad_mean,
+};
+
+static void emit_loss(CGen *cg, Node *n) {
+  Tensor *pred = n->in[0];
+  const char *loss = cg->g->train->loss, *dx = ref(cg, n->gout[0]);
+  if (!strcmp(loss, "cross_entropy") || !strcmp(loss, "nll"))
+    emitf(cg->E, "loss = rt_loss_%s(batch, %lld, %s, (const int32_t *)tgt, %s);", loss,
+          (long long)pred->shape.d[1], ref(cg, pred), dx);
+  else
+    emitf(cg->E, "loss = rt_loss_%s((int64_t)batch * %lld, %s, (const float *)tgt, %s);", loss,
+          (long long)per_sample(pred), ref(cg, pred), dx);
+}
+
+/* Optimizer state: a 64-byte header (the int64 step counter) and, per
+ * trainable parameter, its buffers (momentum / exp_avg / exp_avg_sq ...). */
+static int opt_buffers(const TrainSpec *tr) {
+  if (!strcmp(tr->optimizer, "sgd"))
+    return tr->momentum != 0 ? 1 : 0;
+  if (!strcmp(tr->optimizer, "rmsprop"))
+    return tr->momentum != 0 ? 2 : 1;
+  return 2; /* adam, adamw */
+}
+
+static void emit_optimizer(CGen *cg, Graph *gt) {
+  TrainSpec *tr = gt->train;
+  Emitter *E = cg->E;
+  if (tr->clip_grad_norm > 0) {
+    emitf(E, "{");
+    emitf(E, "double sq = 0.0;");
+    for (int i = 0; i < gt->ntensors; i++) {
+      Tensor *t = gt->tensors[i];
+      if (t->kind == TK_PARAM && t->trainable && t->grad && t->grad->offset >= 0)
+        emitf(E, "sq += rt_sumsq(%lld, %s);", (long long)shape_numel(&t->shape), ref(cg, t->grad));
+    }
+    /* torch.nn.utils.clip_grad_norm_: coef = max / (norm + 1e-6), applied when < 1 */
+    emitf(E, "const double coef = %.17g / (sqrt(sq) + 1e-6);", tr->clip_grad_norm);
+    emitf(E, "if (coef < 1.0) {");
+    for (int i = 0; i < gt->ntensors; i++) {
+      Tensor *t = gt->tensors[i];
+      if (t->kind == TK_PARAM && t->trainable && t->grad && t->grad->offset >= 0)
+        emitf(E, "rt_scale(%lld, (float)coef, %s);", (long long)shape_numel(&t->shape), ref(cg, t->grad));
+    }
+    emitf(E, "}");
+    emitf(E, "}");
+  }
+  /* Learning-rate schedule in steps (train_step calls), lr_scheduler semantics. */
+  if (tr->schedule && !strcmp(tr->schedule, "step"))
+    emitf(E, "const float lr = (float)(%.17g * pow(%.17g, (double)((step - 1) / %d)));", tr->lr, tr->gamma,
+          tr->step_size);
+  else if (tr->schedule && !strcmp(tr->schedule, "cosine"))
+    emitf(E, "const float lr = (float)(%.17g + (%.17g - %.17g) * (1.0 + cos(3.14159265358979323846 * (double)"
+             "((step - 1) %% (2 * %d)) / %d)) / 2.0);",
+          tr->eta_min, tr->lr, tr->eta_min, tr->t_max, tr->t_max);
+  else
+    emitf(E, "const float lr = %s;", fl(tr->lr));
+  int nb = opt_buffers(tr);
+  int64_t off = 16; /* floats; must match opt_state_size() */
+  for (int i = 0; i < gt->ntensors; i++) {
+    Tensor *t = gt->tensors[i];
+    if (t->kind != TK_PARAM || !t->trainable || !t->grad || t->grad->offset < 0)
+      continue;
+    int64_t n = shape_numel(&t->shape), stride = (n + 15) / 16 * 16;
+    const char *p = ref(cg, t), *gr = ref(cg, t->grad);
+    const char *b0 = cnnc_fmt("opt_state + %lld", (long long)off), *b1 = cnnc_fmt("opt_state + %lld", (long long)(off + stride));
+    if (!strcmp(tr->optimizer, "sgd"))
+      emitf(E, "rt_sgd_step(%lld, lr, %s, %s, %s, %d, step, %s, %s, %s);", (long long)n, fl(tr->momentum),
+            fl(tr->dampening), fl(tr->weight_decay), tr->nesterov, p, gr, nb ? b0 : "NULL");
+    else if (!strcmp(tr->optimizer, "rmsprop"))
+      emitf(E, "rt_rmsprop_step(%lld, lr, %s, %s, %s, %s, step, %s, %s, %s, %s);", (long long)n, fl(tr->alpha),
+            fl(tr->eps), fl(tr->weight_decay), fl(tr->momentum), p, gr, b0, nb > 1 ? b1 : "NULL");
+    else
+      emitf(E, "rt_adam_step(%lld, lr, %s, %s, %s, %s, %d, step, %s, %s, %s, %s);", (long long)n, fl(tr->beta1),
+            fl(tr->beta2), fl(tr->eps), fl(tr->weight_decay), !strcmp(tr->optimizer, "adamw"), p, gr, b0, b1);
+    off += nb * stride;
+  }
+}
+
+static int64_t opt_state_size(Graph *gt) {
+  int64_t off = 16;
+  int nb = opt_buffers(gt->train);
+  for (int i = 0; i < gt->ntensors; i++) {
+    Tensor *t = gt->tensors[i];
+    if (t->kind == TK_PARAM && t->trainable && t->grad && t->grad->offset >= 0)
+      off += nb * ((shape_numel(&t->shape) + 15) / 16 * 16);
+  }
+  return off;
+}
+
+/* float PREFIX_train_step(params, opt_state, x..., target, batch, arena) */
+static void emit_train_step(CGen *cg, Graph *gt, const char *U) {
+  Emitter *E = cg->E;
+  Graph *saved = cg->g;
+  cg->g = gt;
+  char params[4096] = "";
+  size_t kp = 0;
+  for (int i = 0; i < gt->ninputs; i++)
+    kp += (size_t)snprintf(params + kp, sizeof params - kp, "const float *%s, ",
+                           to_c_identifier(gt->inputs[i]->name));
+  emitf(E, "float %s_train_step_v(float *params, float *opt_state, const float *const *in_, const void *target,",
+        cg->P);
+  emitf(E, "    int batch, void *arena) {");
+  emitf(E, "unsigned char *A = (unsigned char *)arena;");
+  emitf(E, "float *W = params;");
+  emitf(E, "const void *tgt = target;");
+  emitf(E, "const uint64_t seed = %lluull;", (unsigned long long)gt->seed);
+  emitf(E, "int64_t step;");
+  emitf(E, "float loss = 0.0f;");
+  emitf(E, "if (batch < 1 || batch > %s_BATCH_MAX || !A || ((uintptr_t)A & 63) || !W || !opt_state || !tgt)", U);
+  emitf(E, "  return NAN;");
+  for (int i = 0; i < gt->ninputs; i++)
+    emitf(E, "const float *in%d = in_[%d];", i, i);
+  emitf(E, "memcpy(&step, opt_state, sizeof step);");
+  emitf(E, "step++;");
+  emitf(E, "memcpy(opt_state, &step, sizeof step);");
+  emitf(E, "(void)seed;");
+  char *cleared = cnnc_alloc((size_t)gt->ntensors + 1);
+  for (int i = 0; i < gt->nnodes; i++) {
+    Node *n = gt->nodes[i];
+    /* Clear every accumulator before its first writer. */
+    Tensor *ws[64];
+    int nw = 0;
+    for (int k = 0; k < n->ngout && nw < 60; k++)
+      if (n->gout[k])
+        ws[nw++] = n->gout[k];
+    if (n->dw)
+      ws[nw++] = n->dw;
+    if (n->db)
+      ws[nw++] = n->db;
+    for (int k = 0; k < nw; k++)
+      if (!cleared[ws[k]->id]) {
+        cleared[ws[k]->id] = 1;
+        emitf(E, "memset(%s, 0, %lld);", ref(cg, ws[k]), (long long)tensor_bytes(ws[k]));
+      }
+    if (n->op == OP_LOSS) {
+      emitf(E, "/* loss: %s */", gt->train->loss);
+      emit_loss(cg, n);
+      continue;
+    }
+    Node *f = n->op == OP_GRAD ? n->fwd : n;
+    emitf(E, "/* %s%s: %s */", n->op == OP_GRAD ? "backward of " : "", f->name, op_info[f->op].name);
+    emitf(E, "{");
+    if (n->op == OP_GRAD) {
+      if (!grad_table[f->op])
+        die("no backward emitter for %s", op_info[f->op].name);
+      grad_table[f->op](cg, n, f, ref(cg, f->out->grad));
+    } else {
+      emit_table[n->op](cg, n);
+    }
+    emitf(E, "}");
+  }
+  emit_optimizer(cg, gt);
+  emitf(E, "return loss;");
+  emitf(E, "}");
+  emitf(E, "%s", "");
+  char names[2048] = "";
+  size_t kn = 0;
+  for (int i = 0; i < gt->ninputs; i++)
+    kn += (size_t)snprintf(names + kn, sizeof names - kn, "%s%s", i ? ", " : "", to_c_identifier(gt->inputs[i]->name));
+  emitf(E, "float %s_train_step(float *params, float *opt_state, %sconst void *target, int batch, void *arena) {",
+        cg->P, params);
+  emitf(E, "const float *const in_[%d] = {%s};", gt->ninputs, names);
+  emitf(E, "return %s_train_step_v(params, opt_state, in_, target, batch, arena);", cg->P);
+  emitf(E, "}");
+  cg->g = saved;
+}
+
 /* Assign every tensor with data an offset (in floats) in the weight blob,
  * 64-byte aligned, in tensor-id order (deterministic). */
 static void layout_weights(CGen *cg) {
   Graph *g = cg->g;
-  cg->woff = cnnc_alloc(sizeof(int64_t) * (size_t)(g->ntensors + 1));
   char *used = cnnc_alloc((size_t)g->ntensors + 1);
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
@@ -390,30 +819,53 @@ static void layout_weights(CGen *cg) {
       used[n->in[k]->id] = 1;
   }
   int64_t off = 0;
-  for (int i = 0; i < g->ntensors; i++) {
-    Tensor *t = g->tensors[i];
-    cg->woff[i] = -1;
-    if (t->kind == TK_ACT || t->kind == TK_INPUT || !t->data || !used[i])
-      continue;
-    cg->woff[i] = off;
-    off += (shape_numel(&t->shape) + 15) / 16 * 16;
+  /* A trainable model's blob is its params buffer: every parameter and
+   * buffer, used or not, first; then the constants. */
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < g->ntensors; i++) {
+      Tensor *t = g->tensors[i];
+      if (pass == 0)
+        t->woff = -1;
+      bool is_param = t->kind == TK_PARAM || t->kind == TK_BUFFER;
+      bool want = g->train ? (pass == 0 ? is_param : !is_param && used[i]) : pass == 1 && used[i];
+      if (t->kind == TK_ACT || t->kind == TK_INPUT || t->kind == TK_GRAD || t->kind == TK_TARGET || !t->data ||
+          !want)
+        continue;
+      t->woff = off;
+      off += (shape_numel(&t->shape) + 15) / 16 * 16;
+    }
+  if (g->train) {
+    for (int i = 0; i < g->ntensors; i++)
+      if (g->tensors[i]->woff >= 0 && (g->tensors[i]->kind == TK_PARAM || g->tensors[i]->kind == TK_BUFFER))
+        g->params_size = g->tensors[i]->woff + (shape_numel(&g->tensors[i]->shape) + 15) / 16 * 16;
   }
   cg->wsize = off;
 }
 
-/* Weights as a string literal of bytes: compact for the compiler (no
- * per-element parse), bit-exact, and independent of the host float format.
- * Octal escapes are always 3 digits so a following digit is never absorbed. */
+/* The training twin was loaded separately: give its parameters the offsets
+ * of the same-named tensors of the inference graph. */
+static void layout_train_params(Graph *g, Graph *gt) {
+  for (int i = 0; i < gt->ntensors; i++) {
+    Tensor *t = gt->tensors[i];
+    if (t->kind != TK_PARAM && t->kind != TK_BUFFER)
+      continue;
+    Tensor *s = ir_find_tensor(g, t->name);
+    if (!s || s->woff < 0 || !shape_eq(&s->shape, &t->shape))
+      die("training parameter '%s' has no inference twin", t->name);
+    t->woff = s->woff;
+  }
+}
+
 static unsigned char *build_blob(CGen *cg) {
   Graph *g = cg->g;
   unsigned char *blob = cnnc_alloc((size_t)cg->wsize * 4 + 1);
   for (int i = 0; i < g->ntensors; i++)
-    if (cg->woff[i] >= 0) {
+    if (g->tensors[i]->woff >= 0) {
       Tensor *t = g->tensors[i];
       for (int64_t k = 0; k < shape_numel(&t->shape); k++) {
         uint32_t u;
         memcpy(&u, &t->data[k], 4);
-        unsigned char *p = blob + (cg->woff[i] + k) * 4;
+        unsigned char *p = blob + (t->woff + k) * 4;
         p[0] = (unsigned char)u;
         p[1] = (unsigned char)(u >> 8);
         p[2] = (unsigned char)(u >> 16);
@@ -492,6 +944,25 @@ static void emit_header(CGen *cg, FILE *f) {
              " * selects the embedded weights (when they are embedded). */\n");
   fprintf(f, "int %s_infer_v(const void *weights, const float *const *inputs, float *const *outputs, int batch,\n"
              "    void *arena);\n", cg->P);
+  Graph *gt = g->train_graph;
+  if (gt) {
+    fprintf(f, "\n/* Training (generated backward pass).  params: %s_PARAMS_SIZE floats, every\n"
+               " * parameter and buffer by state_dict name in the order of the model (see\n"
+               " * %s_init_params); opt_state: %s_OPT_STATE_SIZE floats, zeroed before the first\n"
+               " * step; arena: %s_TRAIN_ARENA_SIZE bytes, 64-byte aligned.  target: int32 class\n"
+               " * indices [batch] for cross_entropy/nll, else float like the prediction. */\n",
+            U, cg->P, U, U);
+    fprintf(f, "#define %s_PARAMS_SIZE %lld\n#define %s_OPT_STATE_SIZE %lld\n#define %s_TRAIN_ARENA_SIZE %lldu\n", U,
+            (long long)g->params_size, U, (long long)opt_state_size(gt), U, (long long)gt->arena_size);
+    fprintf(f, "void %s_init_params(float *params);\n", cg->P);
+    fprintf(f, "float %s_train_step(float *params, float *opt_state, ", cg->P);
+    for (int i = 0; i < gt->ninputs; i++)
+      fprintf(f, "const float *%s, ", to_c_identifier(gt->inputs[i]->name));
+    fprintf(f, "const void *target, int batch,\n    void *arena);\n");
+    fprintf(f, "float %s_train_step_v(float *params, float *opt_state, const float *const *inputs, const void *target,\n"
+               "    int batch, void *arena);\n", cg->P);
+    fprintf(f, "/* Inference on trained params: %s_infer_v(params, ...). */\n", cg->P);
+  }
   fprintf(f, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 
@@ -579,6 +1050,17 @@ static void emit_source(CGen *cg, FILE *f, const char *h_name) {
   emitf(E, "return %s_run(%s, in_, out_, batch, arena);", cg->P,
         cg->blob ? "(const float *)weights" : cnnc_fmt("%s_weights.f", cg->P));
   emitf(E, "}");
+  if (g->train_graph) {
+    emitf(E, "%s", "");
+    emitf(E, "void %s_init_params(float *params) {", cg->P);
+    if (cg->blob)
+      emitf(E, "(void)params; /* with --weights-out the blob file is the initial params */");
+    else
+      emitf(E, "memcpy(params, %s_weights.f, sizeof(float) * %s_PARAMS_SIZE);", cg->P, U);
+    emitf(E, "}");
+    emitf(E, "%s", "");
+    emit_train_step(cg, g->train_graph, U);
+  }
   if (E->depth != 0)
     die("emitter depth %d at end of file", E->depth);
 }
@@ -593,6 +1075,10 @@ bool c_emit(Graph *g, const Options *opt, const char *c_path, const char *h_path
   CGen cg = {.g = g, .P = g->name, .blob = weights_out != NULL};
   ir_compute_uses(g);
   layout_weights(&cg);
+  if (g->train_graph) {
+    layout_train_params(g, g->train_graph);
+    g->train_graph->opt_state_size = opt_state_size(g->train_graph);
+  }
   if (weights_out) {
     AtomicFile wf;
     if (!atomic_open(&wf, weights_out))

@@ -77,6 +77,8 @@ bool info_print(Graph *g, const Options *opt, bool json, FILE *out) {
   Rf *rf = receptive_fields(g);
   int64_t tparams = 0, tflops = 0;
   for (int i = 0; i < g->nnodes; i++) {
+    if (!g->nodes[i]->out)
+      continue;
     tparams += node_params(g->nodes[i]);
     tflops += node_flops(g->nodes[i]);
   }

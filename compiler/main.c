@@ -38,8 +38,10 @@ typedef struct Cmd {
   const char *expect[16];
   int nexpect;
   const char *weights_out;
+  const char *target, *grads_out, *params_out;
+  int steps;
   double rtol, atol;
-  bool json, keep, batch_given;
+  bool json, keep, batch_given, train;
   Options opt;
 } Cmd;
 
@@ -61,7 +63,13 @@ static void usage(FILE *f) {
           "  --threads N        threads for run/check (OpenMP builds)\n"
           "  --backend=c        how run/check build the code\n"
           "  --allow-nonfinite  accept NaN/Inf in weights\n"
-          "  -d LETTERS         dump the IR after passes: L load, F fold, U fuse, A algo, M memory\n"
+          "  -d LETTERS         dump the IR after passes: L load, F fold, U fuse, M memory,\n"
+          "                     G autodiff, T training memory plan\n"
+          "training (cnnc run MODEL --train ...):\n"
+          "  --target t.npy     class indices (int32/int64) or float targets\n"
+          "  --steps N          train steps on the one batch (default 1)\n"
+          "  --output loss.npy  the N losses;  --grads g.safetensors  d(loss)/d(param) of the last step\n"
+          "  --params-out p.safetensors  parameters and buffers after the steps\n"
           "  --version, --help\n");
 }
 
@@ -183,6 +191,20 @@ static bool parse_args(int argc, char **argv, Cmd *c) {
         c->opt.algo_layer[c->opt.nalgo] = cnnc_strndup(v, (size_t)(eq - v));
         c->opt.algo_choice[c->opt.nalgo++] = al;
       }
+    } else if (IS("--target")) {
+      c->target = VALUE();
+    } else if (IS("--grads")) {
+      c->grads_out = VALUE();
+    } else if (IS("--params-out")) {
+      c->params_out = VALUE();
+    } else if (IS("--steps")) {
+      const char *v = VALUE();
+      if (!parse_int(v, 1, 100000000, &c->steps)) {
+        fprintf(stderr, "cnnc: error: --steps needs a positive integer, got '%s'\n", v);
+        ok = false;
+      }
+    } else if (!strcmp(a, "--train")) {
+      c->train = true;
     } else if (!strcmp(a, "--json")) {
       c->json = true;
     } else if (!strcmp(a, "--keep")) {
@@ -245,6 +267,25 @@ static Graph *compile_model(const char *path, Options *opt) {
   pass_mem(g, opt);
   ir_verify(g, "memory planning");
   dump(g, opt, 'M', "memory planning");
+  if (g->train) {
+    /* The training twin: the same model loaded again, differentiated, then
+     * planned on its own (forward tapes and gradients share its arena). */
+    Graph *gt = ends_with(path, ".onnx") ? NULL : yaml_load(path, opt);
+    if (!gt || diag_count())
+      return NULL;
+    pass_fold(gt, opt); /* refuses BN folding in training; removes dead layers */
+    pass_grad(gt, opt);
+    if (diag_count())
+      return NULL;
+    ir_verify(gt, "autodiff");
+    dump(gt, opt, 'G', "autodiff");
+    pass_fuse(gt, opt);
+    ir_verify(gt, "fusion (training)");
+    pass_mem(gt, opt);
+    ir_verify(gt, "memory planning (training)");
+    dump(gt, opt, 'T', "memory planning (training)");
+    g->train_graph = gt;
+  }
   return g;
 }
 
@@ -495,6 +536,134 @@ static int cmd_run(Cmd *c) {
   return 0;
 }
 
+typedef float (*TrainV)(float *, float *, const float *const *, const void *, int, void *);
+
+/* Write the tensors of `kind` (params+buffers, or gradients) by state_dict name. */
+static bool write_tensors(const char *path, Graph *gt, const float *params, const unsigned char *arena, bool grads) {
+  const char **names = cnnc_alloc(sizeof(char *) * (size_t)gt->ntensors);
+  Shape *shapes = cnnc_alloc(sizeof(Shape) * (size_t)gt->ntensors);
+  const float **data = cnnc_alloc(sizeof(float *) * (size_t)gt->ntensors);
+  int n = 0;
+  for (int i = 0; i < gt->ntensors; i++) {
+    Tensor *t = gt->tensors[i];
+    if (grads) {
+      if (t->kind != TK_PARAM || !t->trainable || !t->grad || t->grad->offset < 0)
+        continue;
+      data[n] = (const float *)(arena + t->grad->offset);
+    } else {
+      if ((t->kind != TK_PARAM && t->kind != TK_BUFFER) || t->woff < 0)
+        continue;
+      data[n] = params + t->woff;
+    }
+    names[n] = t->name;
+    shapes[n++] = t->shape;
+  }
+  return st_write(path, n, names, shapes, data);
+}
+
+static int cmd_train(Cmd *c) {
+  if (c->ninputs == 0 || !c->target) {
+    fprintf(stderr, "cnnc: error: run --train needs --input FILE.npy and --target FILE.npy\n");
+    return 2;
+  }
+  NpyArray in[16], tg;
+  for (int i = 0; i < c->ninputs; i++)
+    if (!npy_read(c->inputs[i], &in[i]))
+      return 2;
+  if (!npy_read(c->target, &tg))
+    return 2;
+  if (in[0].shape.rank < 1 || in[0].shape.d[0] < 1 || in[0].shape.d[0] > 65536) {
+    diag_error(loc_file(c->inputs[0]), "input needs a batch dimension in 1..65536");
+    return 2;
+  }
+  int batch = (int)in[0].shape.d[0], steps = c->steps ? c->steps : 1;
+  c->opt.batch = batch;
+  Graph *g = compile_model(c->model, &c->opt);
+  if (!g)
+    return 2;
+  Graph *gt = g->train_graph;
+  if (!gt) {
+    diag_error(loc_file(c->model), "the model has no `train:` section");
+    return 2;
+  }
+  if (c->ninputs != gt->ninputs) {
+    fprintf(stderr, "cnnc: error: the model has %d inputs, got %d --input\n", gt->ninputs, c->ninputs);
+    return 2;
+  }
+  float **ins = cnnc_alloc(sizeof(float *) * (size_t)gt->ninputs);
+  for (int i = 0; i < gt->ninputs; i++) {
+    Shape want = gt->inputs[i]->shape;
+    want.d[0] = batch;
+    if (!shape_eq(&want, &in[i].shape)) {
+      diag_error(loc_file(c->inputs[i]), "input must have shape %s, the file has %s", shape_str(&want),
+                 shape_str(&in[i].shape));
+      return 2;
+    }
+    ins[i] = cnnc_alloc(sizeof(float) * (size_t)in[i].numel);
+    for (int64_t k = 0; k < in[i].numel; k++)
+      ins[i][k] = (float)in[i].data[k];
+  }
+  /* The target: int32 classes or floats shaped like the prediction. */
+  Tensor *tt = gt->target;
+  Shape want = tt->shape;
+  want.d[0] = batch;
+  if (!shape_eq(&want, &tg.shape) || ((tt->dtype == DT_I32) != (tg.dtype == DT_I32 || tg.dtype == DT_I64))) {
+    diag_error(loc_file(c->target), "target must be %s of shape %s, the file has %s %s",
+               tt->dtype == DT_I32 ? "integer class indices" : "float values", shape_str(&want),
+               tg.dtype == DT_I32 || tg.dtype == DT_I64 ? "integers" : "floats", shape_str(&tg.shape));
+    return 2;
+  }
+  void *target = cnnc_alloc(sizeof(float) * (size_t)tg.numel);
+  for (int64_t k = 0; k < tg.numel; k++) {
+    if (tt->dtype == DT_I32) {
+      double v = tg.data[k];
+      if (!(v >= 0 && v < (double)gt->outputs[0]->shape.d[1])) {
+        diag_error(loc_file(c->target), "class index %g at [%lld] is out of range", v, (long long)k);
+        return 2;
+      }
+      ((int32_t *)target)[k] = (int32_t)v;
+    } else {
+      ((float *)target)[k] = (float)tg.data[k];
+    }
+  }
+  char dir[] = "/tmp/cnnc-XXXXXX";
+  if (!mkdtemp(dir)) {
+    fprintf(stderr, "cnnc: error: cannot create a temporary directory\n");
+    return 2;
+  }
+  void *handle = NULL, *weights = NULL;
+  InferV fn = build_and_load(c, g, dir, &handle, &weights);
+  TrainV step = fn ? (TrainV)dlsym(handle, cnnc_fmt("%s_train_step_v", g->name)) : NULL;
+  cleanup_dir(dir, c->keep);
+  if (!step)
+    return 2;
+  /* With a weights blob the blob is the initial params buffer. */
+  float *params = weights;
+  float *opt_state = aligned_alloc(64, (size_t)(gt->opt_state_size + 16) * sizeof(float) / 64 * 64 + 64);
+  unsigned char *arena = aligned_alloc(64, (size_t)((gt->arena_size + 63) / 64 * 64 + 64));
+  if (!opt_state || !arena) {
+    fprintf(stderr, "cnnc: error: out of memory\n");
+    return 2;
+  }
+  memset(opt_state, 0, (size_t)(gt->opt_state_size + 16) * sizeof(float) / 64 * 64 + 64);
+  float *losses = cnnc_alloc(sizeof(float) * (size_t)steps);
+  for (int s = 0; s < steps; s++) {
+    losses[s] = step(params, opt_state, (const float *const *)ins, target, batch, arena);
+    if (!c->outputs[0] && (s < 10 || s == steps - 1))
+      printf("step %d: loss %.9g\n", s + 1, losses[s]);
+  }
+  if (c->noutputs > 0) {
+    Shape ls = shape_of(1, (int64_t)steps);
+    if (!npy_write_f32(c->outputs[0], &ls, losses))
+      return 2;
+  }
+  if (c->grads_out && !write_tensors(c->grads_out, gt, params, arena, true))
+    return 2;
+  if (c->params_out && !write_tensors(c->params_out, gt, params, arena, false))
+    return 2;
+  return 0;
+}
+
 static int cmd_check(Cmd *c) {
   if (c->nexpect == 0) {
     fprintf(stderr, "cnnc: error: check needs --expect FILE.npy (one per model output)\n");
@@ -559,7 +728,7 @@ int main(int argc, char **argv) {
     Graph *g = compile_model(c.model, &c.opt);
     rc = g ? (info_print(g, &c.opt, c.json, stdout) ? 0 : 2) : 2;
   } else if (!strcmp(c.verb, "run")) {
-    rc = cmd_run(&c);
+    rc = c.train ? cmd_train(&c) : cmd_run(&c);
   } else if (!strcmp(c.verb, "check")) {
     rc = cmd_check(&c);
   } else {

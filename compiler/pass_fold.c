@@ -79,7 +79,7 @@ void pass_dce(Graph *g) {
   ir_compute_uses(g);
   for (int i = g->nnodes - 1; i >= 0; i--) {
     Node *n = g->nodes[i];
-    if (n->dead || n->out->is_output || n->out->nuses > 0)
+    if (n->dead || !n->out || n->out->is_output || n->out->nuses > 0)
       continue;
     n->dead = true;
     for (int j = 0; j < n->nin; j++)

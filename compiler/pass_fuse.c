@@ -111,7 +111,8 @@ static void make_views(Graph *g) {
   ir_compute_uses(g);
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    if ((n->op == OP_FLATTEN || n->op == OP_RESHAPE || n->op == OP_DROPOUT) && !n->out->is_output) {
+    if ((n->op == OP_FLATTEN || n->op == OP_RESHAPE || (n->op == OP_DROPOUT && !n->training)) &&
+        !n->out->is_output) {
       n->out->view_of = n->in[0];
       n->out->view_offset = 0;
       note(n, "zero-copy view");
@@ -149,8 +150,8 @@ static void make_inplace(Graph *g) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
     bool elementwise = (op_info[n->op].flags & OPF_ELEMWISE) && n->op != OP_DROPOUT;
-    if (!(elementwise || n->op == OP_BATCHNORM1D || n->op == OP_BATCHNORM2D))
-      continue;
+    if (!(elementwise || n->op == OP_BATCHNORM1D || n->op == OP_BATCHNORM2D) || n->training)
+      continue; /* training: the backward reads the forward input */
     Tensor *x = n->in[0], *y = n->out;
     if (y->is_output || y->view_of || !single_use(x) || !x->producer)
       continue;
@@ -165,7 +166,8 @@ static void make_inplace(Graph *g) {
 }
 
 void pass_fuse(Graph *g, const Options *opt) {
-  if (opt->opt_level >= 1) {
+  /* A training graph keeps every forward result its backward reads. */
+  if (opt->opt_level >= 1 && !g->loss) {
     fuse_residual(g);
     fuse_activations(g);
   }

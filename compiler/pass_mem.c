@@ -93,28 +93,44 @@ void pass_mem(Graph *g, const Options *opt) {
   int *first = cnnc_alloc(sizeof(int) * (size_t)g->ntensors), *last = cnnc_alloc(sizeof(int) * (size_t)g->ntensors);
   for (int i = 0; i < g->ntensors; i++)
     first[i] = last[i] = -1;
+  /* Every tensor a node writes or reads extends its root's lifetime to that
+   * step: outputs, tapes, gradient accumulators, inputs and residuals. */
+#define TOUCH(t_, step_)                                                     \
+  do {                                                                       \
+    if (t_) {                                                                \
+      Tensor *r_ = view_root((t_), NULL);                                    \
+      if (first[r_->id] < 0 || first[r_->id] > (step_))                      \
+        first[r_->id] = (step_);                                             \
+      if (last[r_->id] < (step_))                                            \
+        last[r_->id] = (step_);                                              \
+    }                                                                        \
+  } while (0)
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    Tensor *base = view_root(n->out, NULL);
-    if (first[base->id] < 0)
-      first[base->id] = i;
-    if (last[base->id] < i)
-      last[base->id] = i;
-    for (int j = 0; j <= n->nin; j++) {
-      Tensor *t = j < n->nin ? n->in[j] : n->residual;
-      if (!t)
-        continue;
-      Tensor *b = view_root(t, NULL);
-      if (last[b->id] < i)
-        last[b->id] = i;
-    }
+    TOUCH(n->out, i);
+    TOUCH(n->aux[0], i);
+    TOUCH(n->aux[1], i);
+    TOUCH(n->residual, i);
+    TOUCH(n->dw, i);
+    TOUCH(n->db, i);
+    for (int j = 0; j < n->nin; j++)
+      TOUCH(n->in[j], i);
+    for (int j = 0; j < n->ngout; j++)
+      TOUCH(n->gout[j], i);
   }
+  /* Parameter gradients are read by the optimizer after the last node. */
+  for (int i = 0; i < g->ntensors; i++) {
+    Tensor *t = g->tensors[i];
+    if (t->kind == TK_PARAM && t->grad && first[t->grad->id] >= 0)
+      last[t->grad->id] = g->nnodes;
+  }
+#undef TOUCH
   Buf *bufs = cnnc_alloc(sizeof(Buf) * (size_t)(g->ntensors + g->nnodes + 1));
   int nb = 0;
   for (int i = 0; i < g->ntensors; i++) {
     Tensor *t = g->tensors[i];
     t->offset = -1;
-    if (t->kind != TK_ACT || t->is_output || t->view_of || first[i] < 0)
+    if ((t->kind != TK_ACT && t->kind != TK_GRAD) || t->is_output || t->view_of || first[i] < 0)
       continue;
     bufs[nb++] = (Buf){align64(tensor_bytes(t)), first[i], last[i], 0, t, NULL};
   }
@@ -123,7 +139,7 @@ void pass_mem(Graph *g, const Options *opt) {
       bufs[nb++] = (Buf){align64(g->nodes[i]->scratch_bytes), i, i, 0, NULL, g->nodes[i]};
   /* Lower bound: the largest sum of live buffer sizes at one step. */
   int64_t lb = 0, naive = 0;
-  for (int s = 0; s < g->nnodes; s++) {
+  for (int s = 0; s <= g->nnodes; s++) {
     int64_t live = 0;
     for (int k = 0; k < nb; k++)
       if (bufs[k].first <= s && s <= bufs[k].last)

@@ -160,20 +160,41 @@ static char *vfmt(const char *fmt, va_list ap) {
   return s;
 }
 
+/* Invisible code points that make two names look equal in a message. */
+static bool invisible_cp(uint32_t cp) {
+  return cp == 0xA0 || cp == 0xAD || (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) ||
+         (cp >= 0x2060 && cp <= 0x2064) || cp == 0xFEFF;
+}
+
 /* A user string made safe to print in a diagnostic: control bytes become
- * '?', and long strings are cut (at a UTF-8 boundary) with "...". */
+ * '?', invisible characters (a stray BOM, a zero-width space) are spelt
+ * <U+FEFF>, and long strings are cut with "...". */
 static const char *q(const char *s) {
   enum { MAXQ = 48 };
-  size_t n = strlen(s), m = n > MAXQ ? MAXQ : n;
-  while (m < n && m > 0 && ((unsigned char)s[m] & 0xC0) == 0x80)
-    m--;
-  char *r = cnnc_alloc(m + 4);
-  for (size_t i = 0; i < m; i++) {
+  size_t n = strlen(s), cap = MAXQ * 8 + 4, o = 0;
+  char *r = cnnc_alloc(cap);
+  size_t i = 0;
+  while (i < n && o < MAXQ) {
     unsigned char ch = (unsigned char)s[i];
-    r[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    int len = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
+    if (len == 0 || i + (size_t)len > n) {
+      r[o++] = '?';
+      i++;
+      continue;
+    }
+    uint32_t cp = len == 1 ? ch : ch & (0x7F >> len);
+    for (int k = 1; k < len; k++)
+      cp = cp << 6 | ((unsigned char)s[i + k] & 0x3F);
+    if (cp < 0x20 || cp == 0x7F)
+      r[o++] = '?';
+    else if (invisible_cp(cp))
+      o += (size_t)snprintf(r + o, cap - o, "<U+%04X>", (unsigned)cp);
+    else
+      memcpy(r + o, s + i, (size_t)len), o += (size_t)len;
+    i += (size_t)len;
   }
-  if (m < n)
-    memcpy(r + m, "...", 4);
+  if (i < n)
+    memcpy(r + o, "...", 4);
   return r;
 }
 
@@ -241,8 +262,7 @@ static void use_notes(Ctx *c) {
 /* Report a user error, optionally with a note at `nloc`.  Inside block
  * instances the same message at the same place is reported once: a block
  * used ten times must not repeat its one mistake ten times. */
-static void yerr_v(Ctx *c, SrcLoc loc, const SrcLoc *nloc, const char *note, const char *fmt,
-                   va_list ap) {
+static void yerr_v(Ctx *c, SrcLoc loc, const SrcLoc *nloc, const char *note, const char *fmt, va_list ap) {
   char *msg = vfmt(fmt, ap);
   if (c->use) {
     char *key = cnnc_fmt("%d:%d:%s", loc.line, loc.col, msg);
@@ -263,8 +283,8 @@ __attribute__((format(printf, 3, 4))) static void yerr(Ctx *c, SrcLoc loc, const
   va_end(ap);
 }
 
-__attribute__((format(printf, 5, 6))) static void yerr_note(Ctx *c, SrcLoc loc, SrcLoc nloc,
-                                                            const char *note, const char *fmt, ...) {
+__attribute__((format(printf, 5, 6))) static void yerr_note(Ctx *c, SrcLoc loc, SrcLoc nloc, const char *note,
+                                                            const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   yerr_v(c, loc, &nloc, note, fmt, ap);
@@ -331,9 +351,7 @@ static void tree_error(Ctx *c, SrcLoc loc, const char *fmt, ...) {
 static void report_libyaml_error(Ctx *c, yaml_parser_t *p) {
   const char *problem = p->problem ? p->problem : "unknown YAML error";
   switch (p->error) {
-  case YAML_MEMORY_ERROR:
-    diag_error(loc_file(c->path), "out of memory while parsing YAML");
-    return;
+  case YAML_MEMORY_ERROR: diag_error(loc_file(c->path), "out of memory while parsing YAML"); return;
   case YAML_READER_ERROR: {
     /* Bad UTF-8, NUL and other control characters end up here. */
     SrcLoc l = offset_loc(c, p->problem_offset);
@@ -446,8 +464,7 @@ static void tree_attach(Ctx *c, YNode **stack, int depth, YNode *n, YNode **root
   }
   YNode *p = stack[depth - 1];
   if (p->kind == YN_MAP && p->nkid % 2 == 0 && n->kind != YN_SCALAR)
-    tree_error(c, n->loc, "mapping keys must be scalars, not %s",
-               n->kind == YN_SEQ ? "lists" : "mappings");
+    tree_error(c, n->loc, "mapping keys must be scalars, not %s", n->kind == YN_SEQ ? "lists" : "mappings");
   VEC_PUSH(p->kid, p->nkid, p->cap, n);
 }
 
@@ -471,16 +488,14 @@ static YNode *tree_parse(Ctx *c) {
     }
     switch (ev.type) {
     case YAML_STREAM_START_EVENT:
-      if (ev.data.stream_start.encoding != YAML_UTF8_ENCODING &&
-          ev.data.stream_start.encoding != YAML_ANY_ENCODING) {
+      if (ev.data.stream_start.encoding != YAML_UTF8_ENCODING && ev.data.stream_start.encoding != YAML_ANY_ENCODING) {
         tree_error(c, loc_file(c->path), "the model file is UTF-16; it must be UTF-8");
         c->tree_stop = true;
       }
       break;
     case YAML_DOCUMENT_START_EVENT:
       if (++ndocs > 1) {
-        tree_error(c, mark_loc(c, ev.start_mark),
-                   "a model file holds one YAML document; found a second one here");
+        tree_error(c, mark_loc(c, ev.start_mark), "a model file holds one YAML document; found a second one here");
         c->tree_stop = true;
       }
       break;
@@ -501,8 +516,7 @@ static YNode *tree_parse(Ctx *c) {
       check_props(c, ev.data.scalar.anchor, ev.data.scalar.tag, ev.start_mark);
       size_t len = ev.data.scalar.length;
       if (len > YAML_MAX_SCALAR) {
-        tree_error(c, n->loc, "scalar of %zu bytes is longer than the limit of %d", len,
-                   YAML_MAX_SCALAR);
+        tree_error(c, n->loc, "scalar of %zu bytes is longer than the limit of %d", len, YAML_MAX_SCALAR);
         n->s = "";
       } else if (memchr(ev.data.scalar.value, 0, len)) {
         tree_error(c, n->loc, "scalar contains a NUL character");
@@ -519,8 +533,7 @@ static YNode *tree_parse(Ctx *c) {
       bool seq = ev.type == YAML_SEQUENCE_START_EVENT;
       if (depth >= YAML_MAX_DEPTH) {
         /* libyaml 0.2.5 has no nesting limit; this is ours. */
-        tree_error(c, mark_loc(c, ev.start_mark), "YAML nesting is deeper than %d levels",
-                   YAML_MAX_DEPTH);
+        tree_error(c, mark_loc(c, ev.start_mark), "YAML nesting is deeper than %d levels", YAML_MAX_DEPTH);
         c->tree_stop = true;
         break;
       }
@@ -543,11 +556,8 @@ static YNode *tree_parse(Ctx *c) {
           check_dup_keys(c, n);
       }
       break;
-    case YAML_STREAM_END_EVENT:
-      done = true;
-      break;
-    default:
-      break;
+    case YAML_STREAM_END_EVENT: done = true; break;
+    default: break;
     }
     yaml_event_delete(&ev);
   }
@@ -708,19 +718,13 @@ static const char *describe(const YNode *v) {
     return "a mapping";
   const char *s = q(v->s);
   switch (scalar_value(v).cls) {
-  case SC_NULL:
-    return "an empty value";
-  case SC_BOOL:
-    return cnnc_fmt("the boolean '%s'", s);
+  case SC_NULL: return "an empty value";
+  case SC_BOOL: return cnnc_fmt("the boolean '%s'", s);
   case SC_INT:
-  case SC_BIGINT:
-    return cnnc_fmt("the integer %s", s);
-  case SC_FLOAT:
-    return cnnc_fmt("the number %s", s);
-  case SC_EXPR:
-    return cnnc_fmt("the expression '%s'", s);
-  default:
-    return v->quoted ? cnnc_fmt("the string \"%s\"", s) : cnnc_fmt("the string '%s'", s);
+  case SC_BIGINT: return cnnc_fmt("the integer %s", s);
+  case SC_FLOAT: return cnnc_fmt("the number %s", s);
+  case SC_EXPR: return cnnc_fmt("the expression '%s'", s);
+  default: return v->quoted ? cnnc_fmt("the string \"%s\"", s) : cnnc_fmt("the string '%s'", s);
   }
 }
 
@@ -851,8 +855,7 @@ static int64_t ex_atom(Ex *e) {
         v = env->val[i];
       } else {
         e->p = b;
-        ex_fail(e, "block '%s' has no parameter '%s'%s", q(env->block), q(id),
-                dym(id, env->name, env->n));
+        ex_fail(e, "block '%s' has no parameter '%s'%s", q(env->block), q(id), dym(id, env->name, env->n));
       }
     }
   } else if (!ch) {
@@ -959,8 +962,8 @@ static bool get_int(Ctx *c, const YNode *v, const char *key, int64_t lo, int64_t
   else if (x > hi && hi == INT32_MAX)
     yerr(c, v->loc, "'%s' = %lld%s does not fit in 32 bits", key, (long long)x, from);
   else
-    yerr(c, v->loc, "'%s' must be between %lld and %lld, got %lld%s", key, (long long)lo,
-         (long long)hi, (long long)x, from);
+    yerr(c, v->loc, "'%s' must be between %lld and %lld, got %lld%s", key, (long long)lo, (long long)hi, (long long)x,
+         from);
   return false;
 }
 
@@ -1044,8 +1047,7 @@ static int get_enum(Ctx *c, const YNode *v, const char *key, const char *const *
   char *list = cnnc_fmt("%s", words[0]);
   for (int i = 1; i < n; i++)
     list = cnnc_fmt("%s, %s", list, words[i]);
-  yerr(c, v->loc, "unsupported %s '%s'%s; expected %s%s", key, q(s), dym(s, words, n), n > 1 ? "one of: " : "",
-       list);
+  yerr(c, v->loc, "unsupported %s '%s'%s; expected %s%s", key, q(s), dym(s, words, n), n > 1 ? "one of: " : "", list);
   return -1;
 }
 
@@ -1056,8 +1058,8 @@ static bool valid_name(const char *s) {
   if (n == 0 || n > 256 || s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
     return false;
   for (const char *p = s; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-          *p == '_' || *p == '.' || *p == '-'))
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' ||
+          *p == '-'))
       return false;
   return true;
 }
@@ -1074,8 +1076,8 @@ static const char *get_name(Ctx *c, const YNode *v, const char *key) {
 /* An int or a list of ints.  `lens` has bit k set when a list of k values is
  * allowed and bit 0 set when a single scalar is; `form` says what is
  * accepted, for the error. */
-static bool get_ints(Ctx *c, const YNode *v, const char *key, int64_t lo, int64_t hi, unsigned lens,
-                     const char *form, int64_t *out, int *n) {
+static bool get_ints(Ctx *c, const YNode *v, const char *key, int64_t lo, int64_t hi, unsigned lens, const char *form,
+                     int64_t *out, int *n) {
   if (v->kind == YN_SCALAR && (lens & 1)) {
     *n = 1;
     return get_int(c, v, key, lo, hi, &out[0]);
@@ -1148,44 +1150,57 @@ typedef struct KeySpec {
 } KeySpec;
 
 /* PyTorch argument names.  A name listed twice with one kind is a synonym. */
+// clang-format off
 #define KEY(k, kind) {k, kind, false}
 #define REQ(k, kind) {k, kind, true}
 #define KEND {NULL, K__COUNT, false}
-static const KeySpec conv_keys[] = {
-    KEY("in_channels", K_IN_CH),   REQ("out_channels", K_OUT_CH), REQ("kernel_size", K_KERNEL),
-    KEY("stride", K_STRIDE),       KEY("padding", K_PADDING),           KEY("dilation", K_DILATION),
-    KEY("groups", K_GROUPS),       KEY("bias", K_BIAS),                 KEY("padding_mode", K_PADDING_MODE),
-    KEND};
-static const KeySpec convt_keys[] = {
-    KEY("in_channels", K_IN_CH), REQ("out_channels", K_OUT_CH), REQ("kernel_size", K_KERNEL),
-    KEY("stride", K_STRIDE),     KEY("padding", K_PADDING),           KEY("output_padding", K_OUT_PAD),
-    KEY("dilation", K_DILATION), KEY("groups", K_GROUPS),             KEY("bias", K_BIAS),
-    KEY("padding_mode", K_PADDING_MODE), KEND};
-static const KeySpec linear_keys[] = {
-    KEY("in_features", K_IN_FEATURES), REQ("out_features", K_OUT_CH), KEY("bias", K_BIAS), KEND};
-static const KeySpec maxpool_keys[] = {REQ("kernel_size", K_KERNEL), KEY("stride", K_STRIDE),
-                                       KEY("padding", K_PADDING),          KEY("ceil_mode", K_CEIL_MODE),
+// clang-format on
+static const KeySpec conv_keys[] = {KEY("in_channels", K_IN_CH),
+                                    REQ("out_channels", K_OUT_CH),
+                                    REQ("kernel_size", K_KERNEL),
+                                    KEY("stride", K_STRIDE),
+                                    KEY("padding", K_PADDING),
+                                    KEY("dilation", K_DILATION),
+                                    KEY("groups", K_GROUPS),
+                                    KEY("bias", K_BIAS),
+                                    KEY("padding_mode", K_PADDING_MODE),
+                                    KEND};
+static const KeySpec convt_keys[] = {KEY("in_channels", K_IN_CH),
+                                     REQ("out_channels", K_OUT_CH),
+                                     REQ("kernel_size", K_KERNEL),
+                                     KEY("stride", K_STRIDE),
+                                     KEY("padding", K_PADDING),
+                                     KEY("output_padding", K_OUT_PAD),
+                                     KEY("dilation", K_DILATION),
+                                     KEY("groups", K_GROUPS),
+                                     KEY("bias", K_BIAS),
+                                     KEY("padding_mode", K_PADDING_MODE),
+                                     KEND};
+static const KeySpec linear_keys[] = {KEY("in_features", K_IN_FEATURES), REQ("out_features", K_OUT_CH),
+                                      KEY("bias", K_BIAS), KEND};
+static const KeySpec maxpool_keys[] = {REQ("kernel_size", K_KERNEL), KEY("stride", K_STRIDE), KEY("padding", K_PADDING),
+                                       KEY("ceil_mode", K_CEIL_MODE), KEND};
+static const KeySpec avgpool_keys[] = {REQ("kernel_size", K_KERNEL),
+                                       KEY("stride", K_STRIDE),
+                                       KEY("padding", K_PADDING),
+                                       KEY("ceil_mode", K_CEIL_MODE),
+                                       KEY("count_include_pad", K_COUNT_PAD),
                                        KEND};
-static const KeySpec avgpool_keys[] = {
-    REQ("kernel_size", K_KERNEL), KEY("stride", K_STRIDE),
-    KEY("padding", K_PADDING),          KEY("ceil_mode", K_CEIL_MODE),
-    KEY("count_include_pad", K_COUNT_PAD), KEND};
 static const KeySpec lppool_keys[] = {KEY("norm_type", K_NORM_TYPE), REQ("kernel_size", K_KERNEL),
-                                      KEY("stride", K_STRIDE),       KEY("ceil_mode", K_CEIL_MODE),
-                                      KEND};
+                                      KEY("stride", K_STRIDE), KEY("ceil_mode", K_CEIL_MODE), KEND};
 static const KeySpec adaptive_keys[] = {REQ("output_size", K_OUT_SIZE), KEND};
-static const KeySpec batchnorm_keys[] = {KEY("num_features", K_IN_CH), KEY("eps", K_EPS),
-                                         KEY("momentum", K_MOMENTUM),  KEY("affine", K_AFFINE),
-                                         KEND};
+static const KeySpec batchnorm_keys[] = {KEY("num_features", K_IN_CH), KEY("eps", K_EPS), KEY("momentum", K_MOMENTUM),
+                                         KEY("affine", K_AFFINE), KEND};
 static const KeySpec layernorm_keys[] = {KEY("normalized_shape", K_NORM_SHAPE), KEY("eps", K_EPS),
-                                         KEY("elementwise_affine", K_AFFINE),   KEY("affine", K_AFFINE),
-                                         KEND};
-static const KeySpec instancenorm_keys[] = {
-    KEY("num_features", K_IN_CH), KEY("eps", K_EPS), KEY("momentum", K_MOMENTUM), KEY("affine", K_AFFINE),
-    KEY("track_running_stats", K_TRACK_STATS), KEND};
+                                         KEY("elementwise_affine", K_AFFINE), KEY("affine", K_AFFINE), KEND};
+static const KeySpec instancenorm_keys[] = {KEY("num_features", K_IN_CH),
+                                            KEY("eps", K_EPS),
+                                            KEY("momentum", K_MOMENTUM),
+                                            KEY("affine", K_AFFINE),
+                                            KEY("track_running_stats", K_TRACK_STATS),
+                                            KEND};
 static const KeySpec groupnorm_keys[] = {REQ("num_groups", K_NUM_GROUPS), KEY("num_channels", K_IN_CH),
-                                         KEY("eps", K_EPS),                     KEY("affine", K_AFFINE),
-                                         KEND};
+                                         KEY("eps", K_EPS), KEY("affine", K_AFFINE), KEND};
 static const KeySpec inplace_keys[] = {KEY("inplace", K_INPLACE), KEND};
 static const KeySpec leaky_keys[] = {KEY("negative_slope", K_ALPHA), KEY("inplace", K_INPLACE), KEND};
 static const KeySpec prelu_keys[] = {KEY("num_parameters", K_NUM_PARAMS), KEND};
@@ -1271,8 +1286,7 @@ typedef struct LayerKeys {
 /* kernel_size / stride / dilation / output_padding / output_size /
  * scale_factor: 2-D ops take an int or [H, W]; 1-D ops an int, stored in
  * index 1 with the identity value in index 0 (see Node in ir.h). */
-static bool get_spatial(Ctx *c, const YNode *v, const char *key, int sp, int64_t lo, int identity,
-                        int out[2]) {
+static bool get_spatial(Ctx *c, const YNode *v, const char *key, int sp, int64_t lo, int identity, int out[2]) {
   int64_t t[MAX_RANK];
   int n;
   bool ok = sp == 2 ? get_ints(c, v, key, lo, INT32_MAX, 1u | 1u << 2, "an int or a list [H, W] of 2 ints", t, &n)
@@ -1314,17 +1328,16 @@ static bool get_padding(Ctx *c, Node *n, LayerKeys *lk, const YNode *v, const ch
       lk->causal = true;
       return true;
     }
-    yerr(c, v->loc, "unknown padding '%s': expected an integer, a list, 'same' or 'valid'%s%s",
-         q(v->s), sp == 1 ? " (or 'causal' for conv1d)" : "", dym(v->s, words, 3));
+    yerr(c, v->loc, "unknown padding '%s': expected an integer, a list, 'same' or 'valid'%s%s", q(v->s),
+         sp == 1 ? " (or 'causal' for conv1d)" : "", dym(v->s, words, 3));
     return false;
   }
   int64_t t[MAX_RANK];
   int cnt;
-  bool ok = sp == 2
-                ? get_ints(c, v, key, 0, INT32_MAX, 1u | 1u << 2 | 1u << 4,
-                           "an int, [pH, pW], [top, left, bottom, right], 'same' or 'valid'", t, &cnt)
-                : get_ints(c, v, key, 0, INT32_MAX, 1u | 1u << 1, "an int, 'same', 'valid' or 'causal' (this is a 1-D op)",
-                           t, &cnt);
+  bool ok = sp == 2 ? get_ints(c, v, key, 0, INT32_MAX, 1u | 1u << 2 | 1u << 4,
+                               "an int, [pH, pW], [top, left, bottom, right], 'same' or 'valid'", t, &cnt)
+                    : get_ints(c, v, key, 0, INT32_MAX, 1u | 1u << 1,
+                               "an int, 'same', 'valid' or 'causal' (this is a 1-D op)", t, &cnt);
   if (!ok)
     return false;
   n->pad_same = false;
@@ -1350,26 +1363,16 @@ static bool apply_key(Ctx *c, Node *n, LayerKeys *lk, KeyKind kind, const char *
   int64_t t[MAX_RANK], x;
   int cnt;
   switch (kind) {
-  case K_IN_CH:
-    return get_int(c, v, key, 1, INT32_MAX, &lk->in_ch);
-  case K_IN_FEATURES:
-    return get_int(c, v, key, 1, INT32_MAX, &lk->in_features);
-  case K_OUT_CH:
-    return get_int(c, v, key, 1, INT32_MAX, &n->out_ch);
-  case K_KERNEL:
-    return get_spatial(c, v, key, sp, 1, 1, n->kernel);
-  case K_STRIDE:
-    return get_spatial(c, v, key, sp, 1, 1, n->stride);
-  case K_DILATION:
-    return get_spatial(c, v, key, sp, 1, 1, n->dilation);
-  case K_OUT_PAD:
-    return get_spatial(c, v, key, sp, 0, 0, n->out_pad);
-  case K_OUT_SIZE:
-    return get_spatial(c, v, key, 2, 1, 1, n->out_size);
-  case K_SCALE:
-    return get_spatial(c, v, key, 2, 1, 1, n->scale);
-  case K_PADDING:
-    return get_padding(c, n, lk, v, key);
+  case K_IN_CH: return get_int(c, v, key, 1, INT32_MAX, &lk->in_ch);
+  case K_IN_FEATURES: return get_int(c, v, key, 1, INT32_MAX, &lk->in_features);
+  case K_OUT_CH: return get_int(c, v, key, 1, INT32_MAX, &n->out_ch);
+  case K_KERNEL: return get_spatial(c, v, key, sp, 1, 1, n->kernel);
+  case K_STRIDE: return get_spatial(c, v, key, sp, 1, 1, n->stride);
+  case K_DILATION: return get_spatial(c, v, key, sp, 1, 1, n->dilation);
+  case K_OUT_PAD: return get_spatial(c, v, key, sp, 0, 0, n->out_pad);
+  case K_OUT_SIZE: return get_spatial(c, v, key, 2, 1, 1, n->out_size);
+  case K_SCALE: return get_spatial(c, v, key, 2, 1, 1, n->scale);
+  case K_PADDING: return get_padding(c, n, lk, v, key);
   case K_PADDING_MODE: {
     const char *s = get_str(c, v, key);
     if (s && strcmp(s, "zeros")) {
@@ -1379,35 +1382,21 @@ static bool apply_key(Ctx *c, Node *n, LayerKeys *lk, KeyKind kind, const char *
     }
     return s != NULL;
   }
-  case K_GROUPS:
-    return get_i32(c, v, key, 1, &n->groups);
-  case K_BIAS:
-    return get_bool(c, v, key, &n->has_bias);
-  case K_CEIL_MODE:
-    return get_bool(c, v, key, &n->ceil_mode);
-  case K_COUNT_PAD:
-    return get_bool(c, v, key, &n->count_include_pad);
+  case K_GROUPS: return get_i32(c, v, key, 1, &n->groups);
+  case K_BIAS: return get_bool(c, v, key, &n->has_bias);
+  case K_CEIL_MODE: return get_bool(c, v, key, &n->ceil_mode);
+  case K_COUNT_PAD: return get_bool(c, v, key, &n->count_include_pad);
   case K_NORM_SHAPE:
-    return get_ints(c, v, key, 1, INT32_MAX, 0x3fu, "an int or a list of 1 to 5 ints", lk->norm_shape,
-                    &lk->nnorm);
-  case K_EPS:
-    return get_num(c, v, key, NUM_POS, &n->eps);
-  case K_MOMENTUM:
-    return get_num(c, v, key, NUM_UNIT, &n->momentum);
-  case K_AFFINE:
-    return get_bool(c, v, key, &n->affine);
-  case K_TRACK_STATS:
-    return get_bool(c, v, key, &n->track_stats);
-  case K_NUM_GROUPS:
-    return get_i32(c, v, key, 1, &n->num_groups);
-  case K_ALPHA:
-    return get_num(c, v, key, NUM_ANY, &n->alpha);
-  case K_BETA:
-    return get_num(c, v, key, NUM_ANY, &n->beta);
-  case K_NORM_TYPE:
-    return get_num(c, v, key, NUM_POS, &n->alpha);
-  case K_NUM_PARAMS:
-    return get_i32(c, v, key, 1, &n->num_params);
+    return get_ints(c, v, key, 1, INT32_MAX, 0x3fu, "an int or a list of 1 to 5 ints", lk->norm_shape, &lk->nnorm);
+  case K_EPS: return get_num(c, v, key, NUM_POS, &n->eps);
+  case K_MOMENTUM: return get_num(c, v, key, NUM_UNIT, &n->momentum);
+  case K_AFFINE: return get_bool(c, v, key, &n->affine);
+  case K_TRACK_STATS: return get_bool(c, v, key, &n->track_stats);
+  case K_NUM_GROUPS: return get_i32(c, v, key, 1, &n->num_groups);
+  case K_ALPHA: return get_num(c, v, key, NUM_ANY, &n->alpha);
+  case K_BETA: return get_num(c, v, key, NUM_ANY, &n->beta);
+  case K_NORM_TYPE: return get_num(c, v, key, NUM_POS, &n->alpha);
+  case K_NUM_PARAMS: return get_i32(c, v, key, 1, &n->num_params);
   case K_INPLACE: {
     bool b; /* accepted for PyTorch compatibility; in-place use is the memory planner's choice */
     return get_bool(c, v, key, &b);
@@ -1420,10 +1409,8 @@ static bool apply_key(Ctx *c, Node *n, LayerKeys *lk, KeyKind kind, const char *
     }
     return s != NULL;
   }
-  case K_P:
-    return get_num(c, v, key, NUM_UNIT, &n->p);
-  case K_PIECES:
-    return get_i32(c, v, key, 1, &n->pieces);
+  case K_P: return get_num(c, v, key, NUM_UNIT, &n->p);
+  case K_PIECES: return get_i32(c, v, key, 1, &n->pieces);
   case K_DIM:
     if (!get_int(c, v, key, -MAX_RANK, MAX_RANK - 1, &x))
       return false;
@@ -1432,14 +1419,15 @@ static bool apply_key(Ctx *c, Node *n, LayerKeys *lk, KeyKind kind, const char *
   case K_END_DIM:
     if (!get_int_any(c, v, key, &x))
       return false;
-    if (x != -1 && !(n->nin > 0 && x == n->in[0]->shape.rank - 1)) {
+    /* Without an input (a scratch node) the rank is unknown: no verdict. */
+    if (x != -1 && n->nin > 0 && x != n->in[0]->shape.rank - 1) {
       yerr(c, v->loc, "only end_dim: -1 (flatten to the last axis) is supported, got %lld", (long long)x);
       return false;
     }
     return true;
   case K_SHAPE: {
-    if (!get_ints(c, v, key, -1, INT32_MAX, 0x3eu, "a list of 1 to 5 ints (the per-sample shape, -1 allowed once)",
-                  t, &cnt))
+    if (!get_ints(c, v, key, -1, INT32_MAX, 0x3eu, "a list of 1 to 5 ints (the per-sample shape, -1 allowed once)", t,
+                  &cnt))
       return false;
     int minus = 0;
     for (int i = 0; i < cnt; i++) {
@@ -1472,13 +1460,16 @@ static bool apply_key(Ctx *c, Node *n, LayerKeys *lk, KeyKind kind, const char *
   case K_DIMS: {
     if (!get_ints(c, v, key, -MAX_RANK, MAX_RANK - 1, 0x7fu, "an int or a list of axes", t, &cnt))
       return false;
-    /* Negative axes count from the end of the input (batch axis included). */
+    /* Negative axes count from the end of the input (batch axis included);
+     * without an input (a scratch node) there is nothing more to check. */
     int rank = n->nin > 0 ? n->in[0]->shape.rank : 0;
+    if (rank == 0)
+      return true;
     n->axes_mask = 0;
     for (int i = 0; i < cnt; i++) {
-      int64_t a = t[i] < 0 && rank > 0 ? t[i] + rank : t[i];
+      int64_t a = t[i] < 0 ? t[i] + rank : t[i];
       const YNode *at = v->kind == YN_SEQ ? v->kid[i] : v;
-      if (a < 0 || (rank > 0 && a >= rank)) {
+      if (a < 0 || a >= rank) {
         yerr(c, at->loc, "axis %lld is out of range for a tensor of rank %d", (long long)t[i], rank);
         return false;
       }
@@ -1490,8 +1481,7 @@ static bool apply_key(Ctx *c, Node *n, LayerKeys *lk, KeyKind kind, const char *
     }
     return true;
   }
-  case K_KEEPDIM:
-    return get_bool(c, v, key, &n->keepdims);
+  case K_KEEPDIM: return get_bool(c, v, key, &n->keepdims);
   case K_PADS: {
     if (!get_ints(c, v, key, 0, INT32_MAX, 1u << 4, "a list of 4 ints [top, left, bottom, right]", t, &cnt))
       return false;
@@ -1506,18 +1496,14 @@ static bool apply_key(Ctx *c, Node *n, LayerKeys *lk, KeyKind kind, const char *
     n->pad_mode = m == 3 ? 2 : m; /* replicate is PyTorch's word for edge */
     return true;
   }
-  case K_PAD_VALUE:
-    return get_num(c, v, key, NUM_ANY, &n->pad_value);
-  case K_SLICE_START:
-    return get_int(c, v, key, INT64_MIN, INT64_MAX, &n->slice_start);
-  case K_SLICE_END:
-    return get_int(c, v, key, INT64_MIN, INT64_MAX, &n->slice_end);
+  case K_PAD_VALUE: return get_num(c, v, key, NUM_ANY, &n->pad_value);
+  case K_SLICE_START: return get_int(c, v, key, INT64_MIN, INT64_MAX, &n->slice_start);
+  case K_SLICE_END: return get_int(c, v, key, INT64_MIN, INT64_MAX, &n->slice_end);
   case K_UP_MODE: {
     static const char *const modes[] = {"nearest"};
     return get_enum(c, v, key, modes, 1) == 0;
   }
-  case K__COUNT:
-    break;
+  case K__COUNT: break;
   }
   unreachable();
 }
@@ -1586,8 +1572,8 @@ static bool check_declared(Ctx *c, Node *n, const LayerKeys *lk) {
   const char *src = q(n->in[0]->name), *shp = shape_str(s);
   bool ok = true;
   if (lk->at[K_IN_CH] && s->rank >= 2 && s->d[1] != lk->in_ch) {
-    yerr(c, lk->at[K_IN_CH]->loc, "%s is %lld but the input '%s' has %lld channels (shape %s)",
-         lk->key[K_IN_CH], (long long)lk->in_ch, src, (long long)s->d[1], shp);
+    yerr(c, lk->at[K_IN_CH]->loc, "%s is %lld but the input '%s' has %lld channels (shape %s)", lk->key[K_IN_CH],
+         (long long)lk->in_ch, src, (long long)s->d[1], shp);
     ok = false;
   }
   if (lk->at[K_IN_FEATURES] && s->rank >= 1 && s->d[s->rank - 1] != lk->in_features) {
@@ -1619,7 +1605,9 @@ static Sym *new_sym(const char *name, Tensor *t, SrcLoc loc) {
   return y;
 }
 
-static Sym *broken(void) { return new_sym("", NULL, (SrcLoc){0}); }
+static Sym *broken(void) {
+  return new_sym("", NULL, (SrcLoc){0});
+}
 
 static const char *full_name(const Scope *s, const char *local) {
   return *s->prefix ? cnnc_fmt("%s.%s", s->prefix, local) : local;
@@ -1675,8 +1663,7 @@ static const YNode *later_def(const YNode *list, int idx, const char *name) {
 
 /* Resolve `from:` (or the previous layer) into syms.  *nin = -1 if any
  * input is broken (skip silently).  False on a reported error. */
-static bool resolve_from(Ctx *c, const Scope *s, const YNode *list, int idx, Sym *prev, Tensor ***ins,
-                         int *nin) {
+static bool resolve_from(Ctx *c, const Scope *s, const YNode *list, int idx, Sym *prev, Tensor ***ins, int *nin) {
   const YNode *e = list->kid[idx], *f = map_get(e, "from");
   *ins = NULL;
   *nin = 0;
@@ -1692,7 +1679,7 @@ static bool resolve_from(Ctx *c, const Scope *s, const YNode *list, int idx, Sym
   const YNode *const *items = f->kind == YN_SEQ ? (const YNode *const *)f->kid : &f;
   int n = f->kind == YN_SEQ ? f->nkid : 1;
   if (f->kind == YN_MAP || n == 0) {
-    yerr(c, f->loc, "'from' must be a layer name or a list of names, not %s", describe(f));
+    yerr(c, f->loc, "'from' must be a layer name or a list of names, not %s", n == 0 ? "an empty list" : describe(f));
     return false;
   }
   bool ok = true, brk = false;
@@ -1705,8 +1692,7 @@ static bool resolve_from(Ctx *c, const Scope *s, const YNode *list, int idx, Sym
     Sym *y = scope_lookup(c, s, name);
     if (!y) {
       const YNode *later = later_def(list, idx, name);
-      const char *m = cnnc_fmt("unknown layer or input '%s' in 'from'%s", q(name),
-                               dym(name, s->names, s->nnames));
+      const char *m = cnnc_fmt("unknown layer or input '%s' in 'from'%s", q(name), dym(name, s->names, s->nnames));
       if (later)
         yerr_note(c, items[i]->loc, later->loc, "defined here, after the layer that reads it", "%s", m);
       else
@@ -1741,6 +1727,10 @@ static bool check_layer_keys(Ctx *c, const YNode *e, OpKind op, const char *cons
   return ok;
 }
 
+/* One `op:` layer.  The order matters for the one-error-per-mistake rule:
+ * op, name, keys and inputs are each checked even when an earlier one
+ * failed, and the name is registered (as broken) whenever it is valid, so a
+ * later `from: thisname` does not add an "unknown layer" error. */
 static Sym *build_layer(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev) {
   const YNode *e = list->kid[idx], *opv = map_get(e, "op"), *nv = map_get(e, "name");
   bool ok = true;
@@ -1799,7 +1789,8 @@ static Sym *build_layer(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev)
   if (ok && nin >= 0 && op != OP__COUNT) {
     int want = op_info[op].nin;
     if (want >= 0 && nin != want) {
-      yerr(c, map_get(e, "from")->loc, "%s takes %d input%s, but 'from' names %d", op_info[op].name, want,
+      const YNode *f = map_get(e, "from");
+      yerr(c, f ? f->loc : e->loc, "%s takes %d input%s, but 'from' names %d", op_info[op].name, want,
            want == 1 ? "" : "s", nin);
       ok = false;
     } else if (want < 0 && nin < 2) {
@@ -1860,6 +1851,11 @@ static Sym *build_layer(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev)
 
 /* ---------------------------------------------------------------- blocks */
 
+/* One `block:` use: check the use site, then walk the block's layer list
+ * once per instance in a fresh scope whose prefix is the use name (plus
+ * `.<i>` with repeat), binding the block inputs to the use's inputs and the
+ * parameters to an Env.  The use name then stands for the last instance's
+ * output in the enclosing scope. */
 static Sym *expand_use(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev) {
   const YNode *e = list->kid[idx], *bv = map_get(e, "block"), *nv = map_get(e, "name");
   bool ok = true;
@@ -1871,8 +1867,8 @@ static Sym *expand_use(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev) 
       const char **names = cnnc_realloc_array(NULL, (size_t)c->nblocks + 1, sizeof *names);
       for (int i = 0; i < c->nblocks; i++)
         names[i] = c->blist[i]->name;
-      yerr(c, bv->loc, "unknown block '%s'%s", q(bname), c->nblocks ? dym(bname, names, c->nblocks)
-                                                                      : " (there is no 'blocks:' section)");
+      yerr(c, bv->loc, "unknown block '%s'%s", q(bname),
+           c->nblocks ? dym(bname, names, c->nblocks) : " (there is no 'blocks:' section)");
       ok = false;
     } else {
       b->used = true;
@@ -1939,8 +1935,7 @@ static Sym *expand_use(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev) 
   int nin;
   ok &= resolve_from(c, s, list, idx, prev, &ins, &nin);
   if (b && ok && nin >= 0 && nin != b->ninput) {
-    yerr(c, e->loc, "block '%s' takes %d input%s but gets %d", q(b->name), b->ninput,
-         b->ninput == 1 ? "" : "s", nin);
+    yerr(c, e->loc, "block '%s' takes %d input%s but gets %d", q(b->name), b->ninput, b->ninput == 1 ? "" : "s", nin);
     ok = false;
   }
   if (b && ok && repeat > 1 && b->ninput != 1) {
@@ -1981,8 +1976,8 @@ static Sym *expand_use(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev) 
       if (b->output) {
         last = scope_lookup(c, &bs, b->output->s);
         if (!last) {
-          yerr(c, b->output->loc, "block output '%s' is not a layer of block '%s'%s", q(b->output->s),
-               q(b->name), dym(b->output->s, bs.names, bs.nnames));
+          yerr(c, b->output->loc, "block output '%s' is not a layer of block '%s'%s", q(b->output->s), q(b->name),
+               dym(b->output->s, bs.names, bs.nnames));
           last = broken();
         }
       }
@@ -2002,6 +1997,8 @@ static Sym *expand_use(Ctx *c, Scope *s, const YNode *list, int idx, Sym *prev) 
   return y;
 }
 
+/* Walk a layer list (top level or a block instance); `first` is what the
+ * first layer reads by default.  Returns the last layer's symbol. */
 static Sym *build_layers(Ctx *c, Scope *s, const YNode *list, Sym *first) {
   Sym *prev = first;
   for (int i = 0; i < list->nkid && !c->stop; i++) {
@@ -2025,6 +2022,9 @@ static bool valid_param(const char *s) {
   return true;
 }
 
+/* A block definition is only checked for its own structure here (params,
+ * inputs, output, layers); its layers are checked when a use expands them,
+ * because their values depend on the use's parameters. */
 static void parse_block(Ctx *c, const YNode *key, const YNode *def) {
   static const char *const keys[] = {"params", "inputs", "output", "layers"};
   const char *name = get_name(c, key, "block name");
@@ -2041,7 +2041,7 @@ static void parse_block(Ctx *c, const YNode *key, const YNode *def) {
     b->bad = true;
     return;
   }
-  bool ok = check_keys(c, def, keys, 4, cnnc_fmt("block '%s'", q(name)));
+  bool keys_ok = check_keys(c, def, keys, 4, cnnc_fmt("block '%s'", q(name))), ok = keys_ok;
 
   const YNode *pv = map_get(def, "params");
   if (pv && want_map(c, pv, "'params'")) {
@@ -2125,10 +2125,12 @@ static void parse_block(Ctx *c, const YNode *key, const YNode *def) {
   }
   const YNode *lv = map_get(def, "layers");
   if (!lv) {
-    yerr(c, def->loc, "block '%s' has no 'layers'", q(name));
+    if (keys_ok) /* else a misspelt `layers` was just reported */
+      yerr(c, def->loc, "block '%s' has no 'layers'", q(name));
     ok = false;
   } else if (lv->kind != YN_SEQ || lv->nkid == 0) {
-    yerr(c, lv->loc, "block 'layers' must be a non-empty list, not %s", lv->kind == YN_SEQ ? "an empty list" : describe(lv));
+    yerr(c, lv->loc, "block 'layers' must be a non-empty list, not %s",
+         lv->kind == YN_SEQ ? "an empty list" : describe(lv));
     ok = false;
   } else {
     b->layers = (YNode *)lv;
@@ -2145,6 +2147,8 @@ static void parse_blocks(Ctx *c, const YNode *v) {
 
 /* -------------------------------------------------------- top level */
 
+/* `inputs:` shapes are per sample; the compiled batch (--batch) is
+ * prepended so that every activation in the IR carries d[0] = batch. */
 static void parse_inputs(Ctx *c, Scope *top, const YNode *v) {
   static const char *const keys[] = {"name", "shape"};
   if (v->kind != YN_SEQ || v->nkid == 0) {
@@ -2199,6 +2203,8 @@ static void parse_inputs(Ctx *c, Scope *top, const YNode *v) {
   }
 }
 
+/* Outputs in the listed order (the generated API's argument order); without
+ * `outputs:` the last layer.  Broken layers are skipped silently. */
 static void parse_outputs(Ctx *c, Scope *top, const YNode *v, Sym *last) {
   if (!v) {
     if (last->t && !last->t->is_output) {
@@ -2223,7 +2229,7 @@ static void parse_outputs(Ctx *c, Scope *top, const YNode *v, Sym *last) {
     else if (y->is_input)
       yerr(c, items[i]->loc, "'%s' is a graph input; outputs must be layers", q(name));
     else if (y->t && y->t->is_output)
-      yerr(c, items[i]->loc, "'%s' is listed twice in 'outputs'", q(name));
+      yerr(c, items[i]->loc, "'%s' is already an output (listed twice in 'outputs')", q(name));
     else if (y->t) {
       y->t->is_output = true;
       VEC_PUSH(c->g->outputs, c->g->noutputs, c->cap_outputs, y->t);
@@ -2276,13 +2282,15 @@ static void parse_freeze(Ctx *c, TrainSpec *t, const YNode *v) {
       }
 }
 
+/* torch.optim names and defaults; a key of another optimizer type is named
+ * as such rather than silently ignored (SGD has no betas). */
 static void parse_optimizer(Ctx *c, TrainSpec *t, const YNode *v) {
   static const char *const types[] = {"sgd", "adam", "adamw", "rmsprop"};
   static const char *const sgd[] = {"type", "lr", "momentum", "dampening", "nesterov", "weight_decay"};
   static const char *const adam[] = {"type", "lr", "betas", "eps", "weight_decay", "amsgrad"};
   static const char *const rmsprop[] = {"type", "lr", "alpha", "eps", "momentum", "weight_decay"};
-  static const char *const any[] = {"type",         "lr",       "momentum", "dampening", "nesterov",
-                                    "weight_decay", "betas",    "eps",      "amsgrad",   "alpha"};
+  static const char *const any[] = {"type",         "lr",    "momentum", "dampening", "nesterov",
+                                    "weight_decay", "betas", "eps",      "amsgrad",   "alpha"};
   if (!want_map(c, v, "'optimizer'"))
     return;
   const YNode *tv = map_get(v, "type");
@@ -2336,8 +2344,7 @@ static void parse_optimizer(Ctx *c, TrainSpec *t, const YNode *v) {
       get_num(c, x->kid[1], "betas", NUM_UNIT_OPEN, &t->beta2);
     }
   }
-  if ((x = map_get(v, "amsgrad")) && (ty == 1 || ty == 2) && get_bool(c, x, "amsgrad", &t->amsgrad) &&
-      t->amsgrad) {
+  if ((x = map_get(v, "amsgrad")) && (ty == 1 || ty == 2) && get_bool(c, x, "amsgrad", &t->amsgrad) && t->amsgrad) {
     yerr(c, x->loc, "amsgrad: true is not supported");
   }
   if ((x = map_get(v, "nesterov")) && ty == 0 && get_bool(c, x, "nesterov", &t->nesterov) && t->nesterov &&
@@ -2394,8 +2401,7 @@ static void parse_train(Ctx *c, const YNode *v) {
   if (!(x = map_get(v, "loss"))) {
     if (keys_ok)
       yerr(c, v->loc, "'train' needs a 'loss' (cross_entropy, nll, mse or l1)");
-  }
-  else {
+  } else {
     int l = get_enum(c, x, "loss", losses, 4);
     if (l >= 0)
       t->loss = losses[l];
@@ -2424,9 +2430,12 @@ static const char *stem_name(const char *path) {
   return to_c_identifier(cnnc_strndup(b, dot && dot != b ? (size_t)(dot - b) : strlen(b)));
 }
 
+/* The top-level mapping.  Order: the graph (name, batch) before inputs,
+ * blocks before layers that use them, train after layers (freeze names
+ * layers), and weights last, only when everything else was clean. */
 static void build_model(Ctx *c, const YNode *root) {
-  static const char *const top_keys[] = {"cnnc", "name", "inputs", "weights", "init", "layers", "outputs",
-                                         "blocks", "train"};
+  static const char *const top_keys[] = {"cnnc",   "name",    "inputs", "weights", "init",
+                                         "layers", "outputs", "blocks", "train"};
   /* weights.c's schemes; "default" is what torch.nn's reset_parameters does. */
   static const char *const schemes[] = {"default", "kaiming_uniform", "kaiming_normal", "xavier_uniform",
                                         "xavier_normal"};
@@ -2504,12 +2513,14 @@ static void build_model(Ctx *c, const YNode *root) {
   if (c->opt->weights)
     weights_load(g, c->opt->weights, (SrcLoc){0}, c->opt->allow_nonfinite);
   else if (wpath)
-    weights_load(g, wpath[0] == '/' ? wpath : path_join(path_dirname(c->path), wpath),
-                 map_key(root, "weights")->loc, c->opt->allow_nonfinite);
+    weights_load(g, wpath[0] == '/' ? wpath : path_join(path_dirname(c->path), wpath), map_key(root, "weights")->loc,
+                 c->opt->allow_nonfinite);
   else
     weights_init(g, seed, scheme);
 }
 
+/* Document-level problems (syntax, anchors, tags, duplicates, limits) stop
+ * before the walk: the tree would have holes that produce bogus errors. */
 Graph *yaml_load(const char *path, const Options *opt) {
   static const Options no_options;
   size_t len = 0;

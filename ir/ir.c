@@ -20,6 +20,7 @@ Graph *ir_new_graph(const char *name) {
   Graph *g = cnnc_alloc(sizeof *g);
   g->name = name ? cnnc_strdup(name) : "model";
   g->batch = 1;
+  g->seed = 1;
   return g;
 }
 
@@ -31,6 +32,7 @@ Tensor *ir_new_tensor(Graph *g, const char *name, TensorKind kind, Shape shape) 
   t->dtype = DT_F32;
   t->shape = shape;
   t->offset = -1;
+  t->woff = -1;
   VEC_PUSH(g->tensors, g->ntensors, g->cap_tensors, t);
   return t;
 }
@@ -106,7 +108,7 @@ void ir_set_defaults(Node *n) {
 
 OpKind ir_op_lookup(const char *spelling) {
   for (int i = 0; i < OP__COUNT; i++)
-    if (!strcmp(op_info[i].name, spelling))
+    if (!(op_info[i].flags & OPF_INTERNAL) && !strcmp(op_info[i].name, spelling))
       return (OpKind)i;
   return OP__COUNT;
 }

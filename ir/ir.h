@@ -51,6 +51,7 @@ enum {
   OPF_NORM = 1 << 3,     /* normalisation: eps, affine */
   OPF_ELEMWISE = 1 << 4, /* one input, same shape, pointwise */
   OPF_VIEW = 1 << 5,     /* output aliases the input bytes (zero-copy) */
+  OPF_INTERNAL = 1 << 6, /* compiler-made (training): not accepted from a model file */
 };
 
 typedef struct OpInfo {
@@ -74,6 +75,8 @@ typedef enum {
   TK_PARAM,  /* trainable parameter (embedded weight data) */
   TK_BUFFER, /* non-trainable state: BN running_mean/var */
   TK_CONST,  /* constant produced by folding or an ONNX initializer used as data */
+  TK_GRAD,   /* gradient accumulator (training): zeroed before its first writer, arena */
+  TK_TARGET, /* training target (caller's pointer): int32 classes or float values */
 } TensorKind;
 
 struct Tensor {
@@ -91,6 +94,10 @@ struct Tensor {
   int64_t offset;      /* arena byte offset; -1 = not in the arena */
   Tensor *view_of;     /* zero-copy alias: this tensor is bytes [view_offset, +size) of view_of */
   int64_t view_offset;
+  /* training (pass_grad.c) */
+  Tensor *grad;     /* the gradient accumulator of this parameter/activation, if needed */
+  int64_t woff;     /* float offset in the weight blob / params buffer (backends); -1 none */
+  bool trainable;   /* TK_PARAM not frozen */
 };
 
 /* Fused activations carried by conv/linear/add nodes (pass_fuse.c). */
@@ -163,6 +170,15 @@ struct Node {
   int64_t scratch_offset;
 
   bool dead;
+
+  /* training (pass_grad.c) */
+  bool training;     /* forward node in training mode: batch statistics, active dropout */
+  Tensor *aux[2];    /* tapes the forward saves for its backward (norm mean and 1/std) */
+  Node *fwd;         /* OP_GRAD: the forward node it differentiates */
+  Tensor **gout;     /* OP_GRAD: accumulators of d/d(fwd->in[i]) (NULL where not needed);
+                        OP_LOSS: gout[0] = d(loss)/d(prediction) */
+  int ngout;
+  Tensor *dw, *db;   /* OP_GRAD: parameter gradient accumulators */
 };
 
 enum { ALGO_AUTO, ALGO_DIRECT, ALGO_GEMM1X1, ALGO_IM2COL, ALGO_WINOGRAD, ALGO_FFT };
@@ -180,6 +196,11 @@ struct Graph {
   Tensor **outputs;
   int noutputs;
   TrainSpec *train;  /* NULL: inference only */
+  uint64_t seed;     /* init/dropout seed (YAML init.seed) */
+  Tensor *target;    /* training: the loss target */
+  Node *loss;        /* training: the OP_LOSS node */
+  Graph *train_graph; /* inference graph of a trainable model: its training twin */
+  int64_t params_size, opt_state_size; /* floats (set by the C backend for training models) */
   int64_t arena_size, arena_lower_bound, arena_naive;
   bool folded_bn;
 };
@@ -430,5 +451,7 @@ Tensor *view_root(Tensor *t, int64_t *off);     /* pass_fuse.c: storage root of 
 void pass_fuse(Graph *g, const Options *opt);   /* activation/residual fusion, views, dead nodes */
 void pass_algo(Graph *g, const Options *opt);   /* per-conv algorithm choice */
 void pass_mem(Graph *g, const Options *opt);    /* liveness + arena offsets */
+void pass_grad(Graph *g, const Options *opt);   /* training: loss + backward graph (reverse mode) */
+bool train_is_frozen(const Graph *g, const char *layer);
 
 #endif

@@ -19,6 +19,8 @@ static const char *kind_name(TensorKind k) {
   case TK_PARAM: return "param";
   case TK_BUFFER: return "buffer";
   case TK_CONST: return "const";
+  case TK_GRAD: return "grad";
+  case TK_TARGET: return "target";
   }
   return "?";
 }
@@ -82,11 +84,31 @@ void ir_print(Graph *g, FILE *out) {
     fprintf(out, "input %%%s %s\n", g->inputs[i]->name, shape_str(&g->inputs[i]->shape));
   for (int i = 0; i < g->ntensors; i++) {
     Tensor *t = g->tensors[i];
-    if (t->kind == TK_PARAM || t->kind == TK_BUFFER || t->kind == TK_CONST)
-      fprintf(out, "%s %s %s\n", kind_name(t->kind), t->name, shape_str(&t->shape));
+    if (t->kind == TK_PARAM || t->kind == TK_BUFFER || t->kind == TK_CONST || t->kind == TK_GRAD ||
+        t->kind == TK_TARGET)
+      fprintf(out, "%s %s %s%s\n", kind_name(t->kind), t->name, shape_str(&t->shape),
+              t->offset >= 0 ? cnnc_fmt(" @%lld", (long long)t->offset) : "");
   }
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
+    if (!n->out) {
+      /* training: gradient accumulators written by loss/grad nodes */
+      fprintf(out, "%s(", op_info[n->op].name);
+      for (int j = 0; j < n->nin; j++)
+        fprintf(out, "%s%%%s", j ? ", " : "", n->in[j]->name);
+      fprintf(out, ")");
+      if (n->fwd)
+        fprintf(out, " of=%s", n->fwd->name);
+      for (int k = 0; k < n->ngout; k++)
+        if (n->gout[k])
+          fprintf(out, " +=%%%s", n->gout[k]->name);
+      if (n->dw)
+        fprintf(out, " +=%%%s", n->dw->name);
+      if (n->db)
+        fprintf(out, " +=%%%s", n->db->name);
+      fputc('\n', out);
+      continue;
+    }
     fprintf(out, "%%%s = %s(", n->out->name, op_info[n->op].name);
     for (int j = 0; j < n->nin; j++)
       fprintf(out, "%s%%%s", j ? ", " : "", n->in[j]->name);
@@ -114,6 +136,8 @@ void ir_print_dot(Graph *g, FILE *out) {
             shape_str(&g->inputs[i]->shape));
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
+    if (!n->out)
+      continue;
     fprintf(out, "  \"t%d\" [label=\"%s\\n%s%s%s\\n%s\"];\n", n->out->id, n->name, op_info[n->op].name,
             n->act ? "+" : "", n->act ? act_name(n->act) : "", shape_str(&n->out->shape));
     for (int j = 0; j < n->nin; j++)

@@ -20,7 +20,8 @@ void ir_verify(Graph *g, const char *after) {
     Tensor *t = g->tensors[i];
     if (t->id != i)
       die("after %s: tensor '%s' has id %d at index %d", after, t->name, t->id, i);
-    if (t->kind == TK_PARAM || t->kind == TK_BUFFER || t->kind == TK_CONST)
+    if (t->kind == TK_PARAM || t->kind == TK_BUFFER || t->kind == TK_CONST || t->kind == TK_GRAD ||
+        t->kind == TK_TARGET)
       defined[i] = 1;
   }
   for (int i = 0; i < g->nnodes; i++) {
@@ -36,6 +37,18 @@ void ir_verify(Graph *g, const char *after) {
     }
     if (n->residual && !defined[n->residual->id])
       die("after %s: node '%s' residual '%s' undefined", after, n->name, n->residual->name);
+    if (op_info[n->op].flags & OPF_INTERNAL) {
+      /* training nodes write gradient accumulators, never activations */
+      if (n->out)
+        die("after %s: internal node '%s' has an output activation", after, n->name);
+      for (int k = 0; k < n->ngout; k++)
+        if (n->gout[k] && n->gout[k]->kind != TK_GRAD)
+          die("after %s: node '%s' gradient %d is not an accumulator", after, n->name, k);
+      continue;
+    }
+    for (int k = 0; k < 2; k++)
+      if (n->aux[k])
+        defined[n->aux[k]->id] = 1;
     if (!n->out || n->out->producer != n)
       die("after %s: node '%s' output does not point back at it", after, n->name);
     if (defined[n->out->id])

@@ -10,9 +10,12 @@
  *    order fixed by the shapes alone, so results do not depend on the thread
  *    count, nor on the batch size;
  *  - no heap, no globals: the GEMM packs into fixed-size stack buffers
- *    (CONV_STACK_BYTES at most per thread), im2col uses the caller's scratch;
- *  - plain C99 that gcc/clang auto-vectorize: the innermost loops run over
- *    contiguous output columns with the padding checks hoisted out.
+ *    (CONV_STACK_BYTES, about 72 KiB, per thread), im2col uses the caller's
+ *    scratch, the direct conv needs under 2 KiB of stack;
+ *  - plain C99 that gcc and clang vectorize at -O2 and -O3: the hot loops are
+ *    fixed-length loops over contiguous output columns (or GEMM columns) with
+ *    the padding checks hoisted out.  No FMA contraction is assumed: under
+ *    -std=c99/c11 gcc keeps a*b+c as two roundings.
  *
  * Algorithms whose kernels live elsewhere (Winograd, FFT) and choices that
  * cannot apply (GEMM1X1 on a non-1x1 conv, IM2COL without scratch) fall back
@@ -23,7 +26,7 @@
 enum {
   CONV_KB = 4,    /* output channels per direct-conv block (register reuse of x) */
   CONV_VL = 16,   /* output columns per direct-conv register tile */
-  CONV_XB = 64,   /* direct-conv padded row window: CONV_VL + (kw-1)*dw columns at most */
+  CONV_XB = 128,  /* direct-conv padded window (floats): sw * phase length at most */
   CONV_SPAN = 64, /* output columns per direct-conv span (strided convs, wide kernels) */
   CONV_MR = 6,    /* GEMM micro-tile rows (output channels); conv_gemm_micro spells out 6 */
   CONV_NR = 16,   /* GEMM micro-tile columns (output pixels); one AVX-512 vector */
@@ -38,8 +41,9 @@ enum {
 /* Output columns [*lo, *hi) within [o0, o1) whose input column o*s + off lies
  * in [0, W).  Hoisting this out of the inner loop is what lets it vectorize. */
 RT_INLINE void conv_valid_range(int o0, int o1, int s, int off, int W, int *lo, int *hi) {
-  int l = off >= 0 ? 0 : (-off + s - 1) / s;
-  int h = W - 1 - off < 0 ? 0 : (W - 1 - off) / s + 1;
+  /* s == 1 (the common case) needs no division */
+  int l = off >= 0 ? 0 : (s == 1 ? -off : (-off + s - 1) / s);
+  int h = W - 1 - off < 0 ? 0 : (s == 1 ? W - off : (W - 1 - off) / s + 1);
   if (l < o0)
     l = o0;
   if (h > o1)
@@ -52,6 +56,12 @@ RT_INLINE void conv_valid_range(int o0, int o1, int s, int off, int W, int *lo, 
 
 /* ------------------------------------------------------------ direct conv */
 
+/* Per-phase length of conv_direct_tile_pad's window: output column l < VL of
+ * tap j reads phase slot l + j*dw/sw, so VL + (kw-1)*dw/sw slots suffice. */
+RT_INLINE int conv_pad_phase_len(const RtConv *p) {
+  return CONV_VL + (p->kw - 1) * p->dw / p->sw;
+}
+
 /* Register tile for interior columns of a stride-1 conv: CONV_KB output
  * channels x CONV_VL output columns, summed over the taps (c, i, j) in order.
  * The caller guarantees every column of every tap is inside the input, so the
@@ -60,7 +70,7 @@ RT_INLINE void conv_valid_range(int o0, int o1, int s, int off, int W, int *lo, 
  * The shape matters: named accumulator rows and one fixed-length contiguous
  * loop are what gcc and clang keep in vector registers at -O2 and -O3 alike;
  * a strided or two-armed variant of the loop gets scalarized by gcc -O3, so
- * borders take conv_direct_tile_pad and strided convs conv_direct_span. */
+ * borders and strided convs take conv_direct_tile_pad. */
 RT_HELPER void conv_direct_tile4(const RtConv *p, const float *xg, const float *wk, int Cg, int oh, int ow0,
                                  float out[CONV_KB][CONV_SPAN]) {
   float c0[CONV_VL], c1[CONV_VL], c2[CONV_VL], c3[CONV_VL];
@@ -126,35 +136,40 @@ RT_HELPER void conv_direct_tile1(const RtConv *p, const float *xg, const float *
     out[l] = c0[l];
 }
 
-/* Stride-1 tile that may overlap the borders (or stick out past OW): each
- * kernel row of the input is first copied into a zero-padded window, so the
- * tap loops stay fixed-length and test-free.  Rows >= nk get zero weights,
- * which keeps one code shape for every block; the extra FMAs only happen on
- * border tiles. */
+/* Tile for borders, partial tiles and strided convs.  For each kernel row
+ * the input columns the tile reads are first copied into a zero-padded window
+ * split by phase: xw[r*PL + m] = x[x0 + m*sw + r].  Tap j then reads the
+ * contiguous xw[(j*dw % sw)*PL + j*dw/sw + l] for output column l, so the FMA
+ * loop keeps the fixed-length contiguous shape of conv_direct_tile4.  Rows
+ * >= nk get zero weights, keeping one code shape for every block. */
 RT_HELPER void conv_direct_tile_pad(const RtConv *p, const float *xg, const float *wk, int Cg, int nk, int oh,
                                     int ow0, float out[CONV_KB][CONV_SPAN]) {
   float c0[CONV_VL], c1[CONV_VL], c2[CONV_VL], c3[CONV_VL], xw[CONV_XB];
   const int64_t taps = (int64_t)Cg * p->kh * p->kw;
-  const int x0 = ow0 - p->pl, span = CONV_VL + (p->kw - 1) * p->dw;
-  /* window columns [lo, hi) hold input columns x0 + lo ..; the rest stay 0 */
-  const int lo = x0 < 0 ? -x0 : 0, hi = p->W - x0 < span ? p->W - x0 : span;
-  int c, i, j, l;
+  const int sw = p->sw, x0 = ow0 * sw - p->pl, PL = conv_pad_phase_len(p);
+  int c, i, j, l, r;
   for (l = 0; l < CONV_VL; l++)
     c0[l] = c1[l] = c2[l] = c3[l] = 0.0f;
   for (l = 0; l < CONV_XB; l++)
-    xw[l] = 0.0f;
+    xw[l] = 0.0f; /* window slots outside the input are never written again */
   for (c = 0; c < Cg; c++) {
     const float *xc = xg + (int64_t)c * p->H * p->W;
     const float *wc = wk + (int64_t)c * p->kh * p->kw;
     for (i = 0; i < p->kh; i++) {
       const int ih = oh * p->sh - p->pt + i * p->dh;
-      const float *xr = xc + (int64_t)ih * p->W;
+      const float *xr;
       if (ih < 0 || ih >= p->H)
         continue;
-      for (l = lo; l < hi; l++)
-        xw[l] = xr[x0 + l];
+      xr = xc + (int64_t)ih * p->W;
+      for (r = 0; r < sw; r++) {
+        int lo, hi, m;
+        conv_valid_range(0, PL, sw, x0 + r, p->W, &lo, &hi);
+        for (m = lo; m < hi; m++)
+          xw[r * PL + m] = xr[x0 + r + m * sw];
+      }
       for (j = 0; j < p->kw; j++) {
-        const float *RT_RESTRICT xs = xw + j * p->dw;
+        const int off = j * p->dw;
+        const float *RT_RESTRICT xs = xw + (off % sw) * PL + off / sw;
         const float *wt = wc + i * p->kw + j;
         const float w0 = wt[0], w1 = nk > 1 ? wt[taps] : 0.0f;
         const float w2 = nk > 2 ? wt[2 * taps] : 0.0f, w3 = nk > 3 ? wt[3 * taps] : 0.0f;
@@ -212,11 +227,11 @@ RT_HELPER void conv_direct_span(const RtConv *p, const float *xg, const float *w
   }
 }
 
-/* One task = CONV_KB output channels of one output row of one sample.  A
- * stride-1 row is walked in CONV_VL-column register tiles (padded-window
- * tiles at the borders); strided rows and very wide kernels in spans.  Every
- * path sums an output as bias + res + (taps in (c, i, j) order), so the path
- * taken never changes a result. */
+/* One task = CONV_KB output channels of one output row of one sample, walked
+ * in CONV_VL-column register tiles: plain ones inside stride-1 rows, padded-
+ * window ones at borders and for strides; kernels too wide for the window
+ * fall back to spans.  Every path sums an output as bias + res + (taps in
+ * (c, i, j) order), so the path taken never changes a result. */
 RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *w, const float *b,
                            const float *res, float *y) {
   const int G = p->groups, Cg = p->C / G, Kg = p->K / G;
@@ -227,7 +242,7 @@ RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *
    * tap 0 is >= 0 and column ow0 + VL - 1 - pl + (kw-1)*dw of the last tap < W */
   const int ow_lo = p->pl > 0 ? p->pl : 0;
   const int ow_hi = p->W + p->pl - (p->kw - 1) * p->dw - (CONV_VL - 1);
-  const int tiled = p->sw == 1 && (p->kw - 1) * p->dw <= CONV_XB - CONV_VL;
+  const int tiled = p->sw * conv_pad_phase_len(p) <= CONV_XB;
   int64_t t;
 
   RT_OMP(parallel for schedule(static))
@@ -246,7 +261,7 @@ RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *
     for (ow0 = 0; ow0 < p->OW; ow0 += tw) {
       if (tiled) {
         tw = p->OW - ow0 < CONV_VL ? p->OW - ow0 : CONV_VL;
-        if (tw == CONV_VL && ow0 >= ow_lo && ow0 < ow_hi) {
+        if (p->sw == 1 && tw == CONV_VL && ow0 >= ow_lo && ow0 < ow_hi) {
           if (nk == CONV_KB)
             conv_direct_tile4(p, xg, wk, Cg, oh, ow0, acc);
           else

@@ -22,8 +22,9 @@ enum { POOL_LANES = 16 /* interleaved partial sums of a long reduction */ };
 /* Taps [*lo, *hi) of a window starting at s0 with dilation d whose position
  * s0 + i*d lies in [0, L). */
 RT_INLINE void pool_taps(int s0, int k, int d, int L, int *lo, int *hi) {
-  int l = s0 >= 0 ? 0 : (-s0 + d - 1) / d;
-  int h = L - 1 - s0 < 0 ? 0 : (L - 1 - s0) / d + 1;
+  /* d == 1 (the common case) needs no division */
+  int l = s0 >= 0 ? 0 : (d == 1 ? -s0 : (-s0 + d - 1) / d);
+  int h = L - 1 - s0 < 0 ? 0 : (d == 1 ? L - s0 : (L - 1 - s0) / d + 1);
   if (h > k)
     h = k;
   if (h < l)

@@ -181,6 +181,12 @@ static const ConvCase conv_cases[] = {
     {1, 5, 13, 11, 9, 3, 3, 3, 2, 2, 1, 0, 1, 2, 0, 1},    /* mixed stride/dilation, pads */
     {2, 12, 7, 7, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},    /* groups 3, Kg=6 (ragged block) */
     {1, 3, 16, 16, 8, 7, 7, 2, 2, 1, 1, 3, 3, 2, 2, 1},    /* stem-like 7x7/2, asym */
+    {2, 6, 5, 45, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6},     /* depthwise, interior tiles */
+    {1, 4, 4, 50, 6, 3, 3, 1, 1, 1, 1, 0, 1, 1, 2, 1},     /* ragged block, interior tiles */
+    {1, 5, 6, 40, 7, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},     /* stride 2 over several tiles */
+    {1, 2, 3, 200, 3, 3, 5, 1, 4, 1, 9, 1, 2, 1, 2, 1},    /* stride 4, dilated window */
+    {1, 2, 4, 150, 3, 2, 3, 1, 1, 1, 60, 0, 0, 1, 0, 1},   /* window too wide: span path */
+    {1, 2, 5, 130, 3, 3, 3, 1, 2, 2, 50, 1, 1, 1, 1, 1},   /* strided, too wide: span path */
 };
 
 static void conv_test(int ci, const ConvCase *cc) {
@@ -933,6 +939,13 @@ int main(void) {
     transpose_test(4, d4, p4c);
     transpose_test(3, d3, p3);
     transpose_test(2, d2, p2);
+    {
+      const float x0 = 3.5f;
+      float y0 = NAN;
+      double r0 = 3.5;
+      rt_transpose(0, d2, p2, &x0, &y0);
+      check("transpose rank0", &y0, &r0, 1);
+    }
   }
 
 #ifdef _OPENMP

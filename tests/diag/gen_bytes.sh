@@ -63,3 +63,12 @@ echo "# EXPECT: %s:1:1: error: the model file is UTF-16; it must be UTF-8" >"$ou
   head -c $((17 * 1024 * 1024)) /dev/zero | tr '\0' ' '
   echo
 } >"$out/huge_file.yaml"
+
+# A2: a byte-order mark in the middle of a token is spelt out in the message.
+{
+  echo "# A2: a BOM inside an op name; the message must show it."
+  echo "# EXPECT: %s:5:15: error: unknown op 're<U+FEFF>lu'"
+  echo "cnnc: 1"
+  echo "inputs: [{name: x, shape: [4]}]"
+  printf 'layers: [{op: re\357\273\277lu}]\n'
+} >"$out/bom_inside.yaml"

@@ -1,0 +1,117 @@
+/* harness.c - time one cnnc-generated model (compiled with --name m).
+ *
+ * usage: harness INPUT.bin [OUTPUT.bin] [--min-runs N] [--min-time S]
+ *
+ * Reads the raw float32 input (M_INPUT_SIZE floats, batch 1), runs m_infer on
+ * a 64-byte-aligned arena of M_ARENA_SIZE bytes: 3 warm-up runs, then timed
+ * single runs until at least N runs (default 20) and S seconds (default 1)
+ * have passed (or 20000 runs / 20 s).  Prints one JSON object: median, min
+ * and mean milliseconds, the run count and the OpenMP thread count; writes
+ * the output of the last run to OUTPUT.bin when given.  Exit status 0 on
+ * success, 1 on a bad input file or an m_infer failure.
+ *
+ * Built by bench/bench.py as:  cc -O3 -march=native [-fopenmp] -I DIR harness.c DIR/m.c -lm
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "m.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+  const char *in_path = NULL, *out_path = NULL;
+  long min_runs = 20, max_runs = 20000, n = 0, i;
+  double min_time = 1.0, max_time = 20.0, t_start, sum = 0.0;
+  size_t arena_bytes = ((size_t)M_ARENA_SIZE + 63) / 64 * 64;
+  float *x, *y;
+  void *arena;
+  double *ts;
+  FILE *f;
+
+  for (i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--min-runs") && i + 1 < argc)
+      min_runs = atol(argv[++i]);
+    else if (!strcmp(argv[i], "--min-time") && i + 1 < argc)
+      min_time = atof(argv[++i]);
+    else if (!in_path)
+      in_path = argv[i];
+    else
+      out_path = argv[i];
+  }
+  if (!in_path) {
+    fprintf(stderr, "usage: harness INPUT.bin [OUTPUT.bin] [--min-runs N] [--min-time S]\n");
+    return 1;
+  }
+  x = malloc(sizeof(float) * M_INPUT_SIZE);
+  y = malloc(sizeof(float) * M_OUTPUT_SIZE);
+  if (posix_memalign(&arena, 64, arena_bytes ? arena_bytes : 64) != 0)
+    arena = NULL;
+  ts = malloc(sizeof(double) * (size_t)max_runs);
+  if (!x || !y || !arena || !ts) {
+    fprintf(stderr, "harness: out of memory\n");
+    return 1;
+  }
+  f = fopen(in_path, "rb");
+  if (!f || fread(x, sizeof(float), M_INPUT_SIZE, f) != M_INPUT_SIZE) {
+    fprintf(stderr, "harness: cannot read %d floats from %s\n", M_INPUT_SIZE, in_path);
+    return 1;
+  }
+  fclose(f);
+  /* Touch the arena once so page faults are not timed. */
+  memset(arena, 0, arena_bytes);
+
+  for (i = 0; i < 3; i++)
+    if (m_infer(x, y, 1, arena) != 0) {
+      fprintf(stderr, "harness: m_infer failed\n");
+      return 1;
+    }
+  t_start = now_s();
+  for (;;) {
+    double t0 = now_s(), t1;
+    m_infer(x, y, 1, arena);
+    t1 = now_s();
+    ts[n++] = (t1 - t0) * 1e3;
+    sum += (t1 - t0) * 1e3;
+    if ((n >= min_runs && t1 - t_start >= min_time) || n >= max_runs || (n >= 3 && t1 - t_start >= max_time))
+      break;
+  }
+  qsort(ts, (size_t)n, sizeof(double), cmp_double);
+  {
+    const double median = n % 2 ? ts[n / 2] : 0.5 * (ts[n / 2 - 1] + ts[n / 2]);
+    int threads = 1;
+#ifdef _OPENMP
+    threads = omp_get_max_threads();
+#endif
+    printf("{\"median_ms\": %.6f, \"min_ms\": %.6f, \"mean_ms\": %.6f, \"n\": %ld, \"threads\": %d, "
+           "\"arena_bytes\": %lu}\n",
+           median, ts[0], sum / (double)n, n, threads, (unsigned long)M_ARENA_SIZE);
+  }
+  if (out_path) {
+    f = fopen(out_path, "wb");
+    if (!f || fwrite(y, sizeof(float), M_OUTPUT_SIZE, f) != M_OUTPUT_SIZE || fclose(f) != 0) {
+      fprintf(stderr, "harness: cannot write %s\n", out_path);
+      return 1;
+    }
+  }
+  free(ts);
+  free(arena);
+  free(x);
+  free(y);
+  return 0;
+}
