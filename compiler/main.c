@@ -60,10 +60,11 @@ static void usage(FILE *f) {
           "  --weights FILE     weights (safetensors) instead of the model's own\n"
           "  --no-fold          disable constant and batch-norm folding\n"
           "  --algo LAYER=ALGO  force direct|gemm1x1|im2col|winograd|fft for a conv layer\n"
+          "  --lowrank R        allow approximate separable decomposition of rank <= R\n"
           "  --threads N        threads for run/check (OpenMP builds)\n"
           "  --backend=c        how run/check build the code\n"
           "  --allow-nonfinite  accept NaN/Inf in weights\n"
-          "  -d LETTERS         dump the IR after passes: L load, F fold, U fuse, M memory,\n"
+          "  -d LETTERS         dump the IR after passes: L load, F fold, S separable, U fuse, M memory,\n"
           "                     G autodiff, T training memory plan\n"
           "training (cnnc run MODEL --train ...):\n"
           "  --target t.npy     class indices (int32/int64) or float targets\n"
@@ -203,6 +204,12 @@ static bool parse_args(int argc, char **argv, Cmd *c) {
         fprintf(stderr, "cnnc: error: --steps needs a positive integer, got '%s'\n", v);
         ok = false;
       }
+    } else if (IS("--lowrank")) {
+      const char *v = VALUE();
+      if (!parse_int(v, 1, 64, &c->opt.lowrank)) {
+        fprintf(stderr, "cnnc: error: --lowrank needs a rank in 1..64, got '%s'\n", v);
+        ok = false;
+      }
     } else if (!strcmp(a, "--train")) {
       c->train = true;
     } else if (!strcmp(a, "--json")) {
@@ -260,6 +267,11 @@ static Graph *compile_model(const char *path, Options *opt) {
     pass_fold(g, opt);
     ir_verify(g, "folding");
     dump(g, opt, 'F', "folding");
+  }
+  if (opt->opt_level >= 2 && !g->train) {
+    pass_sep(g, opt);
+    ir_verify(g, "separable decomposition");
+    dump(g, opt, 'S', "separable decomposition");
   }
   pass_fuse(g, opt);
   ir_verify(g, "fusion");

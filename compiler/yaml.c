@@ -2510,6 +2510,7 @@ static void build_model(Ctx *c, const YNode *root) {
    * "missing tensor" noise. */
   if (diag_count() > 0)
     return;
+  g->seed = seed;
   if (c->opt->weights)
     weights_load(g, c->opt->weights, (SrcLoc){0}, c->opt->allow_nonfinite);
   else if (wpath)

@@ -233,6 +233,7 @@ struct Options {
   int *algo_choice;
   int nalgo;
   const char *dump_after; /* -d letters */
+  int lowrank;         /* --lowrank R: approximate separable decomposition (0 = exact only) */
 };
 
 /* --------------------------------------------------------------- util.c */
@@ -447,6 +448,7 @@ bool info_print(Graph *g, const Options *opt, bool json, FILE *out);
 
 void pass_fold(Graph *g, const Options *opt);   /* constant + BN folding (fp64) */
 void pass_dce(Graph *g);                        /* remove nodes whose results are unused */
+void pass_sep(Graph *g, const Options *opt);    /* separable k x k -> 1 x k then k x 1 */
 Tensor *view_root(Tensor *t, int64_t *off);     /* pass_fuse.c: storage root of a view */
 void pass_fuse(Graph *g, const Options *opt);   /* activation/residual fusion, views, dead nodes */
 void pass_algo(Graph *g, const Options *opt);   /* per-conv algorithm choice */

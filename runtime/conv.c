@@ -142,8 +142,8 @@ RT_HELPER void conv_direct_tile1(const RtConv *p, const float *xg, const float *
  * contiguous xw[(j*dw % sw)*PL + j*dw/sw + l] for output column l, so the FMA
  * loop keeps the fixed-length contiguous shape of conv_direct_tile4.  Rows
  * >= nk get zero weights, keeping one code shape for every block. */
-RT_HELPER void conv_direct_tile_pad(const RtConv *p, const float *xg, const float *wk, int Cg, int nk, int oh,
-                                    int ow0, float out[CONV_KB][CONV_SPAN]) {
+RT_HELPER void conv_direct_tile_pad(const RtConv *p, const float *xg, const float *wk, int Cg, int nk, int oh, int ow0,
+                                    float out[CONV_KB][CONV_SPAN]) {
   float c0[CONV_VL], c1[CONV_VL], c2[CONV_VL], c3[CONV_VL], xw[CONV_XB];
   const int64_t taps = (int64_t)Cg * p->kh * p->kw;
   const int sw = p->sw, x0 = ow0 * sw - p->pl, PL = conv_pad_phase_len(p);
@@ -194,8 +194,8 @@ RT_HELPER void conv_direct_tile_pad(const RtConv *p, const float *xg, const floa
 /* Any columns [ow0, ow0 + tw) (strided convs, wide kernels): per tap, the valid
  * column range is computed once and the loop over it carries no test; the
  * accumulators live in `out`.  Same (c, i, j) order as the tiles. */
-RT_HELPER void conv_direct_span(const RtConv *p, const float *xg, const float *wk, int Cg, int nk, int oh,
-                                int ow0, int tw, float out[CONV_KB][CONV_SPAN]) {
+RT_HELPER void conv_direct_span(const RtConv *p, const float *xg, const float *wk, int Cg, int nk, int oh, int ow0,
+                                int tw, float out[CONV_KB][CONV_SPAN]) {
   const int64_t taps = (int64_t)Cg * p->kh * p->kw;
   const int sw = p->sw;
   int kk, c, i, j, u;
@@ -232,8 +232,8 @@ RT_HELPER void conv_direct_span(const RtConv *p, const float *xg, const float *w
  * window ones at borders and for strides; kernels too wide for the window
  * fall back to spans.  Every path sums an output as bias + res + (taps in
  * (c, i, j) order), so the path taken never changes a result. */
-RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *w, const float *b,
-                           const float *res, float *y) {
+RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *w, const float *b, const float *res,
+                           float *y) {
   const int G = p->groups, Cg = p->C / G, Kg = p->K / G;
   const int nkb = (Kg + CONV_KB - 1) / CONV_KB;
   const int64_t ntask = (int64_t)n * G * nkb * p->OH;
@@ -298,8 +298,7 @@ RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *
  * named accumulator row per output row and a fixed-length inner loop is the
  * shape gcc and clang (-O2 and -O3) turn into one vector FMA per row and
  * keep in registers; a 2-D accumulator array was mis-vectorized by gcc -O3. */
-RT_HELPER void conv_gemm_micro(int kc, const float *RT_RESTRICT a, const float *RT_RESTRICT b,
-                               float *RT_RESTRICT out) {
+RT_HELPER void conv_gemm_micro(int kc, const float *RT_RESTRICT a, const float *RT_RESTRICT b, float *RT_RESTRICT out) {
   float c0[CONV_NR], c1[CONV_NR], c2[CONV_NR], c3[CONV_NR], c4[CONV_NR], c5[CONV_NR];
   int q, j;
   for (j = 0; j < CONV_NR; j++)
@@ -332,8 +331,7 @@ RT_HELPER void conv_gemm_micro(int kc, const float *RT_RESTRICT a, const float *
  * CONV_MC x CONV_NC tiles of C; each walks K in CONV_KC panels in order, so an
  * element's sum is bias + R, then panel 0, panel 1, ... whatever the threading. */
 RT_HELPER void conv_gemm(int M, int N, int K, const float *A, int64_t lda, const float *B, int64_t ldb,
-                         const float *bias, const float *R, float *C, int64_t ldc, int act, float alpha,
-                         float beta) {
+                         const float *bias, const float *R, float *C, int64_t ldc, int act, float alpha, float beta) {
   const int tm = (M + CONV_MC - 1) / CONV_MC, tn = (N + CONV_NC - 1) / CONV_NC;
   int64_t t;
 
@@ -404,8 +402,8 @@ RT_HELPER void conv_gemm(int M, int N, int K, const float *A, int64_t lda, const
 /* ------------------------------------------------------- conv entry points */
 
 RT_INLINE int conv_is_1x1(const RtConv *p) {
-  return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 &&
-         p->OH == p->H && p->OW == p->W;
+  return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 && p->OH == p->H &&
+         p->OW == p->W;
 }
 
 /* col[(c*kh + i)*kw + j][oh*OW + ow] = x[c][oh*sh - pt + i*dh][ow*sw - pl + j*dw] (0 in padding)
@@ -446,12 +444,11 @@ RT_HELPER void conv_im2col(const RtConv *p, const float *x, int Cg, float *col) 
 RT_FN size_t rt_conv2d_scratch(const RtConv *p) {
   if (p->algo != RT_ALGO_IM2COL)
     return 0;
-  return (size_t)(p->C / p->groups) * (size_t)p->kh * (size_t)p->kw * (size_t)p->OH *
-         (size_t)p->OW * sizeof(float);
+  return (size_t)(p->C / p->groups) * (size_t)p->kh * (size_t)p->kw * (size_t)p->OH * (size_t)p->OW * sizeof(float);
 }
 
-RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, const float *b,
-                     const float *res, float *y, void *scratch) {
+RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, const float *b, const float *res, float *y,
+                     void *scratch) {
   const int G = p->groups, Cg = p->C / G, Kg = p->K / G;
   const int64_t xs = (int64_t)p->C * p->H * p->W, ys = (int64_t)p->K * p->OH * p->OW;
   const int npix = p->OH * p->OW, kdim = Cg * p->kh * p->kw;
@@ -476,8 +473,8 @@ RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, con
         conv_im2col(p, xg, Cg, (float *)scratch);
         B = (const float *)scratch;
       }
-      conv_gemm(Kg, npix, kdim, w + (int64_t)g * Kg * kdim, kdim, B, npix, b ? b + g * Kg : NULL,
-                res ? res + yo : NULL, y + yo, npix, p->act, p->alpha, p->beta);
+      conv_gemm(Kg, npix, kdim, w + (int64_t)g * Kg * kdim, kdim, B, npix, b ? b + g * Kg : NULL, res ? res + yo : NULL,
+                y + yo, npix, p->act, p->alpha, p->beta);
     }
   }
 }
@@ -486,8 +483,7 @@ RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, con
  * sample.  Input row ih reaches output row oh through tap i when
  * oh = ih*sh - pt + i*dh; along W the taps scatter with stride sw within the
  * row this task owns, so no two tasks write the same element. */
-RT_FN void rt_conv_transpose2d(const RtConv *p, int n, const float *x, const float *w, const float *b,
-                               float *y) {
+RT_FN void rt_conv_transpose2d(const RtConv *p, int n, const float *x, const float *w, const float *b, float *y) {
   const int G = p->groups, Cg = p->C / G, Kg = p->K / G;
   const int64_t ntask = (int64_t)n * p->K * p->OH;
   int64_t t;
@@ -580,8 +576,8 @@ RT_HELPER void conv_dot_rows(int in, const float *RT_RESTRICT x, const float *RT
 
 /* Tasks are (block of CONV_KB outputs, sample) with the sample fastest, so a
  * thread's consecutive tasks reuse the same weight rows from cache. */
-RT_FN void rt_linear(int n, int in, int out, const float *x, const float *w, const float *b,
-                     const float *res, float *y, int act, float alpha, float beta) {
+RT_FN void rt_linear(int n, int in, int out, const float *x, const float *w, const float *b, const float *res, float *y,
+                     int act, float alpha, float beta) {
   const int nob = (out + CONV_KB - 1) / CONV_KB;
   int64_t t;
 

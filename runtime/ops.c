@@ -85,8 +85,8 @@ RT_FN void rt_prelu(int n, int C, int HW, const float *x, const float *w, int nw
 }
 
 /* Folded per channel in double: y = x * scale + shift. */
-RT_FN void rt_batchnorm(int n, int C, int HW, const float *x, const float *w, const float *b,
-                        const float *mean, const float *var, float eps, float *y) {
+RT_FN void rt_batchnorm(int n, int C, int HW, const float *x, const float *w, const float *b, const float *mean,
+                        const float *var, float eps, float *y) {
   const int64_t planes = (int64_t)n * C;
   int64_t t;
   RT_OMP(parallel for schedule(static))
@@ -132,8 +132,8 @@ RT_FN void rt_layernorm(int n, int M, const float *x, const float *w, const floa
   }
 }
 
-RT_FN void rt_groupnorm(int n, int C, int HW, int G, const float *x, const float *w, const float *b,
-                        float eps, float *y) {
+RT_FN void rt_groupnorm(int n, int C, int HW, int G, const float *x, const float *w, const float *b, float eps,
+                        float *y) {
   const int Cg = C / G;
   const int64_t gsize = (int64_t)Cg * HW, ngroups = (int64_t)n * G;
   int64_t t;
@@ -269,29 +269,28 @@ RT_FN void rt_softmax(int64_t outer, int dim, int64_t inner, const float *x, flo
 
 /* y[i] = a[i*sa] op b[i*sb] for i < len; the unit/zero strides get their own
  * loops so the common cases vectorize. */
-RT_HELPER void ops_binary_row(int op, int64_t len, const float *a, int64_t sa, const float *b, int64_t sb,
-                              float *y) {
+RT_HELPER void ops_binary_row(int op, int64_t len, const float *a, int64_t sa, const float *b, int64_t sb, float *y) {
   int64_t i;
-#define OPS_BIN_LOOPS_(EXPR)                                            \
-  if (sa == 1 && sb == 1)                                               \
-    for (i = 0; i < len; i++) {                                         \
-      const float u = a[i], v = b[i];                                   \
-      y[i] = EXPR;                                                      \
-    }                                                                   \
-  else if (sa == 1 && sb == 0)                                          \
-    for (i = 0; i < len; i++) {                                         \
-      const float u = a[i], v = b[0];                                   \
-      y[i] = EXPR;                                                      \
-    }                                                                   \
-  else if (sa == 0 && sb == 1)                                          \
-    for (i = 0; i < len; i++) {                                         \
-      const float u = a[0], v = b[i];                                   \
-      y[i] = EXPR;                                                      \
-    }                                                                   \
-  else                                                                  \
-    for (i = 0; i < len; i++) {                                         \
-      const float u = a[i * sa], v = b[i * sb];                         \
-      y[i] = EXPR;                                                      \
+#define OPS_BIN_LOOPS_(EXPR)                                                                                           \
+  if (sa == 1 && sb == 1)                                                                                              \
+    for (i = 0; i < len; i++) {                                                                                        \
+      const float u = a[i], v = b[i];                                                                                  \
+      y[i] = EXPR;                                                                                                     \
+    }                                                                                                                  \
+  else if (sa == 1 && sb == 0)                                                                                         \
+    for (i = 0; i < len; i++) {                                                                                        \
+      const float u = a[i], v = b[0];                                                                                  \
+      y[i] = EXPR;                                                                                                     \
+    }                                                                                                                  \
+  else if (sa == 0 && sb == 1)                                                                                         \
+    for (i = 0; i < len; i++) {                                                                                        \
+      const float u = a[0], v = b[i];                                                                                  \
+      y[i] = EXPR;                                                                                                     \
+    }                                                                                                                  \
+  else                                                                                                                 \
+    for (i = 0; i < len; i++) {                                                                                        \
+      const float u = a[i * sa], v = b[i * sb];                                                                        \
+      y[i] = EXPR;                                                                                                     \
     }
   switch (op) {
   case RT_BIN_MUL: OPS_BIN_LOOPS_(u * v) break;
@@ -302,9 +301,8 @@ RT_HELPER void ops_binary_row(int op, int64_t len, const float *a, int64_t sa, c
 #undef OPS_BIN_LOOPS_
 }
 
-RT_FN void rt_binary(int op, int rank, const int64_t *ydims, const int64_t *astride,
-                     const int64_t *bstride, const float *a, const float *b, float *y, int act,
-                     float alpha, float beta) {
+RT_FN void rt_binary(int op, int rank, const int64_t *ydims, const int64_t *astride, const int64_t *bstride,
+                     const float *a, const float *b, float *y, int act, float alpha, float beta) {
   int64_t len, sa, sb, rows, t;
   int d, orank;
   if (rank <= 0) {
@@ -342,8 +340,8 @@ RT_FN void rt_binary(int op, int rank, const int64_t *ydims, const int64_t *astr
   }
 }
 
-RT_FN void rt_binary_same(int op, int64_t count, const float *a, const float *b, float *y, int act,
-                          float alpha, float beta) {
+RT_FN void rt_binary_same(int op, int64_t count, const float *a, const float *b, float *y, int act, float alpha,
+                          float beta) {
   const int64_t nchunk = (count + OPS_CHUNK - 1) / OPS_CHUNK;
   int64_t t;
   RT_OMP(parallel for schedule(static))
@@ -355,8 +353,7 @@ RT_FN void rt_binary_same(int op, int64_t count, const float *a, const float *b,
   }
 }
 
-RT_FN void rt_copy_slice(int64_t outer, int64_t inner_x, int64_t inner_y, int64_t off, const float *x,
-                         float *y) {
+RT_FN void rt_copy_slice(int64_t outer, int64_t inner_x, int64_t inner_y, int64_t off, const float *x, float *y) {
   int64_t o;
   RT_OMP(parallel for schedule(static))
   for (o = 0; o < outer; o++)
@@ -395,8 +392,8 @@ RT_INLINE int64_t ops_pad_src(int64_t i, int64_t L, int mode) {
   }
 }
 
-RT_FN void rt_pad2d(int n, int C, int H, int W, int pt, int pl, int pb, int pr, int mode, float value,
-                    const float *x, float *y) {
+RT_FN void rt_pad2d(int n, int C, int H, int W, int pt, int pl, int pb, int pr, int mode, float value, const float *x,
+                    float *y) {
   const int64_t OH = (int64_t)H + pt + pb, OW = (int64_t)W + pl + pr;
   const int64_t rows = (int64_t)n * C * OH;
   /* output columns [lo, hi) read input columns ow - pl inside [0, W) */

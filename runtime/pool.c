@@ -55,10 +55,39 @@ RT_HELPER float pool_sum(const float *x, int64_t count) {
   return s;
 }
 
-/* kind 0 max, 1 avg, 2 Lp.  One task = one output row of one plane. */
+/* Finish one output from its window sum s: the avg divisor or the Lp root.
+ * nin = taps inside the input, npad = taps inside the declared padding. */
+RT_INLINE float pool_finish(const RtPool *p, int kind, float s, int nin, int npad) {
+  if (kind == 1) {
+    const int cnt = p->count_include_pad ? npad : nin;
+    return cnt > 0 ? s / (float)cnt : 0.0f;
+  }
+  /* PyTorch computes LPPool as avg_pool(x^p) * (kh*kw), whose divisor
+   * shrinks for ceil_mode windows; keep that scaling bit for bit. */
+  if (npad != p->kh * p->kw && npad > 0)
+    s = s / (float)npad * (float)(p->kh * p->kw);
+  return powf(s, 1.0f / p->norm);
+}
+
+/* Window term: x (avg), x^p (Lp). */
+RT_INLINE float pool_term(int kind, float pw, float v) {
+  return kind == 1 ? v : (pw == 2.0f ? v * v : powf(v, pw));
+}
+
+/* kind 0 max, 1 avg, 2 Lp.  One task = one output row of one plane.  Columns
+ * whose window lies inside the input horizontally are computed tap by tap
+ * across the row (independent lanes, vectorizable, no per-column range);
+ * the few border columns one by one.  Either way an output's terms are
+ * combined in (i, j) order. */
 RT_HELPER void pool_window(const RtPool *p, int n, const float *x, float *y, int kind) {
   const int64_t ntask = (int64_t)n * p->C * p->OH;
   const float pw = p->norm;
+  /* interior columns [ow_a, ow_b): w0 = ow*sw - pl >= 0 and the last tap < W */
+  const int last = p->W - 1 + p->pl - (p->kw - 1) * p->dw;
+  const int ow_a0 = p->pl > 0 ? (p->pl + p->sw - 1) / p->sw : 0;
+  const int ow_b0 = last < 0 ? 0 : last / p->sw + 1;
+  const int ow_b = ow_b0 < p->OW ? ow_b0 : p->OW;
+  const int ow_a = ow_a0 < ow_b ? ow_a0 : ow_b;
   int64_t t;
 
   RT_OMP(parallel for schedule(static))
@@ -66,58 +95,57 @@ RT_HELPER void pool_window(const RtPool *p, int n, const float *x, float *y, int
     const int oh = (int)(t % p->OH);
     const float *xp = x + (t / p->OH) * p->H * p->W;
     float *yr = y + t * p->OW;
-    const int h0 = oh * p->sh - p->pt;
-    int ilo, ihi, ow;
-    /* taps inside the declared padding along H, for count_include_pad */
-    int plo, phi;
+    const int h0 = oh * p->sh - p->pt, sw = p->sw;
+    int ilo, ihi, plo, phi, ow, i, j;
     pool_taps(h0, p->kh, p->dh, p->H, &ilo, &ihi);
+    /* taps inside the declared padding along H, for the avg/Lp divisors */
     pool_taps(h0 + p->pt, p->kh, p->dh, p->H + p->pt + p->pb, &plo, &phi);
 
-    for (ow = 0; ow < p->OW; ow++) {
-      const int w0 = ow * p->sw - p->pl;
-      int jlo, jhi, i, j;
-      pool_taps(w0, p->kw, p->dw, p->W, &jlo, &jhi);
-      if (kind == 0) {
-        float m = -INFINITY;
-        for (i = ilo; i < ihi; i++) {
-          const int64_t rb = (int64_t)(h0 + i * p->dh) * p->W + w0;
-          for (j = jlo; j < jhi; j++) {
-            const float v = xp[rb + j * p->dw];
-            if (v > m || v != v)
-              m = v;
+    /* interior columns: yr[ow_a..ow_b) accumulates tap by tap */
+    for (ow = ow_a; ow < ow_b; ow++)
+      yr[ow] = kind == 0 ? -INFINITY : 0.0f;
+    for (i = ilo; i < ihi; i++) {
+      const float *xr = xp + (int64_t)(h0 + i * p->dh) * p->W;
+      for (j = 0; j < p->kw; j++) {
+        const int off = j * p->dw - p->pl; /* ow*sw + off >= 0 for ow >= ow_a */
+        if (kind == 0) {
+          for (ow = ow_a; ow < ow_b; ow++) {
+            const float v = xr[ow * sw + off], m = yr[ow];
+            yr[ow] = v > m || v != v ? v : m; /* NaN sticks, like torch */
           }
-        }
-        yr[ow] = m;
-      } else {
-        float s = 0.0f;
-        int cnt, qlo, qhi;
-        for (i = ilo; i < ihi; i++) {
-          /* rb may be negative; rb + j*dw is not (w0 + j*dw >= 0 for j >= jlo) */
-          const int64_t rb = (int64_t)(h0 + i * p->dh) * p->W + w0;
-          if (kind == 1) {
-            for (j = jlo; j < jhi; j++)
-              s += xp[rb + j * p->dw];
-          } else if (pw == 2.0f) {
-            for (j = jlo; j < jhi; j++)
-              s += xp[rb + j * p->dw] * xp[rb + j * p->dw];
-          } else {
-            for (j = jlo; j < jhi; j++)
-              s += powf(xp[rb + j * p->dw], pw);
-          }
-        }
-        pool_taps(w0 + p->pl, p->kw, p->dw, p->W + p->pl + p->pr, &qlo, &qhi);
-        if (kind == 1) {
-          cnt = p->count_include_pad ? (phi - plo) * (qhi - qlo) : (ihi - ilo) * (jhi - jlo);
-          yr[ow] = cnt > 0 ? s / (float)cnt : 0.0f;
         } else {
-          /* PyTorch computes LPPool as avg_pool(x^p) * (kh*kw), whose divisor
-           * shrinks for ceil_mode windows; keep that scaling bit for bit. */
-          cnt = (phi - plo) * (qhi - qlo);
-          if (cnt != p->kh * p->kw && cnt > 0)
-            s = s / (float)cnt * (float)(p->kh * p->kw);
-          yr[ow] = powf(s, 1.0f / pw);
+          for (ow = ow_a; ow < ow_b; ow++)
+            yr[ow] += pool_term(kind, pw, xr[ow * sw + off]);
         }
       }
+    }
+    if (kind != 0)
+      for (ow = ow_a; ow < ow_b; ow++)
+        yr[ow] = pool_finish(p, kind, yr[ow], (ihi - ilo) * p->kw, (phi - plo) * p->kw);
+
+    /* border columns, one window at a time */
+    for (ow = 0; ow < p->OW; ow++) {
+      int w0, jlo, jhi, qlo, qhi;
+      float acc = kind == 0 ? -INFINITY : 0.0f;
+      if (ow == ow_a && ow_b > ow_a) {
+        ow = ow_b - 1; /* the interior is done */
+        continue;
+      }
+      w0 = ow * sw - p->pl;
+      pool_taps(w0, p->kw, p->dw, p->W, &jlo, &jhi);
+      pool_taps(w0 + p->pl, p->kw, p->dw, p->W + p->pl + p->pr, &qlo, &qhi);
+      for (i = ilo; i < ihi; i++) {
+        /* rb may be negative; rb + j*dw is not (w0 + j*dw >= 0 for j >= jlo) */
+        const int64_t rb = (int64_t)(h0 + i * p->dh) * p->W + w0;
+        for (j = jlo; j < jhi; j++) {
+          const float v = xp[rb + j * p->dw];
+          if (kind == 0)
+            acc = v > acc || v != v ? v : acc;
+          else
+            acc += pool_term(kind, pw, v);
+        }
+      }
+      yr[ow] = kind == 0 ? acc : pool_finish(p, kind, acc, (ihi - ilo) * (jhi - jlo), (phi - plo) * (qhi - qlo));
     }
   }
 }

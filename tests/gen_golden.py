@@ -1075,6 +1075,59 @@ def build(c, idx):
     return text, model, x
 
 
+
+# ===================================================== passes
+GROUP[0] = "passes"
+
+
+@case([3, 17, 15])
+def separable():
+    """Spatially separable kernels (rank 1 per input channel, a per-channel
+    depthwise outer product, and rank 2), which pass_sep rewrites into
+    1 x k then k x 1 convolutions; plus a generic kernel it must leave alone."""
+    y = """layers:
+  - {name: sep5, op: conv2d, out_channels: 8, kernel_size: 5, padding: 2}
+  - {op: relu}
+  - {name: dw7, op: conv2d, out_channels: 8, kernel_size: 7, padding: 3, stride: 2, groups: 8}
+  - {name: r2, op: conv2d, out_channels: 6, kernel_size: [5, 3], padding: [2, 1], dilation: [1, 2], bias: false, from: x}
+  - {name: gen, op: conv2d, out_channels: 6, kernel_size: 3, padding: 1, from: x}
+  - {name: out, op: concat, from: [dw7flat, r2flat, genflat]}
+"""
+    y = """layers:
+  - {name: sep5, op: conv2d, out_channels: 8, kernel_size: 5, padding: 2}
+  - {op: relu}
+  - {name: dw7, op: conv2d, out_channels: 8, kernel_size: 7, padding: 3, stride: 2, groups: 8}
+  - {name: dw7flat, op: flatten}
+  - {name: r2, op: conv2d, out_channels: 6, kernel_size: 5, padding: [2, 2], bias: false, from: x}
+  - {name: r2flat, op: flatten}
+  - {name: gen, op: conv2d, out_channels: 6, kernel_size: 3, padding: 1, from: x}
+  - {name: genflat, op: flatten}
+  - {name: out, op: concat, from: [dw7flat, r2flat, genflat]}
+"""
+
+    class M(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.sep5 = nn.Conv2d(3, 8, 5, padding=2)
+            s.dw7 = nn.Conv2d(8, 8, 7, stride=2, padding=3, groups=8)
+            s.r2 = nn.Conv2d(3, 6, 5, padding=2, bias=False)
+            s.gen = nn.Conv2d(3, 6, 3, padding=1)
+            with torch.no_grad():
+                a = torch.randn(8, 3, 5, 1)
+                b = torch.randn(1, 3, 1, 5)
+                s.sep5.weight.copy_(a * b)               # W[k,c,i,j] = a[k,c,i] b[c,j]
+                s.dw7.weight.copy_(torch.randn(8, 1, 7, 1) * torch.randn(8, 1, 1, 7))
+                w = torch.zeros(6, 3, 5, 5)
+                for r in range(2):
+                    w += torch.randn(6, 3, 5, 1) * torch.randn(1, 3, 1, 5)
+                s.r2.weight.copy_(w)
+
+        def forward(s, x):
+            d = s.dw7(F.relu(s.sep5(x)))
+            return torch.cat([torch.flatten(d, 1), torch.flatten(s.r2(x), 1), torch.flatten(s.gen(x), 1)], 1)
+    return y, M()
+
+
 def gen_case(c, idx, root, check_only=False):
     import copy
     name = c["name"]

@@ -80,8 +80,7 @@ static void check(const char *what, const float *got, const double *ref, int64_t
       bad++;
     }
   }
-  printf("%s %-58s n=%-7lld max|diff|=%.3g tol=%.3g", bad ? "FAIL" : "ok  ", what, (long long)count,
-         maxdiff, tol);
+  printf("%s %-58s n=%-7lld max|diff|=%.3g tol=%.3g", bad ? "FAIL" : "ok  ", what, (long long)count, maxdiff, tol);
   if (bad)
     printf(" (%lld bad)", (long long)bad);
   printf("\n");
@@ -113,8 +112,8 @@ static double act_ref(int act, double a, double b, double v) {
   }
 }
 
-static const char *act_names[] = {"none", "relu",  "leaky", "clip",    "sigmoid",     "tanh",
-                                  "hswish", "elu", "selu",  "gelu",    "hsigmoid",    "identity"};
+static const char *act_names[] = {"none",   "relu", "leaky", "clip", "sigmoid",  "tanh",
+                                  "hswish", "elu",  "selu",  "gelu", "hsigmoid", "identity"};
 enum { NACT = RT_ACT_IDENTITY + 1 };
 
 /* parameters that exercise each activation's interesting region */
@@ -123,17 +122,23 @@ static void act_params(int act, float *a, float *b) {
   *b = 0.0f;
   switch (act) {
   case RT_ACT_LEAKY: *a = 0.1f; break;
-  case RT_ACT_CLIP: *a = -0.5f; *b = 0.75f; break;
+  case RT_ACT_CLIP:
+    *a = -0.5f;
+    *b = 0.75f;
+    break;
   case RT_ACT_ELU: *a = 1.3f; break;
-  case RT_ACT_HARDSIGMOID: *a = 0.2f; *b = 0.5f; break;
+  case RT_ACT_HARDSIGMOID:
+    *a = 0.2f;
+    *b = 0.5f;
+    break;
   default: break;
   }
 }
 
 /* --------------------------------------------------------------- conv */
 
-static void conv_ref(const RtConv *p, int n, const float *x, const float *w, const float *b,
-                     const float *res, double *y) {
+static void conv_ref(const RtConv *p, int n, const float *x, const float *w, const float *b, const float *res,
+                     double *y) {
   int Cg = p->C / p->groups, Kg = p->K / p->groups;
   for (int ni = 0; ni < n; ni++)
     for (int k = 0; k < p->K; k++)
@@ -163,35 +168,34 @@ typedef struct {
 
 static const ConvCase conv_cases[] = {
     /* n  C   H   W   K  kh kw sh sw dh dw pt pl pb pr g */
-    {1, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      /* odd sizes, same padding */
-    {2, 4, 11, 10, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},    /* stride 2, batch 2 */
-    {1, 4, 9, 9, 4, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},      /* dilation 2 */
-    {1, 6, 8, 7, 4, 3, 2, 1, 1, 1, 1, 1, 0, 2, 1, 2},      /* groups 2, asymmetric pads */
-    {1, 8, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8},    /* depthwise */
-    {1, 8, 12, 12, 16, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 8},   /* depthwise x2, stride 2, asym */
-    {2, 16, 6, 5, 21, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},    /* 1x1 */
-    {1, 64, 14, 14, 70, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},  /* 1x1 over several GEMM tiles */
-    {1, 8, 5, 5, 8, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 4},      /* grouped 1x1 */
-    {1, 150, 9, 9, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* depth 1350 > one GEMM panel */
-    {1, 3, 5, 80, 7, 3, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1},     /* OW 80 > one direct tile */
-    {1, 4, 1, 50, 6, 1, 5, 1, 2, 1, 2, 0, 3, 0, 4, 1},     /* 1-D, stride 2, dilation 2 */
-    {1, 8, 9, 9, 12, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1},     /* 1x1 stride 2 */
-    {1, 2, 3, 3, 3, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1},      /* kernel larger than input */
-    {1, 4, 5, 5, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},      /* 1x1 with padding */
-    {1, 5, 13, 11, 9, 3, 3, 3, 2, 2, 1, 0, 1, 2, 0, 1},    /* mixed stride/dilation, pads */
-    {2, 12, 7, 7, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},    /* groups 3, Kg=6 (ragged block) */
-    {1, 3, 16, 16, 8, 7, 7, 2, 2, 1, 1, 3, 3, 2, 2, 1},    /* stem-like 7x7/2, asym */
-    {2, 6, 5, 45, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6},     /* depthwise, interior tiles */
-    {1, 4, 4, 50, 6, 3, 3, 1, 1, 1, 1, 0, 1, 1, 2, 1},     /* ragged block, interior tiles */
-    {1, 5, 6, 40, 7, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},     /* stride 2 over several tiles */
-    {1, 2, 3, 200, 3, 3, 5, 1, 4, 1, 9, 1, 2, 1, 2, 1},    /* stride 4, dilated window */
-    {1, 2, 4, 150, 3, 2, 3, 1, 1, 1, 60, 0, 0, 1, 0, 1},   /* window too wide: span path */
-    {1, 2, 5, 130, 3, 3, 3, 1, 2, 2, 50, 1, 1, 1, 1, 1},   /* strided, too wide: span path */
+    {1, 3, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* odd sizes, same padding */
+    {2, 4, 11, 10, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},   /* stride 2, batch 2 */
+    {1, 4, 9, 9, 4, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},     /* dilation 2 */
+    {1, 6, 8, 7, 4, 3, 2, 1, 1, 1, 1, 1, 0, 2, 1, 2},     /* groups 2, asymmetric pads */
+    {1, 8, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8},   /* depthwise */
+    {1, 8, 12, 12, 16, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 8},  /* depthwise x2, stride 2, asym */
+    {2, 16, 6, 5, 21, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},   /* 1x1 */
+    {1, 64, 14, 14, 70, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1}, /* 1x1 over several GEMM tiles */
+    {1, 8, 5, 5, 8, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 4},     /* grouped 1x1 */
+    {1, 150, 9, 9, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  /* depth 1350 > one GEMM panel */
+    {1, 3, 5, 80, 7, 3, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1},    /* OW 80 > one direct tile */
+    {1, 4, 1, 50, 6, 1, 5, 1, 2, 1, 2, 0, 3, 0, 4, 1},    /* 1-D, stride 2, dilation 2 */
+    {1, 8, 9, 9, 12, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1},    /* 1x1 stride 2 */
+    {1, 2, 3, 3, 3, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1},     /* kernel larger than input */
+    {1, 4, 5, 5, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* 1x1 with padding */
+    {1, 5, 13, 11, 9, 3, 3, 3, 2, 2, 1, 0, 1, 2, 0, 1},   /* mixed stride/dilation, pads */
+    {2, 12, 7, 7, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},   /* groups 3, Kg=6 (ragged block) */
+    {1, 3, 16, 16, 8, 7, 7, 2, 2, 1, 1, 3, 3, 2, 2, 1},   /* stem-like 7x7/2, asym */
+    {2, 6, 5, 45, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6},    /* depthwise, interior tiles */
+    {1, 4, 4, 50, 6, 3, 3, 1, 1, 1, 1, 0, 1, 1, 2, 1},    /* ragged block, interior tiles */
+    {1, 5, 6, 40, 7, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},    /* stride 2 over several tiles */
+    {1, 2, 3, 200, 3, 3, 5, 1, 4, 1, 9, 1, 2, 1, 2, 1},   /* stride 4, dilated window */
+    {1, 2, 4, 150, 3, 2, 3, 1, 1, 1, 60, 0, 0, 1, 0, 1},  /* window too wide: span path */
+    {1, 2, 5, 130, 3, 3, 3, 1, 2, 2, 50, 1, 1, 1, 1, 1},  /* strided, too wide: span path */
 };
 
 static void conv_test(int ci, const ConvCase *cc) {
-  static const int algos[] = {RT_ALGO_AUTO, RT_ALGO_DIRECT, RT_ALGO_GEMM1X1, RT_ALGO_IM2COL,
-                              RT_ALGO_WINOGRAD};
+  static const int algos[] = {RT_ALGO_AUTO, RT_ALGO_DIRECT, RT_ALGO_GEMM1X1, RT_ALGO_IM2COL, RT_ALGO_WINOGRAD};
   static const char *algo_names[] = {"auto", "direct", "gemm1x1", "im2col", "winograd"};
   RtConv p;
   memset(&p, 0, sizeof p);
@@ -222,9 +226,8 @@ static void conv_test(int ci, const ConvCase *cc) {
     for (int64_t i = 0; i < yn; i++)
       y[i] = NAN;
     rt_conv2d(&p, n, x, w, bp, rp, y, scratch);
-    snprintf(name, sizeof name, "conv2d#%d %dx%dx%d k%dx%d s%d,%d d%d,%d g%d%s%s %s %s", ci, p.C, p.H,
-             p.W, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.groups, bp ? " +b" : "", rp ? " +res" : "",
-             act_names[p.act], algo_names[a]);
+    snprintf(name, sizeof name, "conv2d#%d %dx%dx%d k%dx%d s%d,%d d%d,%d g%d%s%s %s %s", ci, p.C, p.H, p.W, p.kh, p.kw,
+             p.sh, p.sw, p.dh, p.dw, p.groups, bp ? " +b" : "", rp ? " +res" : "", act_names[p.act], algo_names[a]);
     check(name, y, ref, yn);
     /* In-place residual (y == res), as an in-place fused add would pass it. */
     if (rp) {
@@ -264,8 +267,8 @@ static void convt_ref(const RtConv *p, int n, const float *x, const float *w, co
     y[i] = act_ref(p->act, p->alpha, p->beta, y[i]);
 }
 
-static void convt_test(int ci, int n, int C, int H, int W, int K, int kh, int kw, int sh, int sw, int dh,
-                       int dw, int pt, int pl, int pb, int pr, int oph, int opw, int groups, int act) {
+static void convt_test(int ci, int n, int C, int H, int W, int K, int kh, int kw, int sh, int sw, int dh, int dw,
+                       int pt, int pl, int pb, int pr, int oph, int opw, int groups, int act) {
   RtConv p;
   memset(&p, 0, sizeof p);
   p.C = C, p.H = H, p.W = W, p.K = K, p.kh = kh, p.kw = kw, p.sh = sh, p.sw = sw, p.dh = dh, p.dw = dw;
@@ -280,8 +283,8 @@ static void convt_test(int ci, int n, int C, int H, int W, int K, int kh, int kw
   char name[160];
   convt_ref(&p, n, x, w, ci % 2 ? b : NULL, ref);
   rt_conv_transpose2d(&p, n, x, w, ci % 2 ? b : NULL, y);
-  snprintf(name, sizeof name, "conv_transpose2d#%d %dx%dx%d->%dx%dx%d k%dx%d s%d,%d d%d,%d g%d %s", ci, C,
-           H, W, K, p.OH, p.OW, kh, kw, sh, sw, dh, dw, groups, act_names[act]);
+  snprintf(name, sizeof name, "conv_transpose2d#%d %dx%dx%d->%dx%dx%d k%dx%d s%d,%d d%d,%d g%d %s", ci, C, H, W, K,
+           p.OH, p.OW, kh, kw, sh, sw, dh, dw, groups, act_names[act]);
   check(name, y, ref, yn);
   free(x), free(w), free(b), free(y), free(ref);
 }
@@ -307,8 +310,8 @@ static void linear_test(int ci, int n, int in, int out) {
       ref[(int64_t)s * out + o] = act_ref(act, a, bb, v);
     }
   rt_linear(n, in, out, x, w, bp, rp, y, act, a, bb);
-  snprintf(name, sizeof name, "linear#%d n%d %d->%d %s%s %s", ci, n, in, out, bp ? "+b" : "",
-           rp ? "+res" : "", act_names[act]);
+  snprintf(name, sizeof name, "linear#%d n%d %d->%d %s%s %s", ci, n, in, out, bp ? "+b" : "", rp ? "+res" : "",
+           act_names[act]);
   check(name, y, ref, (int64_t)n * out);
   free(x), free(w), free(b), free(res), free(y), free(ref);
 }
@@ -362,8 +365,8 @@ static void pool_ref(const RtPool *p, int n, const float *x, double *y, int kind
       }
 }
 
-static void pool_test(int kind, int n, int C, int H, int W, int kh, int kw, int sh, int sw, int dh, int dw,
-                      int pt, int pl, int pb, int pr, int ceil_mode, int cip, float norm) {
+static void pool_test(int kind, int n, int C, int H, int W, int kh, int kw, int sh, int sw, int dh, int dw, int pt,
+                      int pl, int pb, int pr, int ceil_mode, int cip, float norm) {
   static const char *kinds[] = {"maxpool2d", "avgpool2d", "lppool2d"};
   RtPool p;
   memset(&p, 0, sizeof p);
@@ -384,8 +387,8 @@ static void pool_test(int kind, int n, int C, int H, int W, int kh, int kw, int 
     rt_avgpool2d(&p, n, x, y);
   else
     rt_lppool2d(&p, n, x, y);
-  snprintf(name, sizeof name, "%s %dx%d->%dx%d k%dx%d s%d,%d d%d,%d p%d,%d,%d,%d%s%s", kinds[kind], H, W,
-           p.OH, p.OW, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, ceil_mode ? " ceil" : "",
+  snprintf(name, sizeof name, "%s %dx%d->%dx%d k%dx%d s%d,%d d%d,%d p%d,%d,%d,%d%s%s", kinds[kind], H, W, p.OH, p.OW,
+           kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, ceil_mode ? " ceil" : "",
            kind == 1 ? (cip ? " cip" : " nocip") : "");
   if (kind == 2)
     snprintf(name + strlen(name), sizeof name - strlen(name), " p=%g", norm);
@@ -430,8 +433,8 @@ static void mean_test(int64_t outer, int64_t red, int64_t inner, int global) {
     rt_global_avgpool(1, (int)outer, (int)red, x, y);
   else
     rt_reduce_mean(outer, red, inner, x, y);
-  snprintf(name, sizeof name, "%s (%lld,%lld,%lld)", global ? "global_avgpool" : "reduce_mean",
-           (long long)outer, (long long)red, (long long)inner);
+  snprintf(name, sizeof name, "%s (%lld,%lld,%lld)", global ? "global_avgpool" : "reduce_mean", (long long)outer,
+           (long long)red, (long long)inner);
   check(name, y, ref, outer * inner);
   free(x), free(y), free(ref);
 }
@@ -593,8 +596,8 @@ static void softmax_test(int64_t outer, int dim, int64_t inner, int take_log, fl
       }
     }
   rt_softmax(outer, dim, inner, x, y, take_log);
-  snprintf(name, sizeof name, "%s (%lld,%d,%lld) scale %g", take_log ? "log_softmax" : "softmax",
-           (long long)outer, dim, (long long)inner, scale);
+  snprintf(name, sizeof name, "%s (%lld,%d,%lld) scale %g", take_log ? "log_softmax" : "softmax", (long long)outer, dim,
+           (long long)inner, scale);
   check(name, y, ref, cnt);
   memcpy(y, x, (size_t)cnt * sizeof(float));
   rt_softmax(outer, dim, inner, y, y, take_log);
@@ -857,6 +860,8 @@ int main(void) {
       /* last ceil window covers 1 input row, 1 pad row and 1 row past the padding */
       pool_test(kind, 2, 2, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, cip, 0);
       pool_test(kind, 1, 1, 6, 9, 3, 4, 2, 3, 1, 1, 1, 0, 1, 2, 1, cip, 0);
+      pool_test(kind, 1, 2, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, cip, 0);  /* no interior column */
+      pool_test(kind, 1, 2, 4, 40, 2, 3, 2, 2, 1, 1, 0, 1, 0, 1, 1, cip, 0); /* long interior run */
     }
   pool_test(0, 1, 2, 9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 0, 0, 0); /* dilated max */
   pool_test(0, 1, 2, 10, 9, 3, 2, 2, 2, 2, 3, 1, 1, 1, 1, 1, 0, 0);
