@@ -117,10 +117,11 @@ static void emit_conv_desc(CGen *cg, Node *n) {
   hw(y, &OH, &OW);
   emitf(cg->E, "static const RtConv p = {.C = %lld, .H = %lld, .W = %lld, .K = %lld, .OH = %lld, .OW = %lld, "
                ".kh = %d, .kw = %d, .sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .groups = %d, "
-               ".act = %d, .alpha = %s, .beta = %s, .algo = %d};",
+               ".act = %d, .alpha = %s, .beta = %s, .algo = %d, .tile = %d};",
         (long long)x->shape.d[1], (long long)H, (long long)W, (long long)y->shape.d[1], (long long)OH,
         (long long)OW, n->kernel[0], n->kernel[1], n->stride[0], n->stride[1], n->dilation[0], n->dilation[1],
-        n->pad[0], n->pad[1], n->groups, rt_act(n->act), fl(n->act_alpha), fl(n->act_beta), n->algo);
+        n->pad[0], n->pad[1], n->groups, rt_act(n->act), fl(n->act_alpha), fl(n->act_beta), n->algo,
+        n->algo_tile);
 }
 
 
@@ -131,7 +132,8 @@ static void emit_conv(CGen *cg, Node *n) {
     emitf(cg->E, "rt_conv_transpose2d(&p, batch, %s, %s, %s, %s);", ref(cg, x), ref(cg, n->weight),
           opt_ref(cg, n->bias), ref(cg, y));
   else
-    emitf(cg->E, "rt_conv2d(&p, batch, %s, %s, %s, %s, %s, %s);", ref(cg, x), ref(cg, n->weight),
+    emitf(cg->E, "rt_conv2d(&p, batch, %s, %s, %s, %s, %s, %s);", ref(cg, x),
+          ref(cg, n->algo_weight ? n->algo_weight : n->weight),
           opt_ref(cg, n->bias), opt_ref(cg, n->residual), ref(cg, y),
           n->scratch_bytes ? cnnc_fmt("A + %lld", (long long)n->scratch_offset) : "NULL");
 }
@@ -811,13 +813,20 @@ static void layout_weights(CGen *cg) {
   char *used = cnnc_alloc((size_t)g->ntensors + 1);
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    Tensor *ps[5] = {n->weight, n->bias, n->mean, n->var, n->residual};
-    for (int k = 0; k < 5; k++)
+    Tensor *ps[6] = {n->weight, n->bias, n->mean, n->var, n->residual, n->algo_weight};
+    for (int k = 0; k < 6; k++)
       if (ps[k])
         used[ps[k]->id] = 1;
     for (int k = 0; k < n->nin; k++)
       used[n->in[k]->id] = 1;
   }
+  /* A conv with transformed weights no longer reads the originals. */
+  for (int i = 0; i < g->nnodes; i++)
+    if (g->nodes[i]->algo_weight && !g->train)
+      used[g->nodes[i]->weight->id] = 0;
+  for (int i = 0; i < g->nnodes; i++) /* ...unless another node shares them */
+    if (!g->nodes[i]->algo_weight && g->nodes[i]->weight)
+      used[g->nodes[i]->weight->id] = 1;
   int64_t off = 0;
   /* A trainable model's blob is its params buffer: every parameter and
    * buffer, used or not, first; then the constants. */

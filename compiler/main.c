@@ -60,11 +60,12 @@ static void usage(FILE *f) {
           "  --weights FILE     weights (safetensors) instead of the model's own\n"
           "  --no-fold          disable constant and batch-norm folding\n"
           "  --algo LAYER=ALGO  force direct|gemm1x1|im2col|winograd|fft for a conv layer\n"
+          "  --tune             time the conv algorithms on this machine instead of estimating\n"
           "  --lowrank R        allow approximate separable decomposition of rank <= R\n"
           "  --threads N        threads for run/check (OpenMP builds)\n"
           "  --backend=c        how run/check build the code\n"
           "  --allow-nonfinite  accept NaN/Inf in weights\n"
-          "  -d LETTERS         dump the IR after passes: L load, F fold, S separable, U fuse, M memory,\n"
+          "  -d LETTERS         dump the IR after passes: L load, F fold, S separable, U fuse, A algorithms, M memory,\n"
           "                     G autodiff, T training memory plan\n"
           "training (cnnc run MODEL --train ...):\n"
           "  --target t.npy     class indices (int32/int64) or float targets\n"
@@ -210,6 +211,8 @@ static bool parse_args(int argc, char **argv, Cmd *c) {
         fprintf(stderr, "cnnc: error: --lowrank needs a rank in 1..64, got '%s'\n", v);
         ok = false;
       }
+    } else if (!strcmp(a, "--tune")) {
+      c->opt.tune = true;
     } else if (!strcmp(a, "--train")) {
       c->train = true;
     } else if (!strcmp(a, "--json")) {
@@ -276,6 +279,13 @@ static Graph *compile_model(const char *path, Options *opt) {
   pass_fuse(g, opt);
   ir_verify(g, "fusion");
   dump(g, opt, 'U', "fusion");
+  if (opt->opt_level >= 1) {
+    pass_algo(g, opt);
+    if (diag_count())
+      return NULL;
+    ir_verify(g, "algorithm choice");
+    dump(g, opt, 'A', "algorithm choice");
+  }
   pass_mem(g, opt);
   ir_verify(g, "memory planning");
   dump(g, opt, 'M', "memory planning");

@@ -168,6 +168,8 @@ struct Node {
   const char *algo_why;
   int64_t scratch_bytes; /* scratch the chosen algorithm needs */
   int64_t scratch_offset;
+  int algo_tile;        /* Winograd output tile (2/4) or FFT tile edge; 0 = kernel default */
+  Tensor *algo_weight;  /* weights transformed at compile time for the algorithm (Winograd/FFT) */
 
   bool dead;
 
@@ -233,6 +235,7 @@ struct Options {
   int *algo_choice;
   int nalgo;
   const char *dump_after; /* -d letters */
+  bool tune;           /* --tune: time conv algorithms on this machine */
   int lowrank;         /* --lowrank R: approximate separable decomposition (0 = exact only) */
 };
 

@@ -1,0 +1,307 @@
+/* pass_algo.c - per-layer convolution algorithm choice.
+ *
+ * Input: a fused inference graph (weights known).
+ * Output: every conv1d/conv2d has n->algo (direct, 1x1 GEMM, im2col + GEMM,
+ * Winograd F(2,3)/F(4,3), FFT) with its reason in n->algo_why, the scratch
+ * bytes it needs, and, for Winograd/FFT, weights transformed at compile time
+ * (n->algo_weight).
+ *
+ * Choice: an analytic cost model (multiply-adds at an efficiency per
+ * algorithm, plus the bytes the algorithm moves) ranks the candidates that
+ * apply to the layer's shape; `--tune` instead times them here, on this
+ * machine, with the runtime kernels the generated code carries.  Winograd
+ * and FFT must pass an accuracy gate first: on the layer's real weights and
+ * a seeded random input (spatially cropped, which does not change the
+ * transform error), their result is compared with a float64 direct
+ * convolution and refused above 2e-5 * max(1, max|y|) — a fifth of the
+ * end-to-end tolerance, leaving room for error growth across layers.
+ * `--algo LAYER=ALGO` overrides the choice (an error if it cannot apply).
+ */
+#include "cnnc_rt.h"
+#include "ir.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PEAK_GFLOPS 220.0 /* one Zen 5 core, AVX-512 FMA */
+#define DRAM_GBS 20.0     /* effective single-core bandwidth */
+#define GATE 2e-5
+
+static RtConv desc(const Node *n, int H, int W) {
+  const Tensor *x = n->in[0], *y = n->out;
+  RtConv p = {0};
+  p.C = (int)x->shape.d[1];
+  p.H = H;
+  p.W = W;
+  p.K = (int)y->shape.d[1];
+  p.kh = n->kernel[0], p.kw = n->kernel[1];
+  p.sh = n->stride[0], p.sw = n->stride[1];
+  p.dh = n->dilation[0], p.dw = n->dilation[1];
+  p.pt = n->pad[0], p.pl = n->pad[1];
+  p.groups = n->groups;
+  p.OH = (H + n->pad[0] + n->pad[2] - n->dilation[0] * (n->kernel[0] - 1) - 1) / n->stride[0] + 1;
+  p.OW = (W + n->pad[1] + n->pad[3] - n->dilation[1] * (n->kernel[1] - 1) - 1) / n->stride[1] + 1;
+  return p;
+}
+
+static void in_hw(const Node *n, int *H, int *W) {
+  const Shape *s = &n->in[0]->shape;
+  *H = s->rank == 4 ? (int)s->d[2] : 1;
+  *W = (int)s->d[s->rank - 1];
+}
+
+static bool applies(int algo, const RtConv *p) {
+  switch (algo) {
+  case ALGO_DIRECT: return true;
+  case ALGO_GEMM1X1:
+    return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 &&
+           p->OH == p->H && p->OW == p->W && p->groups == 1;
+  case ALGO_IM2COL: return p->groups == 1 && !(p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1);
+  case ALGO_WINOGRAD: return rt_winograd_applies(p);
+  case ALGO_FFT: return rt_fft_applies(p) && p->kh * p->kw >= 25;
+  }
+  return false;
+}
+
+/* Estimated milliseconds for one sample. */
+static double estimate(int algo, const RtConv *p, int tile) {
+  double macs = (double)p->K * p->OH * p->OW * (double)(p->C / p->groups) * p->kh * p->kw;
+  double io = 4.0 * ((double)p->C * p->H * p->W + (double)p->K * p->OH * p->OW);
+  double flops = 2 * macs, bytes = io, eff;
+  switch (algo) {
+  case ALGO_DIRECT:
+    eff = p->groups == 1 ? (p->C >= 16 ? 0.14 : 0.08) : 0.02;
+    break;
+  case ALGO_GEMM1X1:
+    eff = p->K >= 32 && p->OH * p->OW >= 64 ? 0.75 : 0.35;
+    break;
+  case ALGO_IM2COL:
+    eff = p->K >= 32 && p->OH * p->OW >= 64 ? 0.7 : 0.3;
+    bytes += 2.0 * 4 * (double)p->C * p->kh * p->kw * p->OH * p->OW; /* write + read the columns */
+    break;
+  case ALGO_WINOGRAD: {
+    int a = tile + 2;
+    double tiles = ceil(p->OH / (double)tile) * ceil(p->OW / (double)tile);
+    flops = 2.0 * tiles * a * a * p->K * p->C                /* batched GEMMs */
+            + tiles * (p->C + p->K) * (double)a * a * 4.0;    /* transforms */
+    eff = p->K >= 32 ? 0.55 : 0.25;
+    bytes += 4.0 * tiles * a * a * (p->C + p->K) * 2;
+    break;
+  }
+  case ALGO_FFT: {
+    int P = 0, Q = 0, th = 0, tw = 0, tb = 0;
+    double spec = rt_fft_geometry(p, &P, &Q, &th, &tw, &tb);
+    double tiles = (double)th * tw, lg = log2((double)P * Q);
+    flops = tiles * (8.0 * spec * (double)p->K * (p->C / p->groups)   /* complex MACs */
+                     + 2.5 * P * Q * lg * (p->C + p->K));             /* forward + inverse FFTs */
+    eff = 0.3;
+    bytes += 8.0 * tiles * spec * (p->C + p->K);
+    break;
+  }
+  default:
+    return INFINITY;
+  }
+  return flops / (eff * PEAK_GFLOPS * 1e6) + bytes / (DRAM_GBS * 1e6);
+}
+
+/* Weights transformed at compile time for Winograd/FFT (malloc'd). */
+static float *transform(const Node *n, const RtConv *p, int algo, size_t *cnt) {
+  *cnt = algo == ALGO_WINOGRAD ? rt_winograd_weights_size(p) : rt_fft_weights_size(p);
+  float *u = malloc(sizeof(float) * (*cnt ? *cnt : 1));
+  if (!u)
+    die("out of memory for transformed weights");
+  if (algo == ALGO_WINOGRAD)
+    rt_winograd_weights(p, n->weight->data, u);
+  else
+    rt_fft_weights(p, n->weight->data, u);
+  return u;
+}
+
+static uint64_t rng_next(uint64_t *s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/* Run `algo` on a cropped copy of the layer; return max|y - y64| / max(1, max|y64|). */
+static double gate_error(Node *n, int algo, int tile) {
+  int H, W;
+  in_hw(n, &H, &W);
+  int Hc = H < 14 ? H : 14, Wc = W < 14 ? W : 14;
+  RtConv p = desc(n, Hc, Wc);
+  if (p.OH <= 0 || p.OW <= 0)
+    return INFINITY;
+  p.algo = algo == ALGO_WINOGRAD ? RT_ALGO_WINOGRAD : RT_ALGO_FFT;
+  p.tile = tile;
+  if (!applies(algo, &p))
+    return INFINITY;
+  size_t nx = (size_t)p.C * Hc * Wc, ny = (size_t)p.K * p.OH * p.OW;
+  float *x = cnnc_alloc(nx * sizeof(float)), *y = cnnc_alloc(ny * sizeof(float));
+  uint64_t s = 12345;
+  for (size_t i = 0; i < nx; i++) /* Box-Muller-free: sum of uniforms is close enough to normal */
+    x[i] = (float)(((rng_next(&s) >> 11) * 0x1.0p-53 + (rng_next(&s) >> 11) * 0x1.0p-53 +
+                    (rng_next(&s) >> 11) * 0x1.0p-53 - 1.5) * 2.0);
+  size_t cnt;
+  float *u = transform(n, &p, algo, &cnt);
+  size_t scratch = rt_conv2d_scratch(&p);
+  void *sc = aligned_alloc(64, (scratch + 127) / 64 * 64);
+  rt_conv2d(&p, 1, x, u, n->bias ? n->bias->data : NULL, NULL, y, sc);
+  free(sc);
+  free(u);
+  /* float64 direct reference */
+  const float *w = n->weight->data;
+  int Cg = p.C / p.groups, Kg = p.K / p.groups;
+  double maxref = 0, maxerr = 0;
+  for (int k = 0; k < p.K; k++)
+    for (int oh = 0; oh < p.OH; oh++)
+      for (int ow = 0; ow < p.OW; ow++) {
+        double acc = n->bias ? n->bias->data[k] : 0;
+        int gi = k / Kg;
+        for (int c = 0; c < Cg; c++)
+          for (int i = 0; i < p.kh; i++) {
+            int ih = oh * p.sh - p.pt + i * p.dh;
+            if (ih < 0 || ih >= Hc)
+              continue;
+            for (int j = 0; j < p.kw; j++) {
+              int iw = ow * p.sw - p.pl + j * p.dw;
+              if (iw < 0 || iw >= Wc)
+                continue;
+              acc += (double)w[(((size_t)k * Cg + c) * p.kh + i) * p.kw + j] *
+                     x[((size_t)(gi * Cg + c) * Hc + ih) * Wc + iw];
+            }
+          }
+        double e = fabs(acc - y[((size_t)k * p.OH + oh) * p.OW + ow]);
+        if (!(e <= maxerr))
+          maxerr = isnan(e) ? INFINITY : e;
+        if (fabs(acc) > maxref)
+          maxref = fabs(acc);
+      }
+  return maxerr / (maxref > 1 ? maxref : 1);
+}
+
+/* Median wall time in ms of the candidate on the layer's real size. */
+static double time_algo(Node *n, int algo, int tile) {
+  int H, W;
+  in_hw(n, &H, &W);
+  RtConv p = desc(n, H, W);
+  static const int rt[] = {0, RT_ALGO_DIRECT, RT_ALGO_GEMM1X1, RT_ALGO_IM2COL, RT_ALGO_WINOGRAD, RT_ALGO_FFT};
+  p.algo = rt[algo];
+  p.tile = tile;
+  size_t nx = (size_t)p.C * H * W, ny = (size_t)p.K * p.OH * p.OW;
+  float *x = calloc(nx, sizeof(float)), *y = calloc(ny, sizeof(float));
+  const float *w = n->weight->data;
+  float *u = NULL;
+  size_t cnt;
+  if (algo == ALGO_WINOGRAD || algo == ALGO_FFT)
+    w = u = transform(n, &p, algo, &cnt);
+  size_t scratch = rt_conv2d_scratch(&p);
+  void *sc = aligned_alloc(64, (scratch + 127) / 64 * 64);
+  double t[7];
+  for (int r = 0; r < 7; r++) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    rt_conv2d(&p, 1, x, w, NULL, NULL, y, sc);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    t[r] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+  }
+  for (int i = 0; i < 7; i++) /* median */
+    for (int j = i + 1; j < 7; j++)
+      if (t[j] < t[i]) {
+        double tmp = t[i];
+        t[i] = t[j];
+        t[j] = tmp;
+      }
+  free(x);
+  free(y);
+  free(sc);
+  free(u);
+  return t[3];
+}
+
+static int forced_algo(const Options *opt, const char *name) {
+  for (int i = 0; i < opt->nalgo; i++)
+    if (!strcmp(opt->algo_layer[i], name))
+      return opt->algo_choice[i];
+  return ALGO_AUTO;
+}
+
+static void choose(Graph *g, Node *n, const Options *opt) {
+  int H, W;
+  in_hw(n, &H, &W);
+  RtConv p = desc(n, H, W);
+  int forced = forced_algo(opt, n->name);
+  int cands[6] = {ALGO_DIRECT, ALGO_GEMM1X1, ALGO_IM2COL, ALGO_WINOGRAD, ALGO_FFT};
+  int best = ALGO_DIRECT, best_tile = 0;
+  double best_cost = INFINITY;
+  char notes[512] = "", refused[256] = "";
+  size_t kn = 0, kr = 0;
+  for (int ci = 0; ci < 5; ci++) {
+    int a = cands[ci];
+    if (forced != ALGO_AUTO && a != forced)
+      continue;
+    if (!applies(a, &p)) {
+      if (forced != ALGO_AUTO)
+        diag_error(n->loc, "--algo %s=%s does not apply to this %dx%d conv (stride %d, groups %d)", n->name,
+                   algo_name(a), p.kh, p.kw, p.sh, p.groups);
+      continue;
+    }
+    int tiles[2] = {a == ALGO_WINOGRAD ? 4 : 0, a == ALGO_WINOGRAD ? 2 : -1};
+    for (int ti = 0; ti < 2; ti++) {
+      int tile = tiles[ti];
+      if (tile < 0)
+        continue;
+      if (a == ALGO_WINOGRAD || a == ALGO_FFT) {
+        double err = gate_error(n, a, tile);
+        if (!(err <= GATE)) {
+          if (kr < sizeof refused - 48)
+            kr += (size_t)snprintf(refused + kr, sizeof refused - kr, "%s%s%s error %.1e", kr ? ", " : "",
+                                   algo_name(a), a == ALGO_WINOGRAD ? (tile == 4 ? " F(4,3)" : " F(2,3)") : "", err);
+          continue;
+        }
+      }
+      double cost = opt->tune ? time_algo(n, a, tile) : estimate(a, &p, tile ? tile : 4);
+      if (kn < sizeof notes - 48)
+        kn += (size_t)snprintf(notes + kn, sizeof notes - kn, "%s%s%s %.3g", kn ? ", " : "", algo_name(a),
+                               a == ALGO_WINOGRAD ? (tile == 4 ? " F(4,3)" : " F(2,3)") : "", cost);
+      if (cost < best_cost) {
+        best_cost = cost;
+        best = a;
+        best_tile = tile;
+      }
+      if (a == ALGO_WINOGRAD)
+        break; /* F(4,3) passed: F(2,3) is slower */
+    }
+  }
+  if (forced != ALGO_AUTO && best_cost == INFINITY)
+    return;
+  n->algo = best;
+  n->algo_tile = best_tile;
+  n->algo_why = cnnc_fmt("%s%s ms: %s%s%s", forced != ALGO_AUTO ? "forced; " : "",
+                         opt->tune ? "measured" : "estimated", notes, kr ? "; refused by the accuracy gate: " : "",
+                         refused);
+  p.algo = best;
+  p.tile = best_tile;
+  n->scratch_bytes = (int64_t)rt_conv2d_scratch(&p);
+  if (best == ALGO_WINOGRAD || best == ALGO_FFT) {
+    size_t cnt;
+    float *u = transform(n, &p, best, &cnt);
+    Tensor *t = ir_new_param(g, cnnc_fmt("%s.weight.%s", n->name, algo_name(best)), TK_CONST,
+                             shape_of(1, (int64_t)cnt), n->loc);
+    t->data = cnnc_alloc(sizeof(float) * (cnt ? cnt : 1));
+    memcpy(t->data, u, sizeof(float) * cnt);
+    free(u);
+    n->algo_weight = t;
+  }
+}
+
+void pass_algo(Graph *g, const Options *opt) {
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *n = g->nodes[i];
+    if ((n->op != OP_CONV2D && n->op != OP_CONV1D) || n->training || !n->weight || !n->weight->data)
+      continue;
+    choose(g, n, opt);
+  }
+}
