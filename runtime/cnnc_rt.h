@@ -206,28 +206,37 @@ RT_FN void rt_transpose(int rank, const int64_t *xdims, const int *perm, const f
 
 /* ---------------------------------------------------------------- gemm.c */
 
-/* Packed-B layout shared by the GEMM, im2col and the Winograd transform: B
- * (K x N) is cut into column panels of RT_GEMM_NR columns (the last one
- * RT_GEMM_PANEL_W wide, a multiple of RT_GEMM_VL, zero-padded); panel at
- * column n0 starts at Bp + n0*K and holds row k at + k*width.  Element (k, n)
- * is at RT_GEMM_BP_INDEX(K, N, k, n).  The total is K * round_up(N, RT_GEMM_VL)
- * floats, never more than rt_gemm_scratch's bound K * round_up(N, 16). */
+/* Packed-B layout shared by the GEMM and im2col: B (K x N) is split into a
+ * main part of RT_GEMM_NMAIN(N) columns and, with AVX-512, a tail of up to 8
+ * columns (N % 16 when that is <= 8) that a dot-product kernel handles far
+ * better than a mostly empty 16-wide vector.  The main part is cut into
+ * column panels of RT_GEMM_NR columns (the last RT_GEMM_PANEL_W wide, a
+ * multiple of RT_GEMM_VL, zero-padded); the panel at column n0 starts at
+ * Bp + n0*K and holds row k at + k*width.  Tail column n is stored k-major
+ * at Bp + n*K.  Element (k, n) is at RT_GEMM_BP_INDEX(K, N, k, n).  The total
+ * never exceeds rt_gemm_scratch's bound K * round_up(N, 16) floats. */
 #if defined(__AVX512F__)
 #define RT_GEMM_NR 48
 #define RT_GEMM_VL 16
+#define RT_GEMM_TAIL(N) ((N) % 16 <= 8 ? (N) % 16 : 0)
 #elif defined(__AVX2__) && defined(__FMA__)
 #define RT_GEMM_NR 16
 #define RT_GEMM_VL 8
+#define RT_GEMM_TAIL(N) 0
 #else
 #define RT_GEMM_NR 16
 #define RT_GEMM_VL 16
+#define RT_GEMM_TAIL(N) 0
 #endif
-#define RT_GEMM_NPAD(N) (((N) + RT_GEMM_VL - 1) / RT_GEMM_VL * RT_GEMM_VL)
+#define RT_GEMM_NMAIN(N) ((N) - RT_GEMM_TAIL(N))
+#define RT_GEMM_NPAD(N) ((RT_GEMM_NMAIN(N) + RT_GEMM_VL - 1) / RT_GEMM_VL * RT_GEMM_VL)
 #define RT_GEMM_PANEL_W(N, n0) \
   (RT_GEMM_NPAD(N) - (n0) < RT_GEMM_NR ? RT_GEMM_NPAD(N) - (n0) : RT_GEMM_NR)
-#define RT_GEMM_BP_INDEX(K, N, k, n) \
-  ((int64_t)((n) - (n) % RT_GEMM_NR) * (K) + (int64_t)(k) * RT_GEMM_PANEL_W(N, (n) - (n) % RT_GEMM_NR) + \
-   (n) % RT_GEMM_NR)
+#define RT_GEMM_BP_INDEX(K, N, k, n)                                                                      \
+  ((n) >= RT_GEMM_NMAIN(N)                                                                                \
+       ? (int64_t)(n) * (K) + (k)                                                                         \
+       : (int64_t)((n) - (n) % RT_GEMM_NR) * (K) + (int64_t)(k) * RT_GEMM_PANEL_W(N, (n) - (n) % RT_GEMM_NR) + \
+             (n) % RT_GEMM_NR)
 
 /* C = act(bias[m] + res + A * B): A row-major (M x K, row stride lda) read in
  * place; B packed (ldb == 0) or row-major with row stride ldb (rows readable

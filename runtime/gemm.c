@@ -161,6 +161,48 @@ RT_INLINE void gemm_kernel_avx512(int kc, const float *a, int64_t lda, const flo
 }
 #undef GEMM_R8
 
+#define GEMM_C4(X) X(0) X(1) X(2) X(3)
+
+/* The tail columns: t (<= 4) columns of B stored k-contiguous (bt + j*K)
+ * times mr (<= 4) rows of A, as 16-lane dot products over k, reduced at the
+ * end.  With 1..8 tail columns this does 16x..2x fewer FMAs than a 16-wide
+ * panel holding them. */
+RT_HELPER void gemm_dot_tail(int K, const float *a, int64_t lda, const float *bt, int mr, int t, float *c,
+                             int64_t rsc, int64_t csc, const float *bias, const float *res, int act, float alpha,
+                             float beta) {
+  const float *a0 = a, *a1 = a + (mr > 1 ? 1 : 0) * lda, *a2 = a + (mr > 2 ? 2 : mr - 1) * lda;
+  const float *a3 = a + (mr > 3 ? 3 : mr - 1) * lda;
+  const float *b0 = bt, *b1 = bt + (int64_t)(t > 1 ? 1 : 0) * K, *b2 = bt + (int64_t)(t > 2 ? 2 : t - 1) * K;
+  const float *b3 = bt + (int64_t)(t > 3 ? 3 : t - 1) * K;
+  float tile[4 * 4];
+  int k;
+#define GEMM_DACC(i) __m512 s##i##0 = _mm512_setzero_ps(), s##i##1 = s##i##0, s##i##2 = s##i##0, s##i##3 = s##i##0;
+  GEMM_C4(GEMM_DACC)
+#undef GEMM_DACC
+  for (k = 0; k < K; k += 16) {
+    const __mmask16 m = K - k >= 16 ? 0xFFFF : (__mmask16)((1u << (K - k)) - 1u);
+    const __m512 v0 = _mm512_maskz_loadu_ps(m, b0 + k), v1 = _mm512_maskz_loadu_ps(m, b1 + k);
+    const __m512 v2 = _mm512_maskz_loadu_ps(m, b2 + k), v3 = _mm512_maskz_loadu_ps(m, b3 + k);
+#define GEMM_DFMA(i)                                                                                       \
+  {                                                                                                        \
+    const __m512 u = _mm512_maskz_loadu_ps(m, a##i + k);                                                   \
+    s##i##0 = _mm512_fmadd_ps(u, v0, s##i##0);                                                             \
+    s##i##1 = _mm512_fmadd_ps(u, v1, s##i##1);                                                             \
+    s##i##2 = _mm512_fmadd_ps(u, v2, s##i##2);                                                             \
+    s##i##3 = _mm512_fmadd_ps(u, v3, s##i##3);                                                             \
+  }
+    GEMM_C4(GEMM_DFMA)
+#undef GEMM_DFMA
+  }
+#define GEMM_DRED(i)                                                                                       \
+  tile[i * 4 + 0] = _mm512_reduce_add_ps(s##i##0), tile[i * 4 + 1] = _mm512_reduce_add_ps(s##i##1);        \
+  tile[i * 4 + 2] = _mm512_reduce_add_ps(s##i##2), tile[i * 4 + 3] = _mm512_reduce_add_ps(s##i##3);
+  GEMM_C4(GEMM_DRED)
+#undef GEMM_DRED
+  gemm_epi_scalar(tile, 4, mr, t, c, rsc, csc, bias, res, act, alpha, beta);
+}
+#undef GEMM_C4
+
 /* One micro-tile: rows [0, mr) x columns [0, nr) of C at c (column stride
  * 1); pw is the panel width (16, 32 or 48).  Short row tails (mr <= 4) use
  * the 4-row kernel so they cost half. */
@@ -299,36 +341,50 @@ RT_FN size_t rt_gemm_scratch(int M, int N, int K) {
 }
 
 RT_FN void rt_gemm_pack_b(int K, int N, const float *B, int64_t rsb, int64_t csb, float *Bp) {
-  const int np = (N + GEMM_NR - 1) / GEMM_NR;
+  const int nmain = RT_GEMM_NMAIN(N), np = (nmain + GEMM_NR - 1) / GEMM_NR;
   int p;
 
   RT_OMP(parallel for schedule(static))
-  for (p = 0; p < np; p++) {
-    const int n0 = p * GEMM_NR, w = N - n0 < GEMM_NR ? N - n0 : GEMM_NR;
-    const int pw = RT_GEMM_PANEL_W(N, n0);
-    float *dst = Bp + (int64_t)n0 * K;
+  for (p = 0; p <= np; p++) {
     int k, j;
-    for (k = 0; k < K; k++) {
-      const float *src = B + k * rsb + n0 * csb;
-      float *d = dst + (int64_t)k * pw;
-      if (csb == 1) {
-        for (j = 0; j < w; j++)
-          d[j] = src[j];
-      } else {
-        for (j = 0; j < w; j++)
-          d[j] = src[j * csb];
+    if (p == np) { /* tail columns, k-major */
+      for (j = nmain; j < N; j++)
+        for (k = 0; k < K; k++)
+          Bp[(int64_t)j * K + k] = B[k * rsb + j * csb];
+    } else {
+      const int n0 = p * GEMM_NR, w = nmain - n0 < GEMM_NR ? nmain - n0 : GEMM_NR;
+      const int pw = RT_GEMM_PANEL_W(N, n0);
+      float *dst = Bp + (int64_t)n0 * K;
+      for (k = 0; k < K; k++) {
+        const float *src = B + k * rsb + n0 * csb;
+        float *d = dst + (int64_t)k * pw;
+        if (csb == 1) {
+          for (j = 0; j < w; j++)
+            d[j] = src[j];
+        } else {
+          for (j = 0; j < w; j++)
+            d[j] = src[j * csb];
+        }
+        for (; j < pw; j++)
+          d[j] = 0.0f;
       }
-      for (; j < pw; j++)
-        d[j] = 0.0f;
     }
   }
 }
 
 /* ------------------------------------------------------------------ tasks */
 
+/* Column split of g: main columns (panels), tail columns (packed B only). */
+RT_INLINE void gemm_split(const RtGemm *g, int *nmain, int *np, int *npt) {
+  *nmain = g->ldb ? g->N : RT_GEMM_NMAIN(g->N);
+  *np = (*nmain + GEMM_NR - 1) / GEMM_NR;
+  *npt = *np + (*nmain < g->N); /* the tail counts as one more panel */
+}
+
 RT_FN int rt_gemm_ntasks(const RtGemm *g) {
-  const int np = (g->N + GEMM_NR - 1) / GEMM_NR;
-  return ((g->M + GEMM_MC - 1) / GEMM_MC) * ((np + GEMM_NCP - 1) / GEMM_NCP);
+  int nmain, np, npt;
+  gemm_split(g, &nmain, &np, &npt);
+  return ((g->M + GEMM_MC - 1) / GEMM_MC) * ((npt + GEMM_NCP - 1) / GEMM_NCP);
 }
 
 /* Task t covers rows [m0, m0 + GEMM_MC) and panels [p0, p0 + GEMM_NCP).
@@ -338,39 +394,62 @@ RT_FN int rt_gemm_ntasks(const RtGemm *g) {
  * (the B panel streams from L2 at 3 lines per 12 cycles, well within its
  * bandwidth), and they keep the epilogue a single pass. */
 RT_FN void rt_gemm_task(const RtGemm *g, int t) {
-  const int np = (g->N + GEMM_NR - 1) / GEMM_NR, tn = (np + GEMM_NCP - 1) / GEMM_NCP;
-  const int m0 = (t / tn) * GEMM_MC, p0 = (t % tn) * GEMM_NCP;
-  const int mc = g->M - m0 < GEMM_MC ? g->M - m0 : GEMM_MC;
-  const int p1 = p0 + GEMM_NCP < np ? p0 + GEMM_NCP : np;
-  const int K = g->K;
-  int p, i;
+  int nmain, np, npt;
+  gemm_split(g, &nmain, &np, &npt);
+  {
+    const int tn = (npt + GEMM_NCP - 1) / GEMM_NCP;
+    const int m0 = (t / tn) * GEMM_MC, p0 = (t % tn) * GEMM_NCP;
+    const int mc = g->M - m0 < GEMM_MC ? g->M - m0 : GEMM_MC;
+    const int p1 = p0 + GEMM_NCP < npt ? p0 + GEMM_NCP : npt;
+    const int K = g->K;
+    const int npad = g->ldb ? (g->N + GEMM_VL - 1) / GEMM_VL * GEMM_VL : RT_GEMM_NPAD(g->N);
+    int p, i;
 
-  for (p = p0; p < p1; p++) {
-    const int n0 = p * GEMM_NR, nr = g->N - n0 < GEMM_NR ? g->N - n0 : GEMM_NR;
-    const int pw = RT_GEMM_PANEL_W(g->N, n0);
-    /* packed: the panel's rows are pw apart; unpacked: ldb apart */
-    const float *bp = g->ldb ? g->Bp + n0 : g->Bp + (int64_t)n0 * K;
-    const int64_t bs = g->ldb ? g->ldb : pw;
-    for (i = 0; i < mc; i += GEMM_MR) {
-      const int mr = mc - i < GEMM_MR ? mc - i : GEMM_MR;
-      const int m = m0 + i;
-      const float *a = g->A + m * g->lda;
-      const float *bias = g->bias ? g->bias + m : NULL;
-      const int64_t o = m * g->rsc + n0 * g->csc;
-      if (K <= 0) { /* no terms: C = act(bias + R) */
-        float zero[GEMM_MR * GEMM_NR] = {0.0f};
-        gemm_epi_scalar(zero, GEMM_NR, mr, nr, g->C + o, g->rsc, g->csc, bias, g->res ? g->res + o : NULL,
-                        g->act, g->alpha, g->beta);
-      } else if (g->csc == 1) {
-        gemm_micro(K, a, g->lda, bp, bs, pw, mr, nr, g->C + o, g->rsc, bias, g->res ? g->res + o : NULL, g->act,
-                   g->alpha, g->beta);
-      } else {
-        /* Strided C (a transposed output): compute the raw tile, then
-         * merge it with the scalar epilogue. */
-        float tile[GEMM_MR * GEMM_NR];
-        gemm_micro(K, a, g->lda, bp, bs, pw, mr, nr, tile, GEMM_NR, NULL, NULL, RT_ACT_NONE, 0.0f, 0.0f);
-        gemm_epi_scalar(tile, GEMM_NR, mr, nr, g->C + o, g->rsc, g->csc, bias, g->res ? g->res + o : NULL,
-                        g->act, g->alpha, g->beta);
+    for (p = p0; p < p1; p++) {
+      if (p == np) {
+#if defined(__AVX512F__)
+        /* tail columns [nmain, N): dot products, 4 x 4 at a time */
+        int j;
+        for (i = 0; i < mc; i += 4) {
+          const int m = m0 + i, mr = mc - i < 4 ? mc - i : 4;
+          for (j = nmain; j < g->N; j += 4) {
+            const int64_t o = m * g->rsc + j * g->csc;
+            gemm_dot_tail(K, g->A + m * g->lda, g->lda, g->Bp + (int64_t)j * K, mr, g->N - j < 4 ? g->N - j : 4,
+                          g->C + o, g->rsc, g->csc, g->bias ? g->bias + m : NULL, g->res ? g->res + o : NULL,
+                          g->act, g->alpha, g->beta);
+          }
+        }
+#endif
+        continue;
+      }
+      {
+        const int n0 = p * GEMM_NR, nr = nmain - n0 < GEMM_NR ? nmain - n0 : GEMM_NR;
+        const int pw = npad - n0 < GEMM_NR ? npad - n0 : GEMM_NR;
+        /* packed: the panel's rows are pw apart; unpacked: ldb apart */
+        const float *bp = g->ldb ? g->Bp + n0 : g->Bp + (int64_t)n0 * K;
+        const int64_t bs = g->ldb ? g->ldb : pw;
+        for (i = 0; i < mc; i += GEMM_MR) {
+          const int mr = mc - i < GEMM_MR ? mc - i : GEMM_MR;
+          const int m = m0 + i;
+          const float *a = g->A + m * g->lda;
+          const float *bias = g->bias ? g->bias + m : NULL;
+          const int64_t o = m * g->rsc + n0 * g->csc;
+          if (K <= 0) { /* no terms: C = act(bias + R) */
+            float zero[GEMM_MR * GEMM_NR] = {0.0f};
+            gemm_epi_scalar(zero, GEMM_NR, mr, nr, g->C + o, g->rsc, g->csc, bias, g->res ? g->res + o : NULL,
+                            g->act, g->alpha, g->beta);
+          } else if (g->csc == 1) {
+            gemm_micro(K, a, g->lda, bp, bs, pw, mr, nr, g->C + o, g->rsc, bias, g->res ? g->res + o : NULL,
+                       g->act, g->alpha, g->beta);
+          } else {
+            /* Strided C (a transposed output): compute the raw tile, then
+             * merge it with the scalar epilogue. */
+            float tile[GEMM_MR * GEMM_NR];
+            gemm_micro(K, a, g->lda, bp, bs, pw, mr, nr, tile, GEMM_NR, NULL, NULL, RT_ACT_NONE, 0.0f, 0.0f);
+            gemm_epi_scalar(tile, GEMM_NR, mr, nr, g->C + o, g->rsc, g->csc, bias, g->res ? g->res + o : NULL,
+                            g->act, g->alpha, g->beta);
+          }
+        }
       }
     }
   }

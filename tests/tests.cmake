@@ -12,6 +12,10 @@ endforeach()
 # Diagnostics: each tests/diag/*.yaml is a bad model with `# EXPECT:` lines.
 add_test(NAME diag COMMAND bash ${CMAKE_SOURCE_DIR}/tests/run_diag.sh ${CMAKE_SOURCE_DIR}/tests/diag $<TARGET_FILE:cnnc>)
 
+# IR golden tests of the passes: tests/passes/*.yaml hold the model, the
+# flags and the expected dump after one pass.
+add_test(NAME passes COMMAND bash ${CMAKE_SOURCE_DIR}/tests/run_passes.sh $<TARGET_FILE:cnnc> ${CMAKE_SOURCE_DIR}/tests/passes)
+
 # End-to-end golden tests: every tests/golden/NAME/ holds model.yaml,
 # weights.safetensors, x.npy and y.npy (written by tests/gen_golden.py).
 file(GLOB GOLDEN_DIRS LIST_DIRECTORIES true CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/golden/*)
