@@ -422,7 +422,10 @@ static InferV build_and_load(Cmd *c, Graph *g, char *dir, void **handle, void **
   }
   memcpy(*weights, wdata, wlen);
   free(wdata);
+  /* OpenMP only when asked: the results are the same for any thread count. */
   const char *omp = c->opt.threads > 1 ? "-fopenmp" : "-O2";
+  if (c->opt.threads > 1)
+    setenv("OMP_NUM_THREADS", cnnc_fmt("%d", c->opt.threads), 1);
   char *argv[] = {(char *)c_compiler(), "-std=c99", "-O2", "-march=native", (char *)omp, "-fPIC", "-shared", "-o",
                   (char *)so, (char *)cp, "-lm", NULL};
   if (!run_prog(argv)) {

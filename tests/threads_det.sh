@@ -1,0 +1,14 @@
+#!/bin/bash
+# threads_det.sh CNNC MODEL X - results must be bit-identical for 1 and 2 threads.
+set -eu
+cnnc=$1 model=$2 x=$3
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$cnnc" run "$model" --input "$x" --output "$tmp/t1.npy" --threads 1
+"$cnnc" run "$model" --input "$x" --output "$tmp/t2.npy" --threads 2
+if cmp "$tmp/t1.npy" "$tmp/t2.npy"; then
+  echo "bit-identical with 1 and 2 threads"
+else
+  echo "results differ between 1 and 2 threads"
+  exit 1
+fi
