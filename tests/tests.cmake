@@ -55,3 +55,9 @@ foreach(ex resnet_blocks inception_blocks conv_transpose)
   add_test(NAME threads_${ex} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/threads_det.sh $<TARGET_FILE:cnnc>
            ${CMAKE_SOURCE_DIR}/tests/golden/${ex}/model.yaml ${CMAKE_SOURCE_DIR}/tests/golden/${ex}/x.npy)
 endforeach()
+
+# The generated C compiles warning-free (gcc + clang, -std=c99 -Wall -Wextra -Werror) and has no mutable globals.
+add_test(NAME generated_c_werror
+         COMMAND bash ${CMAKE_SOURCE_DIR}/tests/werror.sh $<TARGET_FILE:cnnc> ${CMAKE_SOURCE_DIR}/examples/lenet5.yaml
+                 ${CMAKE_SOURCE_DIR}/examples/tdnn.yaml ${CMAKE_SOURCE_DIR}/tests/golden/activations2/model.yaml
+                 ${CMAKE_SOURCE_DIR}/tests/golden/conv_transpose/model.yaml ${CMAKE_SOURCE_DIR}/tests/passes/autodiff.yaml)

@@ -1,0 +1,28 @@
+#!/bin/bash
+# werror.sh CNNC MODEL... - the generated C compiles warning-free as C99 under
+# gcc and clang with -Wall -Wextra -Werror, with and without OpenMP, with
+# embedded weights and with a weights blob (which is also -pedantic clean; the
+# embedded weights are one string literal longer than C99's 4095 minimum).
+set -eu
+cnnc=$1
+shift
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for model in "$@"; do
+  name=$(basename "$(dirname "$model")")_$(basename "$model" .yaml)
+  "$cnnc" "$model" --name m -o "$tmp/m.c"
+  "$cnnc" "$model" --name m --weights-out "$tmp/mw.bin" -o "$tmp/mw.c"
+  for cc in gcc clang; do
+    for flags in "-O2" "-O2 -march=native" "-O2 -fopenmp" "-O0"; do
+      # shellcheck disable=SC2086
+      $cc -std=c99 -Wall -Wextra -Werror $flags -c "$tmp/m.c" -o "$tmp/m.o"
+      # shellcheck disable=SC2086
+      $cc -std=c99 -Wall -Wextra -Werror $flags -pedantic -c "$tmp/mw.c" -o "$tmp/mw.o"
+    done
+  done
+  # no mutable globals: the object has no writable data or bss symbols
+  if nm "$tmp/m.o" | grep -E ' [BbDd] ' > "$tmp/globals"; then
+    echo "$name: mutable globals in the generated object:"; cat "$tmp/globals"; exit 1
+  fi
+  echo "ok $name"
+done
