@@ -107,7 +107,11 @@ bool info_print(Graph *g, const Options *opt, bool json, FILE *out) {
       json_str(out, n->fused_into_note ? n->fused_into_note : (n->act ? act_name(n->act) : ""));
       fprintf(out, ", \"arena_offset\": %lld}", (long long)(n->out->offset));
     }
-    fprintf(out, "\n]}\n");
+    fprintf(out, "\n]");
+    if (g->train_graph)
+      fprintf(out, ", \"train_arena_bytes\": %lld, \"train_arena_lower_bound_bytes\": %lld",
+              (long long)g->train_graph->arena_size, (long long)g->train_graph->arena_lower_bound);
+    fprintf(out, "}\n");
     return true;
   }
   fprintf(out, "%s: %d layers, batch %d\n\n", g->name, g->nnodes, g->batch);
@@ -131,5 +135,11 @@ bool info_print(Graph *g, const Options *opt, bool json, FILE *out) {
           (long long)g->arena_size, (long long)g->arena_lower_bound,
           g->arena_lower_bound ? (double)g->arena_size / (double)g->arena_lower_bound : 1.0,
           (long long)g->arena_naive);
+  if (g->train_graph) {
+    Graph *gt = g->train_graph;
+    fprintf(out, "training: arena %lld bytes (activations, tapes, gradients), lower bound %lld (ratio %.3f)\n",
+            (long long)gt->arena_size, (long long)gt->arena_lower_bound,
+            gt->arena_lower_bound ? (double)gt->arena_size / (double)gt->arena_lower_bound : 1.0);
+  }
   return true;
 }
