@@ -46,7 +46,11 @@ static void show_line(SrcLoc loc) {
       e++;
     if (e - p > 200)
       return; /* a minified line helps nobody */
-    fprintf(stderr, "  %.*s\n  ", (int)(e - p), p);
+    /* Control bytes from a hostile file must not reach the terminal. */
+    fputs("  ", stderr);
+    for (const char *q = p; q < e; q++)
+      fputc(((unsigned char)*q < 32 && *q != '\t') || *q == 127 ? '?' : *q, stderr);
+    fputs("\n  ", stderr);
     for (int c = 1; c < loc.col && p + c - 1 < e; c++)
       fputc(p[c - 1] == '\t' ? '\t' : ' ', stderr);
     fputs("^\n", stderr);
