@@ -69,7 +69,10 @@ static bool applies(int algo, const RtConv *p) {
 static double estimate(int algo, const RtConv *p, int tile) {
   double macs = (double)p->K * p->OH * p->OW * (double)(p->C / p->groups) * p->kh * p->kw;
   double io = 4.0 * ((double)p->C * p->H * p->W + (double)p->K * p->OH * p->OW);
-  double flops = 2 * macs, bytes = io, eff;
+  /* Weights are read once per sample: what an algorithm does to their size
+   * (Winograd F(4,3) stores 36 values per 9) is memory traffic too. */
+  double wbytes = 4.0 * p->K * (double)(p->C / p->groups) * p->kh * p->kw;
+  double flops = 2 * macs, bytes = io + wbytes, eff;
   switch (algo) {
   case ALGO_DIRECT:
     eff = p->groups == 1 ? (p->C >= 16 ? 0.14 : 0.08) : 0.02;
@@ -87,7 +90,7 @@ static double estimate(int algo, const RtConv *p, int tile) {
     flops = 2.0 * tiles * a * a * p->K * p->C                /* batched GEMMs */
             + tiles * (p->C + p->K) * (double)a * a * 4.0;    /* transforms */
     eff = p->K >= 32 ? 0.55 : 0.25;
-    bytes += 4.0 * tiles * a * a * (p->C + p->K) * 2;
+    bytes += 4.0 * tiles * a * a * (p->C + p->K) * 2 + wbytes * (a * a / 9.0 - 1);
     break;
   }
   case ALGO_FFT: {
@@ -97,7 +100,7 @@ static double estimate(int algo, const RtConv *p, int tile) {
     flops = tiles * (8.0 * spec * (double)p->K * (p->C / p->groups)   /* complex MACs */
                      + 2.5 * P * Q * lg * (p->C + p->K));             /* forward + inverse FFTs */
     eff = 0.3;
-    bytes += 8.0 * tiles * spec * (p->C + p->K);
+    bytes += 8.0 * tiles * spec * (p->C + p->K) + 8.0 * spec * p->K * (double)(p->C / p->groups) - wbytes;
     break;
   }
   default:
@@ -155,7 +158,9 @@ static double gate_error(Node *n, int algo, int tile) {
   const float *w = n->weight->data;
   int Cg = p.C / p.groups, Kg = p.K / p.groups;
   double maxref = 0, maxerr = 0;
-  for (int k = 0; k < p.K; k++)
+  /* The first 64 output channels are a representative sample of the error
+   * and keep the float64 reference cheap on wide layers. */
+  for (int k = 0; k < p.K && k < 64; k++)
     for (int oh = 0; oh < p.OH; oh++)
       for (int ow = 0; ow < p.OW; ow++) {
         double acc = n->bias ? n->bias->data[k] : 0;
