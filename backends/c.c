@@ -345,6 +345,15 @@ static void emit_concat(CGen *cg, Node *n) {
   }
 }
 
+/* slice along `axis` (step 1): rows of (outer, d[axis]*inner) cut to [start, end). */
+static void emit_slice(CGen *cg, Node *n) {
+  Tensor *x = n->in[0], *y = n->out;
+  int64_t outer = dims_prod(&x->shape, 1, n->axis), inner = dims_prod(&x->shape, n->axis + 1, x->shape.rank);
+  emitf(cg->E, "rt_slice_copy((int64_t)batch * %lld, %lld, %lld, %lld, %s, %s);", (long long)outer,
+        (long long)(x->shape.d[n->axis] * inner), (long long)((n->slice_end - n->slice_start) * inner),
+        (long long)(n->slice_start * inner), ref(cg, x), ref(cg, y));
+}
+
 static void emit_upsample(CGen *cg, Node *n) {
   Tensor *x = n->in[0];
   int64_t H, W;
@@ -419,7 +428,7 @@ static const EmitFn emit_table[OP__COUNT] = {
     [OP_CONCAT] = emit_concat,        [OP_FLATTEN] = emit_copy,
     [OP_RESHAPE] = emit_copy,         [OP_UPSAMPLE] = emit_upsample,
     [OP_PAD] = emit_pad,              [OP_TRANSPOSE] = emit_transpose,
-    [OP_MEAN] = emit_mean,
+    [OP_MEAN] = emit_mean,            [OP_SLICE] = emit_slice,
 };
 
 /* ------------------------------------------------------------- backward

@@ -494,8 +494,8 @@ static void load_external(Cx *cx, OxTensor *t, int64_t want) {
     return;
   }
   if (length != want) {
-    diag_error(at(cx, t->off), "tensor '%s': external data length %lld does not match %lld bytes for dims %s",
-               t->name, (long long)length, (long long)want, "of the tensor");
+    diag_error(at(cx, t->off), "tensor '%s': external data length %lld does not match the %lld bytes its dims "
+               "and data type need", t->name, (long long)length, (long long)want);
     close(fd);
     return;
   }
@@ -1455,6 +1455,7 @@ static bool a_ints(Cx *cx, Op *op, const char *name, const int64_t **v, int *n) 
 /* A 0/1 flag. */
 static bool a_bool(Cx *cx, Op *op, const char *name, bool def, bool *v) {
   int64_t x;
+  *v = def;
   if (!a_int(cx, op, name, def, &x))
     return false;
   if (x != 0 && x != 1)
@@ -1531,24 +1532,8 @@ static Node *mk(Cx *cx, Op *op, OpKind k, Tensor **in, int nin, const char *suff
 
 static Node *mk1(Cx *cx, Op *op, OpKind k, Tensor *x, const char *suffix) { return mk(cx, op, k, &x, 1, suffix); }
 
-static Shape shape_slice_rule(const Node *n);
-
 /* Shape inference (and parameter checks) for a node just built. */
-static bool fin(Cx *cx, Node *n) {
-  (void)cx;
-  if (n->op == OP_SLICE) {
-    /* shape.c has no rule for slice yet; the rule is simple and local. */
-    n->out->shape = shape_slice_rule(n);
-    return true;
-  }
-  return shape_infer_node(cx->g, n);
-}
-
-static Shape shape_slice_rule(const Node *n) {
-  Shape s = n->in[0]->shape;
-  s.d[n->axis] = n->slice_end - n->slice_start;
-  return s;
-}
+static bool fin(Cx *cx, Node *n) { return shape_infer_node(cx->g, n); }
 
 static bool finite_or_allowed(Cx *cx, Op *op, const char *what, const float *d, int64_t n) {
   if (cx->opt && cx->opt->allow_nonfinite)
@@ -2504,6 +2489,20 @@ static bool need_rank(Cx *cx, Op *op, Tensor *x, int lo, int hi, const char *wha
   return op_err(cx, op, "input of shape %s is not supported (%s)", shape_str(&x->shape), what);
 }
 
+/* If x is the result of a zero Pad that nothing else reads, return the Pad's
+ * input and its pads (t, l, b, r) so a conv or an average pool (counting
+ * the padding) can pad on the fly: same values, one pass and buffer fewer. */
+static Tensor *zero_pad_source(Cx *cx, Tensor *x, int pad[4]) {
+  Node *p = x->producer;
+  if (!p || p->op != OP_PAD || p->pad_mode != 0 || p->pad_value != 0 || cx->tuses[x->id] != 1 ||
+      cx->tgout[x->id])
+    return NULL;
+  memcpy(pad, p->pad, sizeof p->pad);
+  return p->in[0];
+}
+
+/* Conv: 1-D or 2-D, weight/bias from initializers (names kept), auto_pad
+ * resolved here so the IR only ever sees explicit [t, l, b, r] pads. */
 static bool h_conv(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   Value *w = cin(cx, op, 1, true, "weight");
@@ -2521,10 +2520,14 @@ static bool h_conv(Cx *cx, Op *op) {
     return false;
   if (group < 1 || group > INT32_MAX)
     return op_err(cx, op, "group %lld is invalid", (long long)group);
-  Node *n = mk1(cx, op, r == 3 ? OP_CONV1D : OP_CONV2D, x, NULL);
+  int extra[4];
+  Tensor *src = zero_pad_source(cx, x, extra);
+  Node *n = mk1(cx, op, r == 3 ? OP_CONV1D : OP_CONV2D, src ? src : x, NULL);
   n->out_ch = w->dims[0];
   n->groups = (int)group;
   set_win(n, &win);
+  for (int k = 0; src && k < 4; k++)
+    n->pad[k] += extra[k]; /* the Pad node is left unused and dropped at the end */
   if (!(n->weight = mk_param(cx, op, w, "weight", TK_PARAM)))
     return false;
   n->has_bias = b != NULL;
@@ -2538,6 +2541,8 @@ static bool h_conv(Cx *cx, Op *op) {
   return done(cx, op, n);
 }
 
+/* ConvTranspose: output_shape / SAME are turned into pads with ONNX's rule;
+ * the IR's asymmetric pads plus output_padding express every case. */
 static bool h_conv_transpose(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   Value *w = cin(cx, op, 1, true, "weight");
@@ -2604,6 +2609,8 @@ static float *transpose2(const float *w, int64_t K, int64_t N, double scale) {
   return t;
 }
 
+/* Gemm as a linear layer: alpha is folded into the weight and beta into the
+ * bias at import; transB=0 weights are transposed to PyTorch's (out, in). */
 static bool h_gemm(Cx *cx, Op *op) {
   Tensor *a = rt(cx, op, 0);
   Value *B = cin(cx, op, 1, true, "B"), *C = has_in(op, 2) ? cin(cx, op, 2, true, "C") : NULL;
@@ -2649,6 +2656,8 @@ static bool h_gemm(Cx *cx, Op *op) {
   return done(cx, op, n);
 }
 
+/* MatMul by a constant matrix is a bias-less linear layer; a following Add of
+ * a constant vector is then folded into its bias (try_fold_bias). */
 static bool h_matmul(Cx *cx, Op *op) {
   Tensor *a = rt(cx, op, 0);
   Value *B = cin(cx, op, 1, true, "B");
@@ -2667,6 +2676,8 @@ static bool h_matmul(Cx *cx, Op *op) {
   return done(cx, op, n);
 }
 
+/* Inference BatchNormalization: the statistics become BN buffers so that
+ * pass_fold can fold them into the preceding convolution. */
 static bool h_batchnorm(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   Value *p[4];
@@ -2748,6 +2759,8 @@ static bool h_layernorm(Cx *cx, Op *op) {
   return done(cx, op, n);
 }
 
+/* Pointwise activations with their ONNX defaults (which differ from
+ * PyTorch's for HardSigmoid: alpha 0.2, beta 0.5). */
 static bool h_unary(Cx *cx, Op *op) {
   static const struct { const char *name; OpKind op; } map[] = {
     {"Relu", OP_RELU}, {"Sigmoid", OP_SIGMOID}, {"Tanh", OP_TANH}, {"HardSwish", OP_HARDSWISH},
@@ -2794,6 +2807,7 @@ static bool h_unary(Cx *cx, Op *op) {
   return done(cx, op, n);
 }
 
+/* Softmax/LogSoftmax; opset < 13 semantics are handled below. */
 static bool h_softmax(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   int64_t ax;
@@ -2830,6 +2844,7 @@ static bool h_softmax(Cx *cx, Op *op) {
   return done(cx, op, n);
 }
 
+/* Clip: bounds are constant inputs since opset 11 (attributes before). */
 static bool h_clip(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   if (!x)
@@ -2859,6 +2874,7 @@ static bool h_clip(Cx *cx, Op *op) {
   return done(cx, op, n);
 }
 
+/* PRelu with one slope or one per channel (stored flat, as PyTorch does). */
 static bool h_prelu(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   Value *s = cin(cx, op, 1, true, "slope");
@@ -2931,6 +2947,9 @@ static bool try_fold_bias(Cx *cx, Op *op, Tensor *x, Value *c, double sign) {
   return true;
 }
 
+/* Add/Sub/Mul/Div with a computed operand.  The IR has add and mul only, so
+ * Sub becomes an add of the negation (exact) and Div by a constant a mul by
+ * its reciprocal (within an ulp).  Constants must not vary over the batch. */
 static bool h_arith(Cx *cx, Op *op) {
   int kind = bin_kind(op->nd->op_type);
   Value *a = op->in[0], *b = op->in[1];
@@ -2990,6 +3009,7 @@ static bool h_arith(Cx *cx, Op *op) {
   return done(cx, op, mk(cx, op, kind == BIN_MUL || kind == BIN_DIV ? OP_MUL : OP_ADD, in, 2, NULL));
 }
 
+/* Sum: a variadic add. */
 static bool h_sum(Cx *cx, Op *op) {
   Tensor **in = cnnc_alloc(sizeof(Tensor *) * (size_t)op->nin);
   for (int k = 0; k < op->nin; k++) {
@@ -3014,6 +3034,7 @@ static bool h_neg(Cx *cx, Op *op) {
   return true;
 }
 
+/* Concat of computed tensors (constant-only concats were folded). */
 static bool h_concat(Cx *cx, Op *op) {
   int64_t ax;
   if (!attr(op, "axis"))
@@ -3053,6 +3074,8 @@ static bool reshape_to(Cx *cx, Op *op, Tensor *x, int r, const int64_t *dims) {
   return done(cx, op, n);
 }
 
+/* Flatten keeps the batch first: axis 1 is the IR's flatten; a larger axis
+ * is a reshape when the merged leading axes are all 1. */
 static bool h_flatten(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   int64_t ax;
@@ -3076,6 +3099,7 @@ static bool h_flatten(Cx *cx, Op *op) {
   return reshape_to(cx, op, x, 2, dims);
 }
 
+/* Reshape with a constant target (often folded from Shape arithmetic). */
 static bool h_reshape(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   Value *sv = cin(cx, op, 1, true, "shape");
@@ -3100,6 +3124,7 @@ static bool h_reshape(Cx *cx, Op *op) {
   return reshape_to(cx, op, x, r, dims);
 }
 
+/* Transpose that keeps the batch first; the identity is an alias. */
 static bool h_transpose(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   int64_t perm[OX_MAX_RANK];
@@ -3119,6 +3144,7 @@ static bool h_transpose(Cx *cx, Op *op) {
   return done(cx, op, n);
 }
 
+/* Unsqueeze/Squeeze of computed tensors are per-sample reshapes. */
 static bool h_unsqueeze(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   const int64_t *axes;
@@ -3162,6 +3188,7 @@ static bool h_squeeze(Cx *cx, Op *op) {
   return reshape_to(cx, op, x, r, dims);
 }
 
+/* Pad (pads from an input since opset 11) on the spatial axes only. */
 static bool h_pad(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   Value *pv = cin(cx, op, 1, true, "pads");
@@ -3215,6 +3242,7 @@ static bool h_pad(Cx *cx, Op *op) {
   return done(cx, op, n);
 }
 
+/* MaxPool/AveragePool; the Indices output of MaxPool is refused if used. */
 static bool h_maxpool(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   Win w;
@@ -3238,10 +3266,22 @@ static bool h_avgpool(Cx *cx, Op *op) {
       !win_attrs(cx, op, &x->shape, &w, NULL, false, true) || !a_bool(cx, op, "ceil_mode", false, &ceil_mode) ||
       !a_bool(cx, op, "count_include_pad", false, &cip))
     return false;
-  Node *n = mk1(cx, op, w.sp == 1 ? OP_AVGPOOL1D : OP_AVGPOOL2D, x, NULL);
+  /* Pad(0) + AveragePool is how PyTorch exports count_include_pad=True. */
+  int extra[4];
+  Tensor *src = zero_pad_source(cx, x, extra);
+  bool fold = src && !ceil_mode;
+  for (int k = 0; fold && k < w.sp; k++) {
+    int o = w.sp == 1 ? 1 : 0;
+    fold = w.pb[k] == 0 && w.pe[k] == 0 && extra[o + k] <= w.k[k] / 2 && extra[o + k + 2] <= w.k[k] / 2;
+  }
+  Node *n = mk1(cx, op, w.sp == 1 ? OP_AVGPOOL1D : OP_AVGPOOL2D, fold ? src : x, NULL);
   set_win(n, &w);
   n->ceil_mode = ceil_mode;
   n->count_include_pad = cip;
+  if (fold) {
+    memcpy(n->pad, extra, sizeof n->pad);
+    n->count_include_pad = true;
+  }
   return done(cx, op, n);
 }
 
@@ -3305,6 +3345,7 @@ static bool h_reducemean(Cx *cx, Op *op) {
   return done(cx, op, m);
 }
 
+/* Dropout and Identity are aliases at inference: no IR node at all. */
 static bool h_dropout(Cx *cx, Op *op) {
   if (has_in(op, 2)) {
     Value *tm = cin(cx, op, 2, true, "training_mode");
@@ -3328,6 +3369,7 @@ static bool h_identity(Cx *cx, Op *op) {
   return true;
 }
 
+/* Cast of a computed tensor: only to float32, which it already is. */
 static bool h_cast(Cx *cx, Op *op) {
   int64_t to;
   if (!a_int(cx, op, "to", 0, &to))
@@ -3372,6 +3414,7 @@ static bool h_slice(Cx *cx, Op *op) {
   return true;
 }
 
+/* Split into IR slices (ShuffleNet's channel split). */
 static bool h_split(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   int64_t ax;
@@ -3420,6 +3463,8 @@ static bool h_split(Cx *cx, Op *op) {
   return true;
 }
 
+/* Gather on a computed tensor: one index or a contiguous range, as a slice
+ * (x[:, 3] or x[:, 2:5] in PyTorch). */
 static bool h_gather(Cx *cx, Op *op) {
   Tensor *x = rt(cx, op, 0);
   Value *iv = cin(cx, op, 1, true, "indices");
@@ -3697,7 +3742,11 @@ static void convert_node(Cx *cx, OxNode *nd) {
   }
   const OpRule *rule = find_rule(nd->op_type);
   if (!rule) {
-    diag_error(op.loc, "node '%s': unsupported op '%s'", node_label(nd), nd->op_type);
+    bool sub = false;
+    for (int i = 0; i < nd->nattrs; i++)
+      sub |= (nd->attrs[i].seen & ((1u << AT_GRAPH) | (1u << AT_GRAPHS))) != 0;
+    diag_error(op.loc, "node '%s': unsupported op '%s'%s", node_label(nd), nd->op_type,
+               sub ? " (subgraphs and control flow are not supported)" : "");
     return;
   }
   if (poisoned)

@@ -62,6 +62,8 @@ static void print_attrs(const Node *n, FILE *out) {
     break;
   case OP_RESHAPE: case OP_TRANSPOSE: fprintf(out, " %s=%s", n->op == OP_RESHAPE ? "shape" : "perm",
                                               shape_str(&n->target)); break;
+  case OP_SLICE: fprintf(out, " dim=%d start=%lld end=%lld", n->axis, (long long)n->slice_start,
+                         (long long)n->slice_end); break;
   case OP_MEAN: fprintf(out, " axes=0x%llx keepdims=%d", (unsigned long long)n->axes_mask, n->keepdims); break;
   default: break;
   }

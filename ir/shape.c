@@ -526,6 +526,23 @@ bool shape_infer_node(Graph *g, Node *n) {
     o.rank = r;
     break;
   }
+  case OP_SLICE: {
+    int a = norm_axis(n, n->axis, x->shape.rank);
+    if (a < 0)
+      return false;
+    if (a == 0) {
+      diag_error(n->loc, "layer '%s': slicing the batch dimension is not supported", n->name);
+      return false;
+    }
+    if (n->slice_start < 0 || n->slice_end > x->shape.d[a] || n->slice_start >= n->slice_end) {
+      diag_error(n->loc, "layer '%s': slice [%lld, %lld) is empty or outside dim %d of size %lld", n->name,
+                 (long long)n->slice_start, (long long)n->slice_end, a, (long long)x->shape.d[a]);
+      return false;
+    }
+    n->axis = a;
+    o.d[a] = n->slice_end - n->slice_start;
+    break;
+  }
   default:
     die("no shape rule for op %s", oi->name);
   }

@@ -196,6 +196,8 @@ RT_FN void rt_binary_same(int op, int64_t count, const float *a, const float *b,
 /* Copy x (outer, inner_x) into columns [off, off+inner_x) of y (outer, inner_y): concat. */
 RT_FN void rt_copy_slice(int64_t outer, int64_t inner_x, int64_t inner_y, int64_t off, const float *x,
                          float *y);
+/* Slice: y (outer, inner_y) = columns [off, off+inner_y) of x (outer, inner_x). */
+RT_FN void rt_slice_copy(int64_t outer, int64_t inner_x, int64_t inner_y, int64_t off, const float *x, float *y);
 /* Nearest upsampling by integer factors. */
 RT_FN void rt_upsample_nearest(int n, int C, int H, int W, int fh, int fw, const float *x, float *y);
 /* Spatial padding of (n, C, H, W): mode 0 constant, 1 reflect, 2 edge. */
@@ -269,6 +271,16 @@ RT_FN void rt_gemm_pack_b(int K, int N, const float *B, int64_t rsb, int64_t csb
 RT_FN int rt_gemm_ntasks(const RtGemm *g);
 RT_FN void rt_gemm_task(const RtGemm *g, int t);
 RT_FN void rt_gemm_packed(const RtGemm *g); /* every task, OpenMP-parallel */
+/* Column panels of g (the packed tail counts as one) and the block of C of
+ * rows [m0, m1) x panels [p0, p1): lets a caller pack B panel by panel and
+ * multiply while it is in cache.  Row blocks must start at multiples of 8. */
+RT_FN int rt_gemm_npanels(const RtGemm *g);
+RT_FN void rt_gemm_panels(const RtGemm *g, int p0, int p1, int m0, int m1);
+/* The dot-product form for B given by columns (column j at Bt + j*ldbt, k
+ * contiguous; e.g. the rows of a linear layer's input): nothing to pack. */
+RT_FN void rt_gemm_dot(int M, int N, int K, const float *A, int64_t lda, const float *Bt, int64_t ldbt, float *C,
+                       int64_t rsc, int64_t csc, const float *bias, const float *res, int act, float alpha,
+                       float beta);
 
 
 /* ============================================================ training

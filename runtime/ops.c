@@ -360,6 +360,12 @@ RT_FN void rt_copy_slice(int64_t outer, int64_t inner_x, int64_t inner_y, int64_
     memcpy(y + o * inner_y + off, x + o * inner_x, (size_t)inner_x * sizeof(float));
 }
 
+RT_FN void rt_slice_copy(int64_t outer, int64_t inner_x, int64_t inner_y, int64_t off, const float *x, float *y) {
+  int64_t o;
+  for (o = 0; o < outer; o++)
+    memcpy(y + o * inner_y, x + o * inner_x + off, (size_t)inner_y * sizeof(float));
+}
+
 RT_FN void rt_upsample_nearest(int n, int C, int H, int W, int fh, int fw, const float *x, float *y) {
   const int64_t rows = (int64_t)n * C * H, OW = (int64_t)W * fw;
   int64_t t;

@@ -6,6 +6,7 @@ For every model NAME, OUT/NAME/ gets
   model.onnx   opset 13 (or --opset), batch 1, static shapes, eval mode
   input.npy    float32 input, C order, batch first (seeded torch.randn)
   expect.npy   the same model evaluated in float64 (model.double()) - the reference
+  input_b3.npy, expect_b3.npy   (small nets only) the same for a batch of 3
 so that a test can run
   cnnc check OUT/NAME/model.onnx --input OUT/NAME/input.npy --expect OUT/NAME/expect.npy
 
@@ -192,6 +193,14 @@ def export(name, out_root, opset):
         ref = model.double()(x.double()).numpy()
     np.save(os.path.join(d, "input.npy"), x.numpy().astype(np.float32))
     np.save(os.path.join(d, "expect.npy"), ref.astype(np.float64))
+    if name in SMALL:
+        # The file says batch 1; cnnc compiles for the batch of the input, so a
+        # batch-3 pair checks that shapes baked in at export follow the batch.
+        x3 = torch.randn((3,) + shape, generator=gen)
+        with torch.no_grad():
+            ref3 = model(x3.double()).numpy()
+        np.save(os.path.join(d, "input_b3.npy"), x3.numpy().astype(np.float32))
+        np.save(os.path.join(d, "expect_b3.npy"), ref3.astype(np.float64))
     try:
         import onnx
         ops = sorted({n.op_type for n in onnx.load_from_string(buf.getvalue()).graph.node})
@@ -207,7 +216,7 @@ def main():
     ap.add_argument("--zoo", action="store_true", help="the torchvision classification zoo")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--opset", type=int, default=13)
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
     names = a.names or (ZOO if a.zoo else list(SMALL) + DEFAULT_TV)
     if a.list:
         print("\n".join(names))

@@ -67,3 +67,11 @@ file(GLOB EXAMPLE_YAMLS ${CMAKE_SOURCE_DIR}/examples/*.yaml)
 file(GLOB GOLDEN_YAMLS ${CMAKE_SOURCE_DIR}/tests/golden/*/model.yaml)
 add_test(NAME arena_examples COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/arena_check.py $<TARGET_FILE:cnnc>
          ${EXAMPLE_YAMLS} ${GOLDEN_YAMLS})
+
+# ONNX end to end: torchvision models and small nets exported at test time
+# (tests/make_onnx_models.py, needs torch + onnx), checked against float64.
+add_test(NAME onnx_models COMMAND bash ${CMAKE_SOURCE_DIR}/tests/onnx_models.sh $<TARGET_FILE:cnnc>)
+set_tests_properties(onnx_models PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1500)
+# The whole torchvision classification zoo must import (cnnc info).
+add_test(NAME onnx_zoo_import COMMAND bash ${CMAKE_SOURCE_DIR}/tests/onnx_models.sh $<TARGET_FILE:cnnc> --zoo --info)
+set_tests_properties(onnx_zoo_import PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1500)

@@ -1169,6 +1169,32 @@ static void test_convert_patterns(void) {
     CHECK(t && t->out->shape.d[2] == 9 && t->out->shape.d[3] == 7);
   }
 
+  /* Zero Pad folded into a following AveragePool (count_include_pad) and Conv. */
+  g = (G){0};
+  init_i64(&g, "pads", 8, (int64_t[]){0, 0, 1, 1, 0, 0, 1, 1});
+  init_f32(&g, "w", 4, (int64_t[]){2, 3, 3, 3}, NULL);
+  input(&g, "x", 4, D_X);
+  node(&g, "Pad", "p1", "x,pads", "p", NULL);
+  a = (Buf){0};
+  attr_is(&a, "kernel_shape", 2, (int64_t[]){3, 3});
+  node(&g, "AveragePool", "avg", "p", "y1", &a);
+  node(&g, "Pad", "p2", "x,pads", "q", NULL);
+  a = (Buf){0};
+  attr_is(&a, "pads", 4, (int64_t[]){1, 0, 0, 0});
+  node(&g, "Conv", "conv", "q,w", "y2", &a);
+  output(&g, "y1");
+  output(&g, "y2");
+  m = model(8, "", 13, &g);
+  gr = expect_ok("pad_fold", &m, 1);
+  if (gr) {
+    CHECK(count_op(gr, OP_PAD) == 0);
+    Node *av = find_op(gr, OP_AVGPOOL2D, 0);
+    CHECK(av && av->count_include_pad && av->pad[0] == 1 && av->pad[3] == 1 && av->in[0] == gr->inputs[0]);
+    CHECK(av && av->out->shape.d[2] == 8);
+    Node *cv = find_op(gr, OP_CONV2D, 0);
+    CHECK(cv && cv->pad[0] == 2 && cv->pad[1] == 1 && cv->pad[2] == 1 && cv->out->shape.d[2] == 9);
+  }
+
   /* Nodes out of order are sorted; an unused node is skipped; names from
    * the stem; Dropout/Identity are aliases; a Constant node feeds an Add. */
   g = (G){0};
@@ -1193,6 +1219,17 @@ static void test_convert_patterns(void) {
     CHECK(!strcmp(gr->nodes[1]->name, "Sigmoid_0"));
     CHECK(gr->nodes[0]->in[0] == gr->inputs[0]);
   }
+
+  /* Two outputs naming one tensor (through Identity) get separate tensors. */
+  g = (G){0};
+  input(&g, "x", 4, D_X);
+  node(&g, "Relu", "r", "x", "y", NULL);
+  node(&g, "Identity", "i", "y", "z", NULL);
+  output(&g, "y");
+  output(&g, "z");
+  m = model(8, "", 13, &g);
+  gr = expect_ok("two_names", &m, 1);
+  CHECK(gr && gr->noutputs == 2 && gr->outputs[0] != gr->outputs[1] && count_op(gr, OP_DROPOUT) == 1);
 
   /* A 1-D conv + maxpool + ConvTranspose with output_shape. */
   g = (G){0};
