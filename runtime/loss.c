@@ -105,7 +105,8 @@ RT_FN float rt_loss_l1(int64_t count, const float *y, const float *target, float
     const double d = (double)y[i] - target[i];
     total += fabs(d);
     if (dx)
-      dx[i] = d > 0.0 ? (float)(1.0 / (double)count) : (d < 0.0 ? (float)(-1.0 / (double)count) : (d == d ? 0.0f : NAN));
+      dx[i] =
+          d > 0.0 ? (float)(1.0 / (double)count) : (d < 0.0 ? (float)(-1.0 / (double)count) : (d == d ? 0.0f : NAN));
   }
   return (float)(total / (double)count);
 }

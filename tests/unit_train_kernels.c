@@ -58,8 +58,12 @@ static float *rnd(int64_t count, float lo, float hi) {
   return p;
 }
 
-static float *fzeros(int64_t count) { return xmalloc((size_t)count * sizeof(float)); }
-static double *dzeros(int64_t count) { return xmalloc((size_t)count * sizeof(double)); }
+static float *fzeros(int64_t count) {
+  return xmalloc((size_t)count * sizeof(float));
+}
+static double *dzeros(int64_t count) {
+  return xmalloc((size_t)count * sizeof(double));
+}
 
 static float *nanbuf(int64_t count) {
   float *p = fzeros(count);
@@ -142,6 +146,14 @@ static void free_bufs(float **b) {
 
 static int same_bits(const float *a, const float *b, int64_t n) {
   return memcmp(a, b, (size_t)n * sizeof(float)) == 0;
+}
+
+/* equal up to float rounding of a final multiply-add */
+static int near_equal(const float *a, const float *b, int64_t n) {
+  for (int64_t i = 0; i < n; i++)
+    if (!(fabsf(a[i] - b[i]) <= 1e-6f * (fabsf(b[i]) + 1.0f)))
+      return 0;
+  return 1;
 }
 
 static void grad_check(const GradCase *gc) {
@@ -361,6 +373,12 @@ static const ConvCase conv_cases[] = {
     {1, 2, 11, 10, 3, 3, 3, 3, 2, 2, 1, 0, 1, 2, 0, 1, 0, 0, "mixed stride/dilation"},
     {1, 2, 3, 3, 3, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1, 0, 0, "kernel larger than input"},
     {1, 2, 8, 8, 3, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0, 0, "even kernel"},
+    /* wide rows: the register-tiled dX path (interior tiles, overlapping last tile) */
+    {1, 5, 3, 40, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, "wide rows 3x3 (tiled dX)"},
+    {1, 12, 2, 37, 4, 3, 5, 1, 1, 1, 2, 1, 3, 0, 5, 2, 0, 0, "wide, groups 2 (Cg=6: ragged block), dil 2"},
+    {2, 3, 2, 33, 3, 1, 3, 1, 1, 1, 1, 0, 0, 0, 0, 3, 0, 0, "wide depthwise, no padding"},
+    {1, 4, 1, 50, 3, 1, 7, 1, 1, 1, 1, 0, 6, 0, 0, 1, 0, 0, "wide 1-D causal k=7"},
+    {1, 2, 2, 18, 2, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, 0, 0, "exactly one interior tile"},
 };
 
 /* Transposed cases: pt/pl are the padding, oph/opw the output padding. */
@@ -824,16 +842,17 @@ static void test_bn_running(void) {
     }
   }
   record("batchnorm_train running/saved stats", "stats", 4 * C, md, 1, 1e-6);
-  /* the training forwards reproduce the inference kernels bit for bit */
+  /* the training forwards reproduce the inference kernels (the same float
+   * statistics; only fma contraction may differ between two functions) */
   {
     float *y2 = fzeros(n * C * HW), *w = rnd(C * HW, 0.5f, 1.5f), *b = rnd(C * HW, -1, 1);
     float *msave = fzeros(n), *isave = fzeros(n), *gm = fzeros(n * 2), *gi = fzeros(n * 2);
     rt_layernorm_train(n, C * HW, x, w, b, 1e-5f, y, msave, isave);
     rt_layernorm(n, C * HW, x, w, b, 1e-5f, y2);
-    expect("layernorm_train == rt_layernorm (bits)", same_bits(y, y2, n * C * HW));
+    expect("layernorm_train == rt_layernorm (1e-6)", near_equal(y, y2, n * C * HW));
     rt_groupnorm_train(n, C, HW, 2, x, w, b, 1e-5f, y, gm, gi);
     rt_groupnorm(n, C, HW, 2, x, w, b, 1e-5f, y2);
-    expect("groupnorm_train == rt_groupnorm (bits)", same_bits(y, y2, n * C * HW));
+    expect("groupnorm_train == rt_groupnorm (1e-6)", near_equal(y, y2, n * C * HW));
     free(y2), free(w), free(b), free(msave), free(isave), free(gm), free(gi);
   }
   free(x), free(y), free(sm), free(si);
@@ -841,9 +860,8 @@ static void test_bn_running(void) {
 
 static void test_norms(void) {
   static const NormCtx cases[] = {
-      {0, 3, 4, 6, 0, 1, 1e-5f}, {0, 5, 3, 1, 0, 1, 1e-5f}, {0, 4, 2, 5, 0, 0, 1e-3f},
-      {1, 3, 2, 6, 0, 1, 1e-5f}, {1, 2, 1, 17, 0, 0, 1e-5f},
-      {2, 2, 6, 5, 3, 1, 1e-5f}, {2, 3, 4, 4, 4, 1, 1e-5f}, {2, 2, 4, 6, 1, 0, 1e-5f},
+      {0, 3, 4, 6, 0, 1, 1e-5f},  {0, 5, 3, 1, 0, 1, 1e-5f}, {0, 4, 2, 5, 0, 0, 1e-3f}, {1, 3, 2, 6, 0, 1, 1e-5f},
+      {1, 2, 1, 17, 0, 0, 1e-5f}, {2, 2, 6, 5, 3, 1, 1e-5f}, {2, 3, 4, 4, 4, 1, 1e-5f}, {2, 2, 4, 6, 1, 0, 1e-5f},
   };
   static const char *kinds[] = {"batchnorm_train", "layernorm", "groupnorm"};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -892,8 +910,8 @@ static double act_ref(int act, double a, double b, double v) {
   }
 }
 
-static const char *act_names[] = {"none", "relu", "leaky", "clip", "sigmoid", "tanh",
-                                  "hardswish", "elu", "selu", "gelu", "hardsigmoid", "identity"};
+static const char *act_names[] = {"none",      "relu", "leaky", "clip", "sigmoid",     "tanh",
+                                  "hardswish", "elu",  "selu",  "gelu", "hardsigmoid", "identity"};
 
 typedef struct {
   int act;
@@ -950,7 +968,7 @@ static void test_act_kinks(void) {
       {RT_ACT_CLIP, -0.5f, 0.75f, 0.75f, 2.0f, "clip'(max) passes"},
       {RT_ACT_CLIP, -0.5f, 0.75f, 0.76f, 0.0f, "clip' above max = 0"},
       {RT_ACT_HARDSWISH, 0, 0, -3.0f, -1.0f, "hardswish'(-3) = -1/2"},
-      {RT_ACT_HARDSWISH, 0, 0, 3.0f, 3.0f, "hardswish'(3) = 3/2"},
+      {RT_ACT_HARDSWISH, 0, 0, 3.0f, 2.0f, "hardswish'(3) = 1 (torch's vectorized kernel)"},
       {RT_ACT_HARDSWISH, 0, 0, -3.5f, 0.0f, "hardswish'(-3.5) = 0"},
       {RT_ACT_HARDSIGMOID, 1.0f / 6.0f, 0.5f, 3.0f, 0.0f, "hardsigmoid'(3) = 0 (open bound)"},
       {RT_ACT_HARDSIGMOID, 1.0f / 6.0f, 0.5f, -3.0f, 0.0f, "hardsigmoid'(-3) = 0"},
@@ -1111,8 +1129,8 @@ static void test_misc_pointwise(void) {
   for (size_t i = 0; i < sizeof sm / sizeof *sm; i++) {
     GradCase g;
     memset(&g, 0, sizeof g);
-    snprintf(g.name, sizeof g.name, "%s (%lld,%d,%lld)", sm[i].log ? "log_softmax" : "softmax",
-             (long long)sm[i].outer, sm[i].dim, (long long)sm[i].inner);
+    snprintf(g.name, sizeof g.name, "%s (%lld,%d,%lld)", sm[i].log ? "log_softmax" : "softmax", (long long)sm[i].outer,
+             sm[i].dim, (long long)sm[i].inner);
     g.ctx = &sm[i];
     g.nin = 1;
     g.inname[0] = "dx";
@@ -1322,11 +1340,12 @@ static void test_layout(void) {
   /* pads: constant (incl. a negative crop), reflect (incl. wrap), edge */
   {
     static const int pads[][6] = {
-        {0, 1, 2, 0, 3, 0}, {0, -1, 1, 2, -2, 0}, {1, 2, 1, 1, 2, 0}, {1, 3, 4, 2, 5, 1}, {2, 2, 0, 3, 1, 0},
-        {2, -1, 2, 1, 0, 0},
+        {0, 1, 2, 0, 3, 0}, {0, -1, 1, 2, -2, 0}, {1, 2, 1, 1, 2, 0},
+        {1, 3, 4, 2, 5, 1}, {2, 2, 0, 3, 1, 0},   {2, -1, 2, 1, 0, 0},
     };
-    static const char *pn[] = {"pad constant", "pad constant negative (crop)", "pad reflect",
-                               "pad reflect beyond one period", "pad edge", "pad edge with crop"};
+    static const char *pn[] = {"pad constant", "pad constant negative (crop)",
+                               "pad reflect",  "pad reflect beyond one period",
+                               "pad edge",     "pad edge with crop"};
     for (int i = 0; i < 6; i++) {
       LayCtx *c = &cases[nc];
       c->kind = 2, c->n = 2, c->C = 2, c->H = 4, c->W = 3;
@@ -1418,7 +1437,9 @@ static float loss_call(const LossCtx *c, const float *x, float *dx) {
   default: return rt_loss_l1((int64_t)c->n * c->C, x, c->t, dx);
   }
 }
-static void loss_fwd(const void *vc, float *const *in, float *y) { y[0] = loss_call(vc, in[0], NULL); }
+static void loss_fwd(const void *vc, float *const *in, float *y) {
+  y[0] = loss_call(vc, in[0], NULL);
+}
 /* the loss assigns its gradient; the harness wants +=, so add it in here */
 static void loss_bwd(const void *vc, float *const *in, const float *dy, float *const *d) {
   const LossCtx *c = vc;
@@ -1544,8 +1565,8 @@ static void test_dropout(void) {
   {
     const double rate = (double)kept / n, sd = sqrt(p * (1 - p) / n);
     char label[128];
-    snprintf(label, sizeof label, "dropout: keep rate %.4f vs %.4f (4 sigma %.4f), kept = x/(1-p) exactly", rate,
-             1 - p, 4 * sd);
+    snprintf(label, sizeof label, "dropout: keep rate %.4f vs %.4f (4 sigma %.4f), kept = x/(1-p) exactly", rate, 1 - p,
+             4 * sd);
     expect(label, fabs(rate - (1 - p)) < 4 * sd && badval == 0);
   }
   rt_dropout_train(n, p, 42, 8, x, y2);
@@ -1567,8 +1588,9 @@ static void test_dropout(void) {
     dx[i] = 0.25f;
   rt_dropout_bwd(n, p, 42, 7, dy, dx);
   for (int64_t i = 0; i < n; i++) {
-    const float want = 0.25f + (y[i] != 0 ? dy[i] * scale : 0.0f);
-    badgrad += dx[i] != want;
+    /* ~1 ulp: the kernel may contract the += into an fma (-march=native) */
+    const double want = 0.25 + (y[i] != 0 ? (double)dy[i] * scale : 0.0);
+    badgrad += fabs(dx[i] - want) > 2e-7 * (fabs(want) + 1);
   }
   expect("dropout_bwd: same mask, dx += dy/(1-p)", badgrad == 0);
   /* a prefix of the tensor gets the same mask (the mask is a function of the index) */
@@ -1613,10 +1635,11 @@ int main(void) {
   /* max error table: the worst gradient check per kernel family */
   printf("\n%-44s %-8s %-12s %-12s %s\n", "kernel (worst case)", "tensor", "max|diff|", "max|ref|", "rel");
   {
-    static const char *fam[] = {"conv2d", "conv_t2d", "linear", "pool max", "pool avg", "pool lp",
-                                "adaptive_avgpool", "global_avgpool", "reduce_mean", "batchnorm_train",
-                                "layernorm", "groupnorm", "unary", "prelu", "maxout", "softmax", "log_softmax",
-                                "binary", "copy_slice", "upsample", "pad", "transpose", "loss"};
+    static const char *fam[] = {
+        "conv2d",         "conv_t2d",    "linear",          "pool max",  "pool avg",   "pool lp",  "adaptive_avgpool",
+        "global_avgpool", "reduce_mean", "batchnorm_train", "layernorm", "groupnorm",  "unary",    "prelu",
+        "maxout",         "softmax",     "log_softmax",     "binary",    "copy_slice", "upsample", "pad",
+        "transpose",      "loss"};
     for (size_t f = 0; f < sizeof fam / sizeof *fam; f++) {
       const Row *worst = NULL;
       double wr = -1;
