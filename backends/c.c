@@ -675,15 +675,16 @@ static int opt_buffers(const TrainSpec *tr) {
 static void emit_optimizer(CGen *cg, Graph *gt) {
   TrainSpec *tr = gt->train;
   Emitter *E = cg->E;
+  /* clip_grad_norm_: scale the gradients by coef = max / (norm + 1e-6) when
+   * coef < 1, step, then scale them back so the arena keeps d(loss)/d(param)
+   * (what `cnnc run --train --grads` reports) to within rounding. */
   if (tr->clip_grad_norm > 0) {
-    emitf(E, "{");
     emitf(E, "double sq = 0.0;");
     for (int i = 0; i < gt->ntensors; i++) {
       Tensor *t = gt->tensors[i];
       if (t->kind == TK_PARAM && t->trainable && t->grad && t->grad->offset >= 0)
         emitf(E, "sq += rt_sumsq(%lld, %s);", (long long)shape_numel(&t->shape), ref(cg, t->grad));
     }
-    /* torch.nn.utils.clip_grad_norm_: coef = max / (norm + 1e-6), applied when < 1 */
     emitf(E, "const double coef = %.17g / (sqrt(sq) + 1e-6);", tr->clip_grad_norm);
     emitf(E, "if (coef < 1.0) {");
     for (int i = 0; i < gt->ntensors; i++) {
@@ -691,7 +692,6 @@ static void emit_optimizer(CGen *cg, Graph *gt) {
       if (t->kind == TK_PARAM && t->trainable && t->grad && t->grad->offset >= 0)
         emitf(E, "rt_scale(%lld, (float)coef, %s);", (long long)shape_numel(&t->shape), ref(cg, t->grad));
     }
-    emitf(E, "}");
     emitf(E, "}");
   }
   /* Learning-rate schedule in steps (train_step calls), lr_scheduler semantics. */
@@ -723,6 +723,15 @@ static void emit_optimizer(CGen *cg, Graph *gt) {
       emitf(E, "rt_adam_step(%lld, lr, %s, %s, %s, %s, %d, step, %s, %s, %s, %s);", (long long)n, fl(tr->beta1),
             fl(tr->beta2), fl(tr->eps), fl(tr->weight_decay), !strcmp(tr->optimizer, "adamw"), p, gr, b0, b1);
     off += nb * stride;
+  }
+  if (tr->clip_grad_norm > 0) {
+    emitf(E, "if (coef < 1.0) {");
+    for (int i = 0; i < gt->ntensors; i++) {
+      Tensor *t = gt->tensors[i];
+      if (t->kind == TK_PARAM && t->trainable && t->grad && t->grad->offset >= 0)
+        emitf(E, "rt_scale(%lld, (float)(1.0 / coef), %s);", (long long)shape_numel(&t->shape), ref(cg, t->grad));
+    }
+    emitf(E, "}");
   }
 }
 

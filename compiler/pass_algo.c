@@ -247,6 +247,14 @@ static void choose(Graph *g, Node *n, const Options *opt) {
     int a = cands[ci];
     if (forced != ALGO_AUTO && a != forced)
       continue;
+    /* A trainable model's inference reads the caller's params buffer:
+     * nothing derived from the weights at compile time may be used. */
+    if (g->train && (a == ALGO_WINOGRAD || a == ALGO_FFT)) {
+      if (forced != ALGO_AUTO)
+        diag_error(n->loc, "--algo %s=%s: a trainable model cannot use weights transformed at compile time",
+                   n->name, algo_name(a));
+      continue;
+    }
     if (!applies(a, &p)) {
       if (forced != ALGO_AUTO)
         diag_error(n->loc, "--algo %s=%s does not apply to this %dx%d conv (stride %d, groups %d)", n->name,

@@ -75,3 +75,4 @@ set_tests_properties(onnx_models PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1500)
 # The whole torchvision classification zoo must import (cnnc info).
 add_test(NAME onnx_zoo_import COMMAND bash ${CMAKE_SOURCE_DIR}/tests/onnx_models.sh $<TARGET_FILE:cnnc> --zoo --info)
 set_tests_properties(onnx_zoo_import PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1500)
+include(${CMAKE_SOURCE_DIR}/tests/train_tests.cmake)
