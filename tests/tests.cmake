@@ -76,3 +76,7 @@ set_tests_properties(onnx_models PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1500)
 add_test(NAME onnx_zoo_import COMMAND bash ${CMAKE_SOURCE_DIR}/tests/onnx_models.sh $<TARGET_FILE:cnnc> --zoo --info)
 set_tests_properties(onnx_zoo_import PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1500)
 include(${CMAKE_SOURCE_DIR}/tests/train_tests.cmake)
+
+# The training demo (generated train_step on the 8x8 digits) reaches >= 95% test accuracy.
+add_test(NAME train_digits_demo COMMAND bash ${CMAKE_SOURCE_DIR}/tests/digits_demo.sh ${CMAKE_BINARY_DIR})
+set_tests_properties(train_digits_demo PROPERTIES TIMEOUT 300)
