@@ -221,23 +221,25 @@ static void emit_norm(CGen *cg, Node *n) {
   }
 }
 
-static void emit_unary(CGen *cg, Node *n) {
-  int kind;
-  double a = n->alpha, b = n->beta;
-  switch (n->op) {
-  case OP_RELU: kind = 1; break;
-  case OP_LEAKY_RELU: kind = 2; break;
-  case OP_CLIP: kind = 3; break;
-  case OP_SIGMOID: kind = 4; break;
-  case OP_TANH: kind = 5; break;
-  case OP_HARDSWISH: kind = 6; break;
-  case OP_ELU: kind = 7; break;
-  case OP_SELU: kind = 8; break;
-  case OP_GELU: kind = 9; break;
-  case OP_HARDSIGMOID: kind = 10; break;
+/* The RT_ACT_* kind of a pointwise op (forward and backward). */
+static int unary_kind(OpKind op) {
+  switch (op) {
+  case OP_RELU: return 1;
+  case OP_LEAKY_RELU: return 2;
+  case OP_CLIP: return 3;
+  case OP_SIGMOID: return 4;
+  case OP_TANH: return 5;
+  case OP_HARDSWISH: return 6;
+  case OP_ELU: return 7;
+  case OP_SELU: return 8;
+  case OP_GELU: return 9;
+  case OP_HARDSIGMOID: return 10;
   default: unreachable();
   }
-  emitf(cg->E, "rt_unary(%d, %s, %s, (int64_t)batch * %lld, %s, %s);", kind, fl(a), fl(b),
+}
+
+static void emit_unary(CGen *cg, Node *n) {
+  emitf(cg->E, "rt_unary(%d, %s, %s, (int64_t)batch * %lld, %s, %s);", unary_kind(n->op), fl(n->alpha), fl(n->beta),
         (long long)per_sample(n->out), ref(cg, n->in[0]), ref(cg, n->out));
 }
 
@@ -371,8 +373,9 @@ static void emit_pad(CGen *cg, Node *n) {
         ref(cg, x), ref(cg, n->out));
 }
 
-static void emit_transpose(CGen *cg, Node *n) {
-  Tensor *x = n->in[0];
+/* Declare xd (x's dims, batch at runtime) and perm for a transpose node. */
+static void emit_perm_arrays(CGen *cg, const Node *n) {
+  const Tensor *x = n->in[0];
   int r = x->shape.rank;
   char xd[512] = "", pm[256] = "";
   size_t kx = 0, kp = 0;
@@ -381,10 +384,14 @@ static void emit_transpose(CGen *cg, Node *n) {
                            k == 0 ? "batch" : cnnc_fmt("%lld", (long long)x->shape.d[k]));
     kp += (size_t)snprintf(pm + kp, sizeof pm - kp, "%s%lld", k ? ", " : "", (long long)n->target.d[k]);
   }
-  emitf(cg->E, "{");
   emitf(cg->E, "const int64_t xd[%d] = {%s};", r, xd);
   emitf(cg->E, "static const int perm[%d] = {%s};", r, pm);
-  emitf(cg->E, "rt_transpose(%d, xd, perm, %s, %s);", r, ref(cg, x), ref(cg, n->out));
+}
+
+static void emit_transpose(CGen *cg, Node *n) {
+  emitf(cg->E, "{");
+  emit_perm_arrays(cg, n);
+  emitf(cg->E, "rt_transpose(%d, xd, perm, %s, %s);", n->in[0]->shape.rank, ref(cg, n->in[0]), ref(cg, n->out));
   emitf(cg->E, "}");
 }
 
@@ -440,6 +447,12 @@ static const char *gx(CGen *cg, Node *gn, int i) { return gn->gout[i] ? ref(cg, 
 
 static void grad_conv(CGen *cg, Node *gn, Node *f, const char *dy) {
   emit_conv_desc(cg, f);
+  if (gn->scratch_bytes > 0) { /* im2col + GEMM backward */
+    emitf(cg->E, "rt_conv2d_bwd_ws(&p, batch, %s, %s, %s, %s, %s, %s, A + %lld);", ref(cg, f->in[0]),
+          ref(cg, f->weight), dy, gx(cg, gn, 0), opt_ref(cg, gn->dw), opt_ref(cg, gn->db),
+          (long long)gn->scratch_offset);
+    return;
+  }
   emitf(cg->E, "%s(&p, batch, %s, %s, %s, %s, %s, %s);",
         f->op == OP_CONV_TRANSPOSE2D ? "rt_conv_transpose2d_bwd" : "rt_conv2d_bwd", ref(cg, f->in[0]),
         ref(cg, f->weight), dy, gx(cg, gn, 0), opt_ref(cg, gn->dw), opt_ref(cg, gn->db));
@@ -509,21 +522,6 @@ static void grad_norm(CGen *cg, Node *gn, Node *f, const char *dy) {
   }
 }
 
-static int unary_kind(OpKind op) {
-  switch (op) {
-  case OP_RELU: return 1;
-  case OP_LEAKY_RELU: return 2;
-  case OP_CLIP: return 3;
-  case OP_SIGMOID: return 4;
-  case OP_TANH: return 5;
-  case OP_HARDSWISH: return 6;
-  case OP_ELU: return 7;
-  case OP_SELU: return 8;
-  case OP_GELU: return 9;
-  case OP_HARDSIGMOID: return 10;
-  default: unreachable();
-  }
-}
 
 static void grad_unary(CGen *cg, Node *gn, Node *f, const char *dy) {
   emitf(cg->E, "rt_unary_bwd(%d, %s, %s, (int64_t)batch * %lld, %s, %s, %s, %s);", unary_kind(f->op), fl(f->alpha),
@@ -612,18 +610,8 @@ static void grad_pad(CGen *cg, Node *gn, Node *f, const char *dy) {
 }
 
 static void grad_transpose(CGen *cg, Node *gn, Node *f, const char *dy) {
-  Tensor *x = f->in[0];
-  int r = x->shape.rank;
-  char xd[512] = "", pm[256] = "";
-  size_t kx = 0, kp = 0;
-  for (int k = 0; k < r; k++) {
-    kx += (size_t)snprintf(xd + kx, sizeof xd - kx, "%s%s", k ? ", " : "",
-                           k == 0 ? "batch" : cnnc_fmt("%lld", (long long)x->shape.d[k]));
-    kp += (size_t)snprintf(pm + kp, sizeof pm - kp, "%s%lld", k ? ", " : "", (long long)f->target.d[k]);
-  }
-  emitf(cg->E, "const int64_t xd[%d] = {%s};", r, xd);
-  emitf(cg->E, "static const int perm[%d] = {%s};", r, pm);
-  emitf(cg->E, "rt_transpose_bwd(%d, xd, perm, %s, %s);", r, dy, gx(cg, gn, 0));
+  emit_perm_arrays(cg, f);
+  emitf(cg->E, "rt_transpose_bwd(%d, xd, perm, %s, %s);", f->in[0]->shape.rank, dy, gx(cg, gn, 0));
 }
 
 typedef void (*GradFn)(CGen *, Node *, Node *, const char *);

@@ -9,7 +9,9 @@ Model mode (default):
      and bench/harness.c is built against it with `cc -O3 -march=native`
      (plus -fopenmp for runs with more than one thread);
   3. ONNX Runtime (ort_bench.js, after setup.sh when onnxruntime-node is
-     missing) and PyTorch (torch_bench.py) are timed in the same run;
+     missing) and PyTorch (torch_bench.py) are timed in the same run,
+     interleaved with cnnc model by model for --rounds rounds (best median of
+     each kept), so a busy machine slows all of them alike;
   4. one table: model, threads, cnnc/ORT/torch median ms, ORT/cnnc ratio
      (> 1: cnnc is faster), effective GFLOP/s (meta.json macs * 2 / time), %
      of peak (CNNC_PEAK_GFLOPS per thread, default 220), and the max |error|
@@ -147,52 +149,62 @@ def model_mode(a):
     threads = [int(t) for t in a.threads.split(",")]
     cnnc = find_cnnc(a.cnnc)
     results = {n: {"model": n} for n in names}
+    exes = {}
     for n in names:
         meta = json.load(open(os.path.join(MODELS, n, "meta.json")))
         results[n]["flops"] = 2 * meta["macs"]
         try:
-            exes, info = build_model(cnnc, n, threads)
+            exes[n], info = build_model(cnnc, n, threads)
             results[n].update(info)
         except Exception as e:  # report and go on with the other models
             results[n]["error"] = str(e)
             log(f"{n}: {e}")
-            continue
-        for t in threads:
-            out = os.path.join(WORK, n, f"out_t{t}.bin")
-            env = dict(os.environ, OMP_NUM_THREADS=str(t))
-            try:
-                r = json_lines(run([exes[t], os.path.join(MODELS, n, "input.bin"), out, "--min-time",
-                                    str(a.min_time)], env=env))[0]
-                e64, e32 = errors_vs_ref(n, out)
-                r.update(err_f64=e64, err_torch=e32)
-                results[n][f"cnnc_t{t}"] = r
-                log(f"{n:14s} t={t} cnnc {r['median_ms']:.3f} ms  err {e64:.3g}")
-            except Exception as e:
-                results[n][f"cnnc_t{t}_error"] = str(e)
-                log(f"{n}: {e}")
-    if not a.no_peers:
-        dirs = [os.path.join(MODELS, n) for n in names]
-        if ensure_ort():
-            try:
-                out = run(["node", os.path.join(PEERS_BENCH, "ort_bench.js"), "--threads", a.threads, "--min-time",
-                           str(max(a.min_time, 1.0))] + dirs, timeout=3600)
-                for r in json_lines(out):
-                    if r.get("model") in results:
-                        results[r["model"]][f"ort_t{r['threads']}"] = r
-            except Exception as e:
-                log(f"ort: {e}")
-        try:
-            out = run(["/usr/bin/python3", os.path.join(PEERS_BENCH, "torch_bench.py"), "--threads", a.threads,
-                       "--models", MODELS, "--min-time", str(max(a.min_time, 1.0))] + names, timeout=3600)
-            for r in json_lines(out):
-                if r.get("model") in results:
-                    results[r["model"]][f"torch_t{r['threads']}"] = r
-        except Exception as e:
-            log(f"torch: {e}")
+    ort_ok = not a.no_peers and ensure_ort()
+    # The machine may be shared: measure cnnc and the peers interleaved, model
+    # by model, for several rounds, and keep each one's best median.
+    for rnd in range(a.rounds):
+        for n in names:
+            for t in threads:
+                if n not in exes:
+                    break
+                out = os.path.join(WORK, n, f"out_t{t}.bin")
+                env = dict(os.environ, OMP_NUM_THREADS=str(t))
+                try:
+                    r = json_lines(run([exes[n][t], os.path.join(MODELS, n, "input.bin"), out, "--min-time",
+                                        str(a.min_time)], env=env))[0]
+                    e64, e32 = errors_vs_ref(n, out)
+                    r.update(err_f64=e64, err_torch=e32, round=rnd)
+                    keep(results[n], f"cnnc_t{t}", r)
+                    log(f"round {rnd} {n:14s} t={t} cnnc {r['median_ms']:.3f} ms  err {e64:.3g}")
+                except Exception as e:
+                    results[n][f"cnnc_t{t}_error"] = str(e)
+                    log(f"{n}: {e}")
+            if ort_ok:
+                try:
+                    out = run(["node", os.path.join(PEERS_BENCH, "ort_bench.js"), "--threads", a.threads,
+                               "--min-time", str(a.min_time), os.path.join(MODELS, n)], timeout=3600)
+                    for r in json_lines(out):
+                        keep(results[n], f"ort_t{r['threads']}", r)
+                except Exception as e:
+                    log(f"ort: {e}")
+            if not a.no_peers and not a.no_torch:
+                try:
+                    out = run(["/usr/bin/python3", os.path.join(PEERS_BENCH, "torch_bench.py"), "--threads",
+                               a.threads, "--models", MODELS, "--min-time", str(a.min_time), n], timeout=3600)
+                    for r in json_lines(out):
+                        keep(results[n], f"torch_t{r['threads']}", r)
+                except Exception as e:
+                    log(f"torch: {e}")
     print_model_table(names, threads, results)
     os.makedirs(WORK, exist_ok=True)
     with open(os.path.join(WORK, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
+
+
+def keep(res, key, r):
+    """Keep the record with the lowest median for key."""
+    if "median_ms" in r and (key not in res or r["median_ms"] < res[key]["median_ms"]):
+        res[key] = r
 
 
 def fmt(v, spec):
@@ -346,6 +358,9 @@ def main():
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds of timed runs per measurement")
     ap.add_argument("--cnnc", default=None, help="cnnc binary (default $CNNC or build/cnnc)")
     ap.add_argument("--no-peers", action="store_true", help="skip ONNX Runtime and PyTorch")
+    ap.add_argument("--no-torch", action="store_true", help="skip PyTorch (slow to start)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="interleaved measurement rounds; the best median of each peer is kept (default 3)")
     a = ap.parse_args()
     for n in a.names:
         if n not in ORDER:

@@ -17,9 +17,25 @@
  * lives with the op: grad_rule[] says which ops have a backward kernel; the
  * C backend's grad emit table holds the vector-Jacobian product of each.
  */
+#include "cnnc_rt.h"
 #include "ir.h"
 
 #include <string.h>
+
+/* Scratch the GEMM-based conv backward needs for this forward conv. */
+static int64_t conv_bwd_scratch(const Node *f) {
+  const Shape *xs = &f->in[0]->shape, *ys = &f->out->shape;
+  RtConv p = {0};
+  p.C = (int)xs->d[1];
+  p.H = xs->rank == 4 ? (int)xs->d[2] : 1;
+  p.W = (int)xs->d[xs->rank - 1];
+  p.K = (int)ys->d[1];
+  p.OH = ys->rank == 4 ? (int)ys->d[2] : 1;
+  p.OW = (int)ys->d[ys->rank - 1];
+  p.kh = f->kernel[0], p.kw = f->kernel[1], p.sh = f->stride[0], p.sw = f->stride[1];
+  p.dh = f->dilation[0], p.dw = f->dilation[1], p.pt = f->pad[0], p.pl = f->pad[1], p.groups = f->groups;
+  return (int64_t)rt_conv2d_bwd_scratch(&p, (int)xs->d[0]);
+}
 
 /* Which forward ops have a vector-Jacobian rule (in backends/c.c). */
 static bool has_grad_rule(OpKind op) {
@@ -176,5 +192,7 @@ void pass_grad(Graph *g, const Options *opt) {
       gn->dw = grad_of(g, f->weight);
     if (f->bias && f->bias->trainable)
       gn->db = grad_of(g, f->bias);
+    if (f->op == OP_CONV2D || f->op == OP_CONV1D)
+      gn->scratch_bytes = conv_bwd_scratch(f);
   }
 }

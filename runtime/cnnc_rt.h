@@ -242,14 +242,19 @@ RT_FN void rt_transpose(int rank, const int64_t *xdims, const int *perm, const f
 
 /* C = act(bias[m] + res + A * B): A row-major (M x K, row stride lda) read in
  * place; B packed (ldb == 0) or row-major with row stride ldb (rows readable
- * up to round_up(N, 16) columns); C at C[m*rsc + n*csc]; res (C's layout, may
- * be C) and bias (M) may be NULL. */
+ * up to round_up(N, 16) columns, or, with bexact under AVX-512, exactly to N);
+ * an unpacked B may hand its RT_GEMM_TAIL(N) last columns to the dot-product
+ * kernel by giving them k-major in Bt (column RT_GEMM_NMAIN(N) + j at
+ * Bt + j*K; Bt NULL: no tail split); C at C[m*rsc + n*csc]; res (C's layout,
+ * may be C) and bias (M) may be NULL.  Zero-initialize unused fields. */
 typedef struct RtGemm {
   int M, N, K;
   const float *A;
   int64_t lda;
   const float *Bp;
   int64_t ldb;
+  const float *Bt;
+  int bexact;
   float *C;
   int64_t rsc, csc;
   const float *bias, *res;
@@ -289,10 +294,18 @@ RT_FN void rt_gemm_dot(int M, int N, int K, const float *A, int64_t lda, const f
  * before its first writer.  Any gradient pointer may be NULL (not needed:
  * frozen parameter or a graph input).  Argument order follows the forward.
  * Everything stays deterministic and thread-count independent.
- * Implemented in runtime/backward.c, runtime/loss.c and runtime/optim.c. */
+ * Implemented in runtime/backward.c, runtime/conv_bwd.c, runtime/loss.c and
+ * runtime/optim.c. */
 
 RT_FN void rt_conv2d_bwd(const RtConv *p, int n, const float *x, const float *w, const float *dy, float *dx,
                          float *dw, float *db);
+/* rt_conv2d_bwd's semantics on im2col + the blocked GEMM (runtime/conv_bwd.c):
+ * scratch of rt_conv2d_bwd_scratch(p, n_max) bytes serves any n <= n_max
+ * (64-byte aligned is best); depthwise/tiny groups fall back to the direct
+ * kernel (scratch 0). */
+RT_FN size_t rt_conv2d_bwd_scratch(const RtConv *p, int n_max);
+RT_FN void rt_conv2d_bwd_ws(const RtConv *p, int n, const float *x, const float *w, const float *dy, float *dx,
+                            float *dw, float *db, void *scratch);
 RT_FN void rt_conv_transpose2d_bwd(const RtConv *p, int n, const float *x, const float *w, const float *dy,
                                    float *dx, float *dw, float *db);
 RT_FN void rt_linear_bwd(int n, int in, int out, const float *x, const float *w, const float *dy, float *dx,

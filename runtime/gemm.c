@@ -114,9 +114,9 @@ RT_INLINE void gemm_epi16(__m512 v, float *c, const float *r, float bv, __mmask1
  * (computed, never stored); columns past nr are masked at the store.  rows
  * and nv are compile-time constants after inlining, so the dead accumulators
  * and their FMAs disappear. */
-RT_INLINE void gemm_kernel_avx512(int kc, const float *a, int64_t lda, const float *b, int64_t bs, const int rows,
-                                  const int nv, int mr, int nr, float *c, int64_t rsc, const float *bias,
-                                  const float *res, int act, float alpha, float beta) {
+RT_INLINE void gemm_kernel_avx512(int kc, const float *a, int64_t lda, const float *b, int64_t bs, __mmask16 bm,
+                                  const int rows, const int nv, int mr, int nr, float *c, int64_t rsc,
+                                  const float *bias, const float *res, int act, float alpha, float beta) {
   int k;
 #define GEMM_DECL(i)                                                                                       \
   __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps(), c##i##2 = _mm512_setzero_ps();      \
@@ -124,9 +124,10 @@ RT_INLINE void gemm_kernel_avx512(int kc, const float *a, int64_t lda, const flo
   GEMM_R8(GEMM_DECL)
 #undef GEMM_DECL
   for (k = 0; k < kc; k++) {
-    const __m512 b0 = _mm512_loadu_ps(b);
-    const __m512 b1 = nv > 1 ? _mm512_loadu_ps(b + 16) : b0;
-    const __m512 b2 = nv > 2 ? _mm512_loadu_ps(b + 32) : b0;
+    /* bm masks the last vector's load (an unpacked B read exactly to N) */
+    const __m512 b0 = nv == 1 ? _mm512_maskz_loadu_ps(bm, b) : _mm512_loadu_ps(b);
+    const __m512 b1 = nv == 2 ? _mm512_maskz_loadu_ps(bm, b + 16) : nv > 2 ? _mm512_loadu_ps(b + 16) : b0;
+    const __m512 b2 = nv > 2 ? _mm512_maskz_loadu_ps(bm, b + 32) : b0;
 #define GEMM_FMA(i)                                                                                        \
   if (i < rows) {                                                                                          \
     const __m512 s = _mm512_set1_ps(a##i[k]);                                                              \
@@ -163,17 +164,18 @@ RT_INLINE void gemm_kernel_avx512(int kc, const float *a, int64_t lda, const flo
 
 #define GEMM_C4(X) X(0) X(1) X(2) X(3)
 
-/* The tail columns: t (<= 4) columns of B stored k-contiguous (bt + j*K)
- * times mr (<= 4) rows of A, as 16-lane dot products over k, reduced at the
- * end.  With 1..8 tail columns this does 16x..2x fewer FMAs than a 16-wide
- * panel holding them. */
-RT_HELPER void gemm_dot_tail(int K, const float *a, int64_t lda, const float *bt, int mr, int t, float *c,
-                             int64_t rsc, int64_t csc, const float *bias, const float *res, int act, float alpha,
-                             float beta) {
+/* Dot-product form: t (<= 4) columns of B stored k-contiguous (column j at
+ * bt + j*ldbt) times mr (<= 4) rows of A, as 16-lane dot products over k,
+ * reduced at the end.  For the GEMM's 1..8 tail columns this does 16x..2x
+ * fewer FMAs than a 16-wide panel holding them; rt_linear uses it directly
+ * (weight rows times input rows, nothing to pack). */
+RT_HELPER void gemm_dot4(int K, const float *a, int64_t lda, const float *bt, int64_t ldbt, int mr, int t,
+                         float *c, int64_t rsc, int64_t csc, const float *bias, const float *res, int act, float alpha,
+                         float beta) {
   const float *a0 = a, *a1 = a + (mr > 1 ? 1 : 0) * lda, *a2 = a + (mr > 2 ? 2 : mr - 1) * lda;
   const float *a3 = a + (mr > 3 ? 3 : mr - 1) * lda;
-  const float *b0 = bt, *b1 = bt + (int64_t)(t > 1 ? 1 : 0) * K, *b2 = bt + (int64_t)(t > 2 ? 2 : t - 1) * K;
-  const float *b3 = bt + (int64_t)(t > 3 ? 3 : t - 1) * K;
+  const float *b0 = bt, *b1 = bt + (t > 1 ? 1 : 0) * ldbt, *b2 = bt + (t > 2 ? 2 : t - 1) * ldbt;
+  const float *b3 = bt + (t > 3 ? 3 : t - 1) * ldbt;
   float tile[4 * 4];
   int k;
 #define GEMM_DACC(i) __m512 s##i##0 = _mm512_setzero_ps(), s##i##1 = s##i##0, s##i##2 = s##i##0, s##i##3 = s##i##0;
@@ -206,24 +208,26 @@ RT_HELPER void gemm_dot_tail(int K, const float *a, int64_t lda, const float *bt
 /* One micro-tile: rows [0, mr) x columns [0, nr) of C at c (column stride
  * 1); pw is the panel width (16, 32 or 48).  Short row tails (mr <= 4) use
  * the 4-row kernel so they cost half. */
-RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int mr, int nr,
-                          float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
+RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int nload, int mr,
+                          int nr, float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
                           float beta) {
   const int sact = gemm_act_simple(act) ? act : RT_ACT_NONE;
+  const int last = nload - (pw - 16); /* valid columns of the last vector */
+  const __mmask16 bm = (__mmask16)(last >= 16 ? 0xFFFF : (1u << (last > 0 ? last : 0)) - 1u);
   if (mr > 4) {
     if (pw == 48)
-      gemm_kernel_avx512(kc, a, lda, b, bs, 8, 3, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+      gemm_kernel_avx512(kc, a, lda, b, bs, bm, 8, 3, mr, nr, c, rsc, bias, res, sact, alpha, beta);
     else if (pw == 32)
-      gemm_kernel_avx512(kc, a, lda, b, bs, 8, 2, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+      gemm_kernel_avx512(kc, a, lda, b, bs, bm, 8, 2, mr, nr, c, rsc, bias, res, sact, alpha, beta);
     else
-      gemm_kernel_avx512(kc, a, lda, b, bs, 8, 1, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+      gemm_kernel_avx512(kc, a, lda, b, bs, bm, 8, 1, mr, nr, c, rsc, bias, res, sact, alpha, beta);
   } else {
     if (pw == 48)
-      gemm_kernel_avx512(kc, a, lda, b, bs, 4, 3, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+      gemm_kernel_avx512(kc, a, lda, b, bs, bm, 4, 3, mr, nr, c, rsc, bias, res, sact, alpha, beta);
     else if (pw == 32)
-      gemm_kernel_avx512(kc, a, lda, b, bs, 4, 2, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+      gemm_kernel_avx512(kc, a, lda, b, bs, bm, 4, 2, mr, nr, c, rsc, bias, res, sact, alpha, beta);
     else
-      gemm_kernel_avx512(kc, a, lda, b, bs, 4, 1, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+      gemm_kernel_avx512(kc, a, lda, b, bs, bm, 4, 1, mr, nr, c, rsc, bias, res, sact, alpha, beta);
   }
   if (sact != act)
     gemm_act_rows(mr, nr, c, rsc, act, alpha, beta);
@@ -294,9 +298,10 @@ RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float
 }
 #undef GEMM_R6
 
-RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int mr, int nr,
-                          float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
+RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int nload, int mr,
+                          int nr, float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
                           float beta) {
+  (void)nload; /* AVX2: unpacked rows must be readable to the panel width */
   if (pw == 16)
     gemm_kernel_avx2(kc, a, lda, b, bs, 2, mr, nr, c, rsc, bias, res, act, alpha, beta);
   else
@@ -307,13 +312,13 @@ RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, i
 
 /* Portable 4 x 16: fixed trip counts so compilers unroll and vectorize the j
  * loop; the accumulators are a local array that never aliases A, B or C. */
-RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int mr, int nr,
-                          float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
+RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int nload, int mr,
+                          int nr, float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
                           float beta) {
   float acc[GEMM_MR][GEMM_NR];
   const float *ar[GEMM_MR];
   int i, j, k;
-  (void)pw; /* always GEMM_NR: the portable vector length equals the panel width */
+  (void)pw, (void)nload; /* always GEMM_NR wide; unpacked rows must be readable that far */
   for (i = 0; i < GEMM_MR; i++) {
     ar[i] = a + (i < mr ? i : mr - 1) * lda;
     for (j = 0; j < GEMM_NR; j++)
@@ -330,6 +335,35 @@ RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, i
   gemm_epi_scalar(&acc[0][0], GEMM_NR, mr, nr, c, rsc, 1, bias, res, act, alpha, beta);
 }
 
+#endif
+
+#if !defined(__AVX512F__)
+/* Portable dot-product form (see the AVX-512 gemm_dot4): 16 interleaved
+ * partial sums per output, reduced pairwise in a fixed order. */
+RT_HELPER void gemm_dot4(int K, const float *a, int64_t lda, const float *bt, int64_t ldbt, int mr, int t,
+                         float *c, int64_t rsc, int64_t csc, const float *bias, const float *res, int act, float alpha,
+                         float beta) {
+  float tile[4 * 4];
+  int i, j;
+  for (i = 0; i < mr; i++)
+    for (j = 0; j < t; j++) {
+      const float *ar = a + i * lda, *br = bt + j * ldbt;
+      float acc[16];
+      int k, l, h;
+      for (l = 0; l < 16; l++)
+        acc[l] = 0.0f;
+      for (k = 0; k + 16 <= K; k += 16)
+        for (l = 0; l < 16; l++)
+          acc[l] += ar[k + l] * br[k + l];
+      for (l = 0; k + l < K; l++)
+        acc[l] += ar[k + l] * br[k + l];
+      for (h = 8; h > 0; h /= 2)
+        for (l = 0; l < h; l++)
+          acc[l] += acc[l + h];
+      tile[i * 4 + j] = acc[0];
+    }
+  gemm_epi_scalar(tile, 4, mr, t, c, rsc, csc, bias, res, act, alpha, beta);
+}
 #endif
 
 /* --------------------------------------------------------------- packing */
@@ -376,50 +410,58 @@ RT_FN void rt_gemm_pack_b(int K, int N, const float *B, int64_t rsb, int64_t csb
 
 /* Column split of g: main columns (panels), tail columns (packed B only). */
 RT_INLINE void gemm_split(const RtGemm *g, int *nmain, int *np, int *npt) {
-  *nmain = g->ldb ? g->N : RT_GEMM_NMAIN(g->N);
+  *nmain = g->ldb && !g->Bt ? g->N : RT_GEMM_NMAIN(g->N);
   *np = (*nmain + GEMM_NR - 1) / GEMM_NR;
   *npt = *np + (*nmain < g->N); /* the tail counts as one more panel */
 }
 
-RT_FN int rt_gemm_ntasks(const RtGemm *g) {
+RT_FN int rt_gemm_npanels(const RtGemm *g) {
   int nmain, np, npt;
   gemm_split(g, &nmain, &np, &npt);
-  return ((g->M + GEMM_MC - 1) / GEMM_MC) * ((npt + GEMM_NCP - 1) / GEMM_NCP);
+  return npt;
 }
 
-/* Task t covers rows [m0, m0 + GEMM_MC) and panels [p0, p0 + GEMM_NCP).
- * Each panel of B is swept by all the 8-row slivers of the task while it is
- * hot in L1/L2; the task's A rows stay in L2 across its panels.  K is not
- * split: measured on this core, whole-K sums ran as fast as 128..512 blocks
- * (the B panel streams from L2 at 3 lines per 12 cycles, well within its
- * bandwidth), and they keep the epilogue a single pass. */
-RT_FN void rt_gemm_task(const RtGemm *g, int t) {
-  int nmain, np, npt;
+/* Rows [m0, m1) x panels [p0, p1) of C.  Each panel of B is swept by all
+ * the 8-row slivers while it is hot in L1/L2, and the rows of A stay in L2
+ * across the panels.  K is not split: measured on this core, whole-K sums
+ * ran as fast as 128..512 blocks (the B panel streams from L2 at 3 lines per
+ * 12 cycles, well within its bandwidth), and they keep the epilogue a single
+ * pass.  Row slivers start at m0 + 8j, so any split of the rows into blocks
+ * that are multiples of 8 computes every element identically. */
+/* Tail columns [nmain, N) of rows [i0, i1): dot products, 4 x 4 at a time. */
+RT_HELPER void gemm_tail_rows(const RtGemm *g, int nmain, int i0, int i1) {
+  const int K = g->K;
+  const float *tb = g->ldb ? g->Bt : g->Bp + (int64_t)nmain * K; /* column nmain */
+  int i, j;
+  for (i = i0; i < i1; i += 4) {
+    const int mr = i1 - i < 4 ? i1 - i : 4;
+    for (j = nmain; j < g->N; j += 4) {
+      const int64_t o = i * g->rsc + j * g->csc;
+      gemm_dot4(K, g->A + i * g->lda, g->lda, tb + (int64_t)(j - nmain) * K, K, mr, g->N - j < 4 ? g->N - j : 4,
+                g->C + o, g->rsc, g->csc, g->bias ? g->bias + i : NULL, g->res ? g->res + o : NULL, g->act,
+                g->alpha, g->beta);
+    }
+  }
+}
+
+RT_FN void rt_gemm_panels(const RtGemm *g, int p0, int p1, int m0, int m1) {
+  int nmain, np, npt, p, i;
+  const int K = g->K;
   gemm_split(g, &nmain, &np, &npt);
   {
-    const int tn = (npt + GEMM_NCP - 1) / GEMM_NCP;
-    const int m0 = (t / tn) * GEMM_MC, p0 = (t % tn) * GEMM_NCP;
-    const int mc = g->M - m0 < GEMM_MC ? g->M - m0 : GEMM_MC;
-    const int p1 = p0 + GEMM_NCP < npt ? p0 + GEMM_NCP : npt;
-    const int K = g->K;
     const int npad = g->ldb ? (g->N + GEMM_VL - 1) / GEMM_VL * GEMM_VL : RT_GEMM_NPAD(g->N);
-    int p, i;
-
+    int fused;
+    if (p1 > npt)
+      p1 = npt;
+    /* With the last main panel and the tail in this block, each row sliver
+     * does its tail right after its panel, while its rows of A are hot: with
+     * a long K (ResNet's 7x7 stage: 8 rows x 4608) a separate tail pass
+     * would stream A from memory a second time. */
+    fused = np > 0 && npt > np && p0 <= np - 1 && np < p1;
     for (p = p0; p < p1; p++) {
       if (p == np) {
-#if defined(__AVX512F__)
-        /* tail columns [nmain, N): dot products, 4 x 4 at a time */
-        int j;
-        for (i = 0; i < mc; i += 4) {
-          const int m = m0 + i, mr = mc - i < 4 ? mc - i : 4;
-          for (j = nmain; j < g->N; j += 4) {
-            const int64_t o = m * g->rsc + j * g->csc;
-            gemm_dot_tail(K, g->A + m * g->lda, g->lda, g->Bp + (int64_t)j * K, mr, g->N - j < 4 ? g->N - j : 4,
-                          g->C + o, g->rsc, g->csc, g->bias ? g->bias + m : NULL, g->res ? g->res + o : NULL,
-                          g->act, g->alpha, g->beta);
-          }
-        }
-#endif
+        if (!fused)
+          gemm_tail_rows(g, nmain, m0, m1);
         continue;
       }
       {
@@ -428,30 +470,62 @@ RT_FN void rt_gemm_task(const RtGemm *g, int t) {
         /* packed: the panel's rows are pw apart; unpacked: ldb apart */
         const float *bp = g->ldb ? g->Bp + n0 : g->Bp + (int64_t)n0 * K;
         const int64_t bs = g->ldb ? g->ldb : pw;
-        for (i = 0; i < mc; i += GEMM_MR) {
-          const int mr = mc - i < GEMM_MR ? mc - i : GEMM_MR;
-          const int m = m0 + i;
-          const float *a = g->A + m * g->lda;
-          const float *bias = g->bias ? g->bias + m : NULL;
-          const int64_t o = m * g->rsc + n0 * g->csc;
+        const int nload = g->ldb && g->bexact ? nr : pw; /* columns the loads may touch */
+        for (i = m0; i < m1; i += GEMM_MR) {
+          const int mr = m1 - i < GEMM_MR ? m1 - i : GEMM_MR;
+          const float *a = g->A + i * g->lda;
+          const float *bias = g->bias ? g->bias + i : NULL;
+          const int64_t o = i * g->rsc + n0 * g->csc;
           if (K <= 0) { /* no terms: C = act(bias + R) */
             float zero[GEMM_MR * GEMM_NR] = {0.0f};
             gemm_epi_scalar(zero, GEMM_NR, mr, nr, g->C + o, g->rsc, g->csc, bias, g->res ? g->res + o : NULL,
                             g->act, g->alpha, g->beta);
           } else if (g->csc == 1) {
-            gemm_micro(K, a, g->lda, bp, bs, pw, mr, nr, g->C + o, g->rsc, bias, g->res ? g->res + o : NULL,
+            gemm_micro(K, a, g->lda, bp, bs, pw, nload, mr, nr, g->C + o, g->rsc, bias, g->res ? g->res + o : NULL,
                        g->act, g->alpha, g->beta);
           } else {
             /* Strided C (a transposed output): compute the raw tile, then
              * merge it with the scalar epilogue. */
             float tile[GEMM_MR * GEMM_NR];
-            gemm_micro(K, a, g->lda, bp, bs, pw, mr, nr, tile, GEMM_NR, NULL, NULL, RT_ACT_NONE, 0.0f, 0.0f);
+            gemm_micro(K, a, g->lda, bp, bs, pw, nload, mr, nr, tile, GEMM_NR, NULL, NULL, RT_ACT_NONE, 0.0f, 0.0f);
             gemm_epi_scalar(tile, GEMM_NR, mr, nr, g->C + o, g->rsc, g->csc, bias, g->res ? g->res + o : NULL,
                             g->act, g->alpha, g->beta);
           }
+          if (fused && p == np - 1)
+            gemm_tail_rows(g, nmain, i, i + mr);
         }
       }
     }
+  }
+}
+
+RT_FN int rt_gemm_ntasks(const RtGemm *g) {
+  const int npt = rt_gemm_npanels(g);
+  return ((g->M + GEMM_MC - 1) / GEMM_MC) * ((npt + GEMM_NCP - 1) / GEMM_NCP);
+}
+
+/* Task t: rows [m0, m0 + GEMM_MC) x panels [p0, p0 + GEMM_NCP). */
+RT_FN void rt_gemm_task(const RtGemm *g, int t) {
+  const int npt = rt_gemm_npanels(g), tn = (npt + GEMM_NCP - 1) / GEMM_NCP;
+  const int m0 = (t / tn) * GEMM_MC, p0 = (t % tn) * GEMM_NCP;
+  rt_gemm_panels(g, p0, p0 + GEMM_NCP, m0, g->M - m0 < GEMM_MC ? g->M : m0 + GEMM_MC);
+}
+
+/* C = act(bias + res + A B) with B given by columns (column j at
+ * Bt + j*ldbt, k contiguous): the dot-product form, 4 x 4 blocks of C, one
+ * task per block. */
+RT_FN void rt_gemm_dot(int M, int N, int K, const float *A, int64_t lda, const float *Bt, int64_t ldbt, float *C,
+                       int64_t rsc, int64_t csc, const float *bias, const float *res, int act, float alpha,
+                       float beta) {
+  const int mb = (M + 3) / 4, nb = (N + 3) / 4;
+  int64_t t;
+  RT_OMP(parallel for schedule(static))
+  for (t = 0; t < (int64_t)mb * nb; t++) {
+    /* the N block fastest: consecutive tasks reuse the same rows of A */
+    const int i = (int)(t / nb) * 4, j = (int)(t % nb) * 4;
+    const int64_t o = i * rsc + j * csc;
+    gemm_dot4(K, A + i * lda, lda, Bt + j * ldbt, ldbt, M - i < 4 ? M - i : 4, N - j < 4 ? N - j : 4, C + o, rsc,
+              csc, bias ? bias + i : NULL, res ? res + o : NULL, act, alpha, beta);
   }
 }
 
@@ -472,7 +546,7 @@ RT_FN void rt_gemm(int M, int N, int K, const float *A, int64_t lda, const float
     return;
   rt_gemm_pack_b(K, N, B, ldb, 1, bp);
   g.M = M, g.N = N, g.K = K;
-  g.A = A, g.lda = lda, g.Bp = bp, g.ldb = 0;
+  g.A = A, g.lda = lda, g.Bp = bp, g.ldb = 0, g.Bt = NULL, g.bexact = 0;
   g.C = C, g.rsc = ldc, g.csc = 1;
   g.bias = bias, g.res = res;
   g.act = act, g.alpha = alpha, g.beta = beta;

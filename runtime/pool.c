@@ -17,6 +17,10 @@
  */
 #include "cnnc_rt.h"
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 enum { POOL_LANES = 16 /* interleaved partial sums of a long reduction */ };
 
 /* Taps [*lo, *hi) of a window starting at s0 with dilation d whose position
@@ -73,6 +77,70 @@ RT_INLINE float pool_finish(const RtPool *p, int kind, float s, int nin, int npa
 RT_INLINE float pool_term(int kind, float pw, float v) {
   return kind == 1 ? v : (pw == 2.0f ? v * v : powf(v, pw));
 }
+
+#if defined(__AVX512F__)
+/* x[c0 + s*l] for l < 16 (s = 1 or 2) of one row, `fill` outside [0, W);
+ * memory outside the row is never touched. */
+RT_INLINE __m512 pool_load16(const float *row, int c0, int W, __m512 fill) {
+  if (c0 >= 0 && c0 + 16 <= W)
+    return _mm512_loadu_ps(row + c0);
+  if (c0 >= W || c0 + 16 <= 0)
+    return fill;
+  if (c0 >= 0)
+    return _mm512_mask_loadu_ps(fill, (__mmask16)((1u << (W - c0)) - 1u), row + c0);
+  {
+    /* lanes [-c0, hi) take row[0], row[1], ...: a masked load moved up by
+     * -c0 lanes (a permute; expanding loads are slow on AMD) */
+    const int hi = W - c0 < 16 ? W - c0 : 16;
+    const __mmask16 mk = (__mmask16)(((1u << hi) - 1u) & ~((1u << -c0) - 1u));
+    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << (hi + c0)) - 1u), row);
+    const __m512i idx = _mm512_sub_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(-c0));
+    return _mm512_mask_permutexvar_ps(fill, mk, idx, v);
+  }
+}
+
+/* Max pooling with strides 1 and 2: one task = one output row of one plane,
+ * 16 outputs per vector with the running max in a register; taps outside the
+ * input read -inf, so borders and ceil_mode windows need no scalar path.  The
+ * comparison is the scalar one lane by lane (v > m or v is NaN: take v), in
+ * (i, j) order, so NaN sticks as in torch. */
+RT_HELPER void pool_max_vec(const RtPool *p0, int n, const float *x, float *y) {
+  const RtPool pv = *p0, *p = &pv; /* a copy stores to y cannot alias */
+  const int64_t ntask = (int64_t)n * p->C * p->OH;
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  int64_t t;
+
+  RT_OMP(parallel for schedule(static))
+  for (t = 0; t < ntask; t++) {
+    const int oh = (int)(t % p->OH);
+    const float *xp = x + (t / p->OH) * p->H * p->W;
+    float *yr = y + t * p->OW;
+    const int h0 = oh * p->sh - p->pt;
+    int ilo, ihi, ow0;
+    pool_taps(h0, p->kh, p->dh, p->H, &ilo, &ihi);
+    for (ow0 = 0; ow0 < p->OW; ow0 += 16) {
+      const int nl = p->OW - ow0 < 16 ? p->OW - ow0 : 16;
+      const int c0 = ow0 * p->sw - p->pl;
+      __m512 m = ninf;
+      int i, j;
+      for (i = ilo; i < ihi; i++) {
+        const float *xr = xp + (int64_t)(h0 + i * p->dh) * p->W;
+        for (j = 0; j < p->kw; j++) {
+          const int c = c0 + j * p->dw;
+          const __m512 v = p->sw == 1 ? pool_load16(xr, c, p->W, ninf)
+                                      : _mm512_permutex2var_ps(pool_load16(xr, c, p->W, ninf), even,
+                                                               pool_load16(xr, c + 16, p->W, ninf));
+          const __mmask16 take = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+          m = _mm512_mask_mov_ps(m, take, v);
+        }
+      }
+      _mm512_mask_storeu_ps(yr + ow0, (__mmask16)(nl >= 16 ? 0xFFFF : (1u << nl) - 1u), m);
+    }
+  }
+}
+#endif
 
 /* kind 0 max, 1 avg, 2 Lp.  One task = one output row of one plane.  Columns
  * whose window lies inside the input horizontally are computed tap by tap
@@ -151,6 +219,12 @@ RT_HELPER void pool_window(const RtPool *p, int n, const float *x, float *y, int
 }
 
 RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y) {
+#if defined(__AVX512F__)
+  if (p->sw <= 2) {
+    pool_max_vec(p, n, x, y);
+    return;
+  }
+#endif
   pool_window(p, n, x, y, 0);
 }
 

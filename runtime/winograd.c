@@ -5,14 +5,23 @@
  *
  *   y(tile) = A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A
  *
- * computed as a = 36 (or 16) independent GEMMs, one per position xi of the
- * a x a transformed tile:  M_xi[K][T] = U_xi[K][C] * V_xi[C][T], where T
- * counts the tiles of one sample.
+ * computed as a*a = 36 (or 16) independent GEMMs, one per position xi of the
+ * a x a transformed tile, in one of two orientations chosen from the shape
+ * alone (wino_trows), because the GEMM needs one long dimension:
+ *
+ *  - many tiles (T >= WINO_TROWS_T per sample): M_xi[K][T] = U_xi[K][C] V_xi[C][T],
+ *    tiles along the GEMM's vector dimension; the transforms work on strips
+ *    of 16 horizontally adjacent tiles (one tile per lane);
+ *  - few tiles (late ResNet stages: 7x7 or 14x14 maps): M_xi^T[T][K] =
+ *    V_xi^T[T][C] U_xi^T[C][K], output channels along the vector dimension;
+ *    the transforms work on 16 channels of one tile (gathered).
  *
  *  - U = G g G^T is computed once, at compile time, in double precision
- *    (rt_winograd_weights); the generated code embeds U instead of g.
+ *    (rt_winograd_weights), in the layout of the orientation; the generated
+ *    code embeds U instead of g.  Without it (RtConv.wprep == 0) rt_conv2d
+ *    transforms the weights into its scratch on every call.
  *  - V (input transform) and M (GEMM output) live in the caller's scratch,
- *    rows padded to an odd multiple of 16 floats so the GEMM can read V in
+ *    rows padded to an odd multiple of 16 floats so the GEMM reads them in
  *    place (RtGemm.ldb) without cache-set conflicts.
  *  - The output transform adds bias and residual and applies the activation.
  *
@@ -22,10 +31,9 @@
  *    thread count;
  *  - no heap, no globals; scratch = rt_winograd_scratch(p) bytes, the same for
  *    every instruction set;
- *  - the AVX-512 transforms work on strips of 16 horizontally adjacent tiles
- *    (one tile per lane), de-interleaving with permutes instead of gathers;
- *    other builds use a per-tile scalar transform with identical arithmetic
- *    order per element up to FMA contraction.
+ *  - the AVX-512 transforms are vectorized (permutes to de-interleave tile
+ *    strips, gathers for channel vectors); other builds use a per-tile
+ *    scalar transform with the same operations per element.
  *
  * Accuracy: F(4,3) uses the points 0, +-1, +-2; the transforms grow values
  * by at most ~10x, so fp32 results stay within ~1e-5 relative of fp64 on
@@ -54,12 +62,35 @@ RT_FN int rt_winograd_applies(const RtConv *p) {
          p->OH > 0 && p->OW > 0;
 }
 
+/* The transposed orientation (output channels along the GEMM vectors) needs
+ * few tiles to lose little in the tile direction and enough channels for its
+ * gathered 16-channel transforms and 16-wide vectors to pay.  Measured
+ * (bench/run.sh --layers) on ResNet-18/GoogLeNet/CIFAR shapes: it wins on
+ * 28x28 and smaller maps with >= 32 channels in and >= 64 out (or the
+ * reverse), and on any map of <= 16 tiles; 56x56 (T = 196) and 16-channel
+ * 32x32 layers stay with tiles along the vectors. */
+enum { WINO_TROWS_T = 128 };
+
+RT_INLINE int64_t wino_tiles(const RtConv *p) {
+  const int m = wino_m(p);
+  return (int64_t)((p->OH + m - 1) / m) * ((p->OW + m - 1) / m);
+}
+
+RT_INLINE int wino_trows(const RtConv *p) {
+  const int64_t T = wino_tiles(p);
+  return T < WINO_TROWS_T && (T <= 16 || (p->C >= 32 && p->K >= 64) || (p->C >= 64 && p->K >= 32));
+}
+
 RT_FN size_t rt_winograd_weights_size(const RtConv *p) {
   const int a = wino_m(p) + 2;
+  if (wino_trows(p))
+    return (size_t)a * a * (size_t)p->C * (size_t)wino_row(p->K);
   return (size_t)a * a * (size_t)p->K * (size_t)p->C;
 }
 
-/* U[xi][k][c] = (G g_kc G^T)[xi] in double, rounded once to float. */
+/* U = G g G^T in double, rounded once to float: U[xi][k][c], or with the
+ * transposed orientation U[xi][c][k] with rows of wino_row(K) floats
+ * (zero-padded). */
 RT_FN void rt_winograd_weights(const RtConv *p, const float *w, float *u) {
   static const double g4[6][3] = {{1.0 / 4, 0, 0},
                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
@@ -68,33 +99,42 @@ RT_FN void rt_winograd_weights(const RtConv *p, const float *w, float *u) {
                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                   {0, 0, 1}};
   static const double g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-  const int m = wino_m(p), a = m + 2;
-  const int64_t KC = (int64_t)p->K * p->C;
-  int64_t kc;
-  for (kc = 0; kc < KC; kc++) {
-    const float *g = w + kc * 9;
-    double t[6][3];
-    int i, j, l;
-    for (i = 0; i < a; i++)
-      for (j = 0; j < 3; j++) {
-        double s = 0;
-        for (l = 0; l < 3; l++)
-          s += (m == 4 ? g4[i][l] : g2[i][l]) * g[l * 3 + j];
-        t[i][j] = s;
-      }
-    for (i = 0; i < a; i++)
-      for (j = 0; j < a; j++) {
-        double s = 0;
-        for (l = 0; l < 3; l++)
-          s += t[i][l] * (m == 4 ? g4[j][l] : g2[j][l]);
-        u[(int64_t)(i * a + j) * KC + kc] = (float)s;
-      }
-  }
+  const int m = wino_m(p), a = m + 2, tr = wino_trows(p);
+  const int64_t kp = wino_row(p->K), xs = tr ? (int64_t)p->C * kp : (int64_t)p->K * p->C;
+  int64_t k, c;
+  if (tr) /* zero the row padding */
+    for (k = 0; k < (int64_t)a * a * xs; k++)
+      u[k] = 0.0f;
+  for (k = 0; k < p->K; k++)
+    for (c = 0; c < p->C; c++) {
+      const float *g = w + (k * p->C + c) * 9;
+      const int64_t o = tr ? c * kp + k : k * p->C + c;
+      double t[6][3];
+      int i, j, l;
+      for (i = 0; i < a; i++)
+        for (j = 0; j < 3; j++) {
+          double s = 0;
+          for (l = 0; l < 3; l++)
+            s += (m == 4 ? g4[i][l] : g2[i][l]) * g[l * 3 + j];
+          t[i][j] = s;
+        }
+      for (i = 0; i < a; i++)
+        for (j = 0; j < a; j++) {
+          double s = 0;
+          for (l = 0; l < 3; l++)
+            s += t[i][l] * (m == 4 ? g4[j][l] : g2[j][l]);
+          u[(int64_t)(i * a + j) * xs + o] = (float)s;
+        }
+    }
 }
 
+/* Scratch: V and M, 64-byte aligned.  K-rows: V[xi][C][ld], M[xi][K][ld]
+ * with ld = wino_row(T); T-rows: V[xi][T][wino_row(C)], M[xi][T][wino_row(K)]. */
 RT_FN size_t rt_winograd_scratch(const RtConv *p) {
-  const int m = wino_m(p), a = m + 2;
-  const int64_t T = (int64_t)((p->OH + m - 1) / m) * ((p->OW + m - 1) / m);
+  const int a = wino_m(p) + 2;
+  const int64_t T = wino_tiles(p);
+  if (wino_trows(p))
+    return (size_t)a * a * (size_t)T * (size_t)(wino_row(p->C) + wino_row(p->K)) * sizeof(float) + 64;
   return (size_t)a * a * (size_t)wino_row(T) * ((size_t)p->C + (size_t)p->K) * sizeof(float) + 64;
 }
 
@@ -259,6 +299,64 @@ RT_HELPER void wino_out_scalar(const RtConv *p, const WinoGeo *g, const float *m
   }
 }
 
+/* T-rows, scalar: input transform of tile t for channels [c0, c1) into
+ * V[xi][t][c] (xi stride vxs, tile stride cs). */
+RT_HELPER void wino_in_trows_scalar(const RtConv *p, const WinoGeo *g, const float *xn, int t, int c0, int c1,
+                                    float *V, int64_t cs, int64_t vxs) {
+  const int m = g->m, a = g->a, ty = t / g->tw, tx = t % g->tw;
+  int c, i, j;
+  for (c = c0; c < c1; c++) {
+    const float *xc = xn + (int64_t)c * p->H * p->W;
+    float d[36], r[36];
+    for (i = 0; i < a; i++) {
+      const int ih = ty * m - p->pt + i;
+      for (j = 0; j < a; j++) {
+        const int iw = tx * m - p->pl + j;
+        d[i * a + j] = ih >= 0 && ih < p->H && iw >= 0 && iw < p->W ? xc[(int64_t)ih * p->W + iw] : 0.0f;
+      }
+    }
+    wino_in_tile(m, d, r);
+    for (i = 0; i < a * a; i++)
+      V[i * vxs + t * cs + c] = r[i];
+  }
+}
+
+/* T-rows epilogue of one output tile for channel k: o (m x m) + bias + res,
+ * activation, stored where it lies inside y. */
+RT_INLINE void wino_tile_store(const RtConv *p, int m, int ty, int tx, const float *o, int ostride, float bv,
+                               const float *rk, float *yk) {
+  int i, j;
+  for (i = 0; i < m; i++) {
+    const int oh = ty * m + i;
+    if (oh >= p->OH)
+      break;
+    for (j = 0; j < m; j++) {
+      const int ow = tx * m + j;
+      int64_t yo;
+      if (ow >= p->OW)
+        break;
+      yo = (int64_t)oh * p->OW + ow;
+      yk[yo] = rt_act1(p->act, p->alpha, p->beta, o[(i * m + j) * ostride] + (rk ? bv + rk[yo] : bv));
+    }
+  }
+}
+
+/* T-rows, scalar: output transform of tile t for channels [k0, k1) from
+ * M[xi][t][k]; yn/rn point at the sample. */
+RT_HELPER void wino_out_trows_scalar(const RtConv *p, const WinoGeo *g, const float *M, int64_t ks, int64_t mxs,
+                                     int t, int k0, int k1, const float *b, const float *rn, float *yn) {
+  const int m = g->m, a = g->a, ty = t / g->tw, tx = t % g->tw;
+  const int64_t ps = (int64_t)p->OH * p->OW;
+  int k, i;
+  for (k = k0; k < k1; k++) {
+    float mm[36], o[16];
+    for (i = 0; i < a * a; i++)
+      mm[i] = M[i * mxs + t * ks + k];
+    wino_out_tile(m, mm, o);
+    wino_tile_store(p, m, ty, tx, o, 1, b ? b[k] : 0.0f, rn ? rn + k * ps : NULL, yn + k * ps);
+  }
+}
+
 #if defined(__AVX512F__)
 
 #define WT __m512
@@ -276,10 +374,15 @@ RT_INLINE __m512 wino_load_row16(const float *row, int c0, int W) {
   if (c0 >= 0)
     return _mm512_maskz_loadu_ps((__mmask16)((1u << (W - c0)) - 1u), row + c0);
   {
-    /* lanes [-c0, min(16, W - c0)) take row[0], row[1], ... in order */
+    /* lanes [-c0, min(16, W - c0)) take row[0], row[1], ...: load from the
+     * row start and move lanes up by -c0 (a permute; the expanding load that
+     * does this in one instruction is microcoded and slow on AMD) */
     const int hi = W - c0 < 16 ? W - c0 : 16;
     const __mmask16 mk = (__mmask16)(((1u << hi) - 1u) & ~((1u << -c0) - 1u));
-    return _mm512_maskz_expandloadu_ps(mk, row);
+    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << (hi + c0)) - 1u), row);
+    const __m512i idx = _mm512_sub_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(-c0));
+    return _mm512_maskz_permutexvar_ps(mk, idx, v);
   }
 }
 
@@ -422,6 +525,103 @@ RT_HELPER void wino_out_strip(const RtConv *p, const WinoGeo *g, const float *mk
   }
 }
 
+/* T-rows: input transform of tile t for the 16 channels from c0 (fewer at
+ * the end), lanes = channels, the 6x6 (4x4) patch gathered plane by plane. */
+RT_HELPER void wino_in_trows16(const RtConv *p, const WinoGeo *g, const float *xn, int t, int c0, float *V,
+                               int64_t cs, int64_t vxs) {
+  const int m = g->m, a = g->a, ty = t / g->tw, tx = t % g->tw;
+  const int nc = p->C - c0 < 16 ? p->C - c0 : 16;
+  const __mmask16 cm = (__mmask16)(nc >= 16 ? 0xFFFF : (1u << nc) - 1u);
+  const int hw = p->H * p->W;
+  const __m512i vidx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(hw));
+  const float *xc = xn + (int64_t)c0 * hw;
+  __m512 d[6][6], z[6][6];
+  int i, j;
+  for (i = 0; i < a; i++) {
+    const int ih = ty * m - p->pt + i;
+    for (j = 0; j < a; j++) {
+      const int iw = tx * m - p->pl + j;
+      d[i][j] = ih >= 0 && ih < p->H && iw >= 0 && iw < p->W
+                    ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cm, vidx, xc + (int64_t)ih * p->W + iw, 4)
+                    : _mm512_setzero_ps();
+    }
+  }
+  for (j = 0; j < a; j++) {
+    if (m == 4)
+      WINO_IN4(d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j], z[0][j], z[1][j], z[2][j], z[3][j], z[4][j],
+               z[5][j])
+    else
+      WINO_IN2(d[0][j], d[1][j], d[2][j], d[3][j], z[0][j], z[1][j], z[2][j], z[3][j])
+  }
+  for (i = 0; i < a; i++) {
+    __m512 r[6];
+    if (m == 4)
+      WINO_IN4(z[i][0], z[i][1], z[i][2], z[i][3], z[i][4], z[i][5], r[0], r[1], r[2], r[3], r[4], r[5])
+    else
+      WINO_IN2(z[i][0], z[i][1], z[i][2], z[i][3], r[0], r[1], r[2], r[3])
+    for (j = 0; j < a; j++)
+      _mm512_mask_storeu_ps(V + (int64_t)(i * a + j) * vxs + (int64_t)t * cs + c0, cm, r[j]);
+  }
+}
+
+/* T-rows: output transform of tile t for the 16 channels from k0: 16-lane
+ * transform, then a transpose through a stack tile into y's planes. */
+RT_HELPER void wino_out_trows16(const RtConv *p, const WinoGeo *g, const float *M, int64_t ks, int64_t mxs,
+                                int t, int k0, const float *b, const float *rn, float *yn) {
+  const int m = g->m, a = g->a, ty = t / g->tw, tx = t % g->tw;
+  const int nk = p->K - k0 < 16 ? p->K - k0 : 16;
+  const __mmask16 km = (__mmask16)(nk >= 16 ? 0xFFFF : (1u << nk) - 1u);
+  const int64_t ps = (int64_t)p->OH * p->OW;
+  float o[16][16];
+  __m512 z[4][6];
+  int i, j, l;
+  for (j = 0; j < a; j++) {
+    __m512 mm[6];
+    for (i = 0; i < a; i++)
+      mm[i] = _mm512_maskz_loadu_ps(km, M + (int64_t)(i * a + j) * mxs + (int64_t)t * ks + k0);
+    if (m == 4)
+      WINO_OUT4(mm[0], mm[1], mm[2], mm[3], mm[4], mm[5], z[0][j], z[1][j], z[2][j], z[3][j])
+    else
+      WINO_OUT2(mm[0], mm[1], mm[2], mm[3], z[0][j], z[1][j])
+  }
+  {
+    /* epilogue on the 16-channel vectors: + (bias + residual), activation;
+     * the residual of 16 channels at one pixel is a gather (stride OH*OW) */
+    const __m512 bvec = b ? _mm512_maskz_loadu_ps(km, b + k0) : _mm512_setzero_ps();
+    const __m512i ridx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32((int)ps));
+    const int vact = p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU;
+    for (i = 0; i < m; i++) {
+      __m512 q[4];
+      if (m == 4)
+        WINO_OUT4(z[i][0], z[i][1], z[i][2], z[i][3], z[i][4], z[i][5], q[0], q[1], q[2], q[3])
+      else
+        WINO_OUT2(z[i][0], z[i][1], z[i][2], z[i][3], q[0], q[1])
+      for (j = 0; j < m; j++) {
+        const int oh = ty * m + i, ow = tx * m + j;
+        __m512 s = bvec;
+        if (rn && oh < p->OH && ow < p->OW)
+          s = _mm512_add_ps(s, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), km, ridx,
+                                                        rn + k0 * ps + (int64_t)oh * p->OW + ow, 4));
+        q[j] = _mm512_add_ps(q[j], s);
+        if (p->act == RT_ACT_RELU)
+          q[j] = _mm512_max_ps(q[j], _mm512_setzero_ps());
+        _mm512_storeu_ps(o[i * m + j], q[j]);
+      }
+    }
+    /* transpose out through the stack tile: channel l's m x m block */
+    for (l = 0; l < nk; l++) {
+      float *yk = yn + (k0 + l) * ps;
+      for (i = 0; i < m && ty * m + i < p->OH; i++)
+        for (j = 0; j < m && tx * m + j < p->OW; j++) {
+          const float v = o[i * m + j][l];
+          yk[(int64_t)(ty * m + i) * p->OW + tx * m + j] = vact ? v : rt_act1(p->act, p->alpha, p->beta, v);
+        }
+    }
+  }
+}
+
 #undef WT
 #undef WADD
 #undef WSUB
@@ -431,77 +631,135 @@ RT_HELPER void wino_out_strip(const RtConv *p, const WinoGeo *g, const float *mk
 
 /* ------------------------------------------------------------ the conv */
 
-/* y = act(conv3x3(x) + b + res) for n samples; u from rt_winograd_weights.
- * Each sample: input transform (tasks: channel x tile row), the a*a GEMMs
- * (tasks: xi x GEMM block), output transform (tasks: channel x tile row). */
+/* One sample in the T-rows orientation. */
+RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float *xn, const float *u,
+                                 const float *b, const float *rn, float *yn, float *V, float *M) {
+  const int64_t cs = wino_row(p->C), ks = wino_row(p->K);
+  const int64_t vxs = g->T * cs, mxs = g->T * ks;
+  const int a2 = g->a * g->a, ncb = (p->C + 15) / 16, nkb = (p->K + 15) / 16;
+  int64_t t;
+  RtGemm gm;
+  int ntask;
+
+  RT_OMP(parallel for schedule(static))
+  for (t = 0; t < g->T * ncb; t++) {
+    const int ti = (int)(t / ncb), c0 = (int)(t % ncb) * 16;
+#if defined(__AVX512F__)
+    wino_in_trows16(p, g, xn, ti, c0, V, cs, vxs);
+#else
+    wino_in_trows_scalar(p, g, xn, ti, c0, c0 + 16 < p->C ? c0 + 16 : p->C, V, cs, vxs);
+#endif
+  }
+
+  memset(&gm, 0, sizeof gm);
+  gm.M = (int)g->T, gm.N = p->K, gm.K = p->C;
+  gm.A = V, gm.lda = cs, gm.Bp = u, gm.ldb = ks;
+  gm.C = M, gm.rsc = ks, gm.csc = 1;
+  gm.bias = NULL, gm.res = NULL;
+  gm.act = RT_ACT_NONE, gm.alpha = 0.0f, gm.beta = 0.0f;
+  ntask = rt_gemm_ntasks(&gm);
+  RT_OMP(parallel for schedule(dynamic))
+  for (t = 0; t < (int64_t)a2 * ntask; t++) {
+    const int xi = (int)(t / ntask);
+    RtGemm gx = gm;
+    gx.A = V + xi * vxs;
+    gx.Bp = u + xi * (int64_t)p->C * ks;
+    gx.C = M + xi * mxs;
+    rt_gemm_task(&gx, (int)(t % ntask));
+  }
+
+  RT_OMP(parallel for schedule(static))
+  for (t = 0; t < g->T * nkb; t++) {
+    const int ti = (int)(t / nkb), k0 = (int)(t % nkb) * 16;
+#if defined(__AVX512F__)
+    wino_out_trows16(p, g, M, ks, mxs, ti, k0, b, rn, yn);
+#else
+    wino_out_trows_scalar(p, g, M, ks, mxs, ti, k0, k0 + 16 < p->K ? k0 + 16 : p->K, b, rn, yn);
+#endif
+  }
+}
+
+/* One sample in the K-rows orientation: input transform (tasks: channel x
+ * tile row), the a*a GEMMs (tasks: xi x GEMM block), output transform
+ * (tasks: channel x tile row). */
+RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float *xn, const float *u,
+                                 const float *b, const float *rn, float *yn, float *V, float *M) {
+  const int64_t vs = (int64_t)p->C * g->ld, ms = (int64_t)p->K * g->ld;
+  const int64_t nin = (int64_t)p->C * g->th, nout = (int64_t)p->K * g->th;
+  const int a2 = g->a * g->a;
+  int64_t t;
+  RtGemm gm;
+  int ntask;
+
+  RT_OMP(parallel for schedule(static))
+  for (t = 0; t < nin; t++) {
+    const int c = (int)(t / g->th), ty = (int)(t % g->th);
+    const float *xc = xn + (int64_t)c * p->H * p->W;
+    float *vc = V + (int64_t)c * g->ld;
+#if defined(__AVX512F__)
+    int s;
+    for (s = 0; s < g->nstrip; s++) {
+      const int tx0 = s * 16, nt = g->tw - tx0 < 16 ? g->tw - tx0 : 16;
+      wino_in_strip(p, g, xc, ty, tx0, nt, vc, vs);
+    }
+#else
+    wino_in_scalar(p, g, xc, ty, 0, g->tw, vc, vs);
+#endif
+  }
+
+  memset(&gm, 0, sizeof gm);
+  gm.M = p->K, gm.N = (int)g->T, gm.K = p->C;
+  gm.A = u, gm.lda = p->C, gm.Bp = V, gm.ldb = g->ld;
+  gm.C = M, gm.rsc = g->ld, gm.csc = 1;
+  gm.bias = NULL, gm.res = NULL;
+  gm.act = RT_ACT_NONE, gm.alpha = 0.0f, gm.beta = 0.0f;
+  ntask = rt_gemm_ntasks(&gm);
+  RT_OMP(parallel for schedule(dynamic))
+  for (t = 0; t < (int64_t)a2 * ntask; t++) {
+    const int xi = (int)(t / ntask);
+    RtGemm gx = gm;
+    gx.A = u + (int64_t)xi * p->K * p->C;
+    gx.Bp = V + xi * vs;
+    gx.C = M + xi * ms;
+    rt_gemm_task(&gx, (int)(t % ntask));
+  }
+
+  RT_OMP(parallel for schedule(static))
+  for (t = 0; t < nout; t++) {
+    const int k = (int)(t / g->th), ty = (int)(t % g->th);
+    const float *mk = M + (int64_t)k * g->ld;
+    const float bv = b ? b[k] : 0.0f;
+    float *yk = yn + (int64_t)k * p->OH * p->OW;
+    const float *rk = rn ? rn + (int64_t)k * p->OH * p->OW : NULL;
+#if defined(__AVX512F__)
+    int s;
+    for (s = 0; s < g->nstrip; s++) {
+      const int tx0 = s * 16, nt = g->tw - tx0 < 16 ? g->tw - tx0 : 16;
+      wino_out_strip(p, g, mk, ms, bv, ty, tx0, nt, rk, yk);
+    }
+#else
+    wino_out_scalar(p, g, mk, ms, bv, ty, 0, g->tw, rk, yk);
+#endif
+  }
+}
+
+/* y = act(conv3x3(x) + b + res) for n samples; u from rt_winograd_weights
+ * (the same p), scratch of rt_winograd_scratch(p) bytes. */
 RT_FN void rt_winograd_conv2d(const RtConv *p, int n, const float *x, const float *u, const float *b,
                               const float *res, float *y, void *scratch) {
   WinoGeo g;
-  float *V, *M;
+  float *V = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *M;
+  const int tr = wino_trows(p);
   int ni;
   wino_geo(p, &g);
-  V = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-  M = V + (int64_t)g.a * g.a * p->C * g.ld;
-
+  M = V + (tr ? g.a * g.a * g.T * wino_row(p->C) : (int64_t)g.a * g.a * p->C * g.ld);
   for (ni = 0; ni < n; ni++) {
     const float *xn = x + (int64_t)ni * p->C * p->H * p->W;
     float *yn = y + (int64_t)ni * p->K * p->OH * p->OW;
     const float *rn = res ? res + (int64_t)ni * p->K * p->OH * p->OW : NULL;
-    const int64_t vs = (int64_t)p->C * g.ld, ms = (int64_t)p->K * g.ld;
-    const int64_t nin = (int64_t)p->C * g.th, nout = (int64_t)p->K * g.th;
-    const int a2 = g.a * g.a;
-    int64_t t;
-    RtGemm gm;
-    int ntask;
-
-    RT_OMP(parallel for schedule(static))
-    for (t = 0; t < nin; t++) {
-      const int c = (int)(t / g.th), ty = (int)(t % g.th);
-      const float *xc = xn + (int64_t)c * p->H * p->W;
-      float *vc = V + (int64_t)c * g.ld;
-#if defined(__AVX512F__)
-      int s;
-      for (s = 0; s < g.nstrip; s++) {
-        const int tx0 = s * 16, nt = g.tw - tx0 < 16 ? g.tw - tx0 : 16;
-        wino_in_strip(p, &g, xc, ty, tx0, nt, vc, vs);
-      }
-#else
-      wino_in_scalar(p, &g, xc, ty, 0, g.tw, vc, vs);
-#endif
-    }
-
-    gm.M = p->K, gm.N = (int)g.T, gm.K = p->C;
-    gm.A = u, gm.lda = p->C, gm.Bp = V, gm.ldb = g.ld;
-    gm.C = M, gm.rsc = g.ld, gm.csc = 1;
-    gm.bias = NULL, gm.res = NULL;
-    gm.act = RT_ACT_NONE, gm.alpha = 0.0f, gm.beta = 0.0f;
-    ntask = rt_gemm_ntasks(&gm);
-    RT_OMP(parallel for schedule(dynamic))
-    for (t = 0; t < (int64_t)a2 * ntask; t++) {
-      const int xi = (int)(t / ntask);
-      RtGemm gx = gm;
-      gx.A = u + (int64_t)xi * p->K * p->C;
-      gx.Bp = V + xi * vs;
-      gx.C = M + xi * ms;
-      rt_gemm_task(&gx, (int)(t % ntask));
-    }
-
-    RT_OMP(parallel for schedule(static))
-    for (t = 0; t < nout; t++) {
-      const int k = (int)(t / g.th), ty = (int)(t % g.th);
-      const float *mk = M + (int64_t)k * g.ld;
-      const float bv = b ? b[k] : 0.0f;
-      float *yk = yn + (int64_t)k * p->OH * p->OW;
-      const float *rk = rn ? rn + (int64_t)k * p->OH * p->OW : NULL;
-#if defined(__AVX512F__)
-      int s;
-      for (s = 0; s < g.nstrip; s++) {
-        const int tx0 = s * 16, nt = g.tw - tx0 < 16 ? g.tw - tx0 : 16;
-        wino_out_strip(p, &g, mk, ms, bv, ty, tx0, nt, rk, yk);
-      }
-#else
-      wino_out_scalar(p, &g, mk, ms, bv, ty, 0, g.tw, rk, yk);
-#endif
-    }
+    if (tr)
+      wino_sample_trows(p, &g, xn, u, b, rn, yn, V, M);
+    else
+      wino_sample_krows(p, &g, xn, u, b, rn, yn, V, M);
   }
 }

@@ -1,12 +1,12 @@
 /* unit_fastconv.c - the fast convolution paths against a naive fp64 conv.
  *
- * Covers the blocked GEMM (runtime/gemm.c, with its fused epilogue, strided C
- * and unpacked B), and every rt_conv2d algorithm: direct, GEMM1X1, IM2COL,
- * Winograd F(2,3)/F(4,3) and FFT, each with weights prepared at "compile
- * time" (wprep = 1, what the compiler embeds) and transformed at run time
- * (wprep = 0), on odd sizes, asymmetric padding, stride, groups, dilation,
- * batch 2, bias/residual (also in place)/activation; inapplicable choices must
- * fall back correctly.  rt_linear's GEMM path is checked too.
+ * Covers the blocked GEMM (runtime/gemm.c, with its fused epilogue, packed
+ * tail, strided C and unpacked B), and every rt_conv2d algorithm: direct,
+ * GEMM1X1, IM2COL, Winograd F(2,3)/F(4,3) and FFT (with weights transformed
+ * as the compiler does it), on odd sizes, asymmetric padding, stride, groups,
+ * dilation, batch 2, bias/residual (also in place)/activation; choices that
+ * cannot apply must fall back correctly.  rt_linear's GEMM path is checked
+ * too, and Winograd's accuracy on realistic ResNet layers.
  *
  * The runtime sources are included here the way the C backend pastes them
  * into a generated model (RT_FN static), so this test exercises whichever
@@ -25,10 +25,15 @@
 #define _POSIX_C_SOURCE 200809L
 #define RT_FN static __attribute__((unused))
 #include "../runtime/cnnc_rt.h"
+/* every runtime file, as the C backend pastes them (each defines what the
+ * header declares static) */
+#include "../runtime/backward.c"
 #include "../runtime/conv.c"
 #include "../runtime/fft.c"
 #include "../runtime/gemm.c"
+#include "../runtime/loss.c"
 #include "../runtime/ops.c"
+#include "../runtime/optim.c"
 #include "../runtime/pool.c"
 #include "../runtime/winograd.c"
 
@@ -140,8 +145,9 @@ static void check(const char *what, const float *got, const double *ref, int64_t
 /* ------------------------------------------------------------------ GEMM */
 
 static void gemm_test(int M, int N, int K, int use_bias, int use_res, int act, int mode) {
-  /* mode 0: rt_gemm; 1: packed B + transposed C; 2: unpacked B (ldb) */
-  const int64_t ldb = (N + 15) / 16 * 16 + 16;
+  /* mode 0: rt_gemm; 1: packed B + transposed C; 2: unpacked B (padded ldb);
+   * 3: unpacked B read exactly to N, tail columns k-major (Bt) */
+  const int64_t ldb = mode == 3 ? N : (N + 15) / 16 * 16 + 16;
   float *A = rnd((int64_t)M * K, -1, 1), *B = rnd((int64_t)K * ldb, -1, 1);
   float *bias = use_bias ? rnd(M, -1, 1) : NULL, *R = use_res ? rnd((int64_t)M * N, -1, 1) : NULL;
   float *C = xmalloc((size_t)M * N * 4), *scr = xmalloc(rt_gemm_scratch(M, N, K));
@@ -156,7 +162,7 @@ static void gemm_test(int M, int N, int K, int use_bias, int use_res, int act, i
       const int64_t o = mode == 1 ? (int64_t)n * M + m : (int64_t)m * N + n;
       double s = 0.0;
       for (int k = 0; k < K; k++)
-        s += (double)A[(int64_t)m * K + k] * B[(int64_t)k * (mode == 2 ? ldb : N) + n];
+        s += (double)A[(int64_t)m * K + k] * B[(int64_t)k * (mode >= 2 ? ldb : N) + n];
       s += (bias ? bias[m] : 0.0) + (R ? R[o] : 0.0);
       ref[o] = act_ref(act, alpha, beta, s);
     }
@@ -172,12 +178,20 @@ static void gemm_test(int M, int N, int K, int use_bias, int use_res, int act, i
       g.Bp = bp, g.ldb = 0, g.rsc = 1, g.csc = M;
     } else {
       g.Bp = B, g.ldb = ldb, g.rsc = N, g.csc = 1;
+      if (mode == 3) {
+        const int nmain = RT_GEMM_NMAIN(N);
+        float *bt = (float *)(((uintptr_t)scr + 63) & ~(uintptr_t)63);
+        for (int j = nmain; j < N; j++)
+          for (int k = 0; k < K; k++)
+            bt[(int64_t)(j - nmain) * K + k] = B[(int64_t)k * N + j];
+        g.bexact = 1, g.Bt = nmain < N ? bt : NULL;
+      }
     }
     g.C = C, g.bias = bias, g.res = R, g.act = act, g.alpha = alpha, g.beta = beta;
     rt_gemm_packed(&g);
   }
   snprintf(name, sizeof name, "gemm M=%d N=%d K=%d%s%s %s %s", M, N, K, bias ? " +bias" : "", R ? " +res" : "",
-           act_names[act], mode == 0 ? "packed" : mode == 1 ? "transposed C" : "unpacked B");
+           act_names[act], mode == 0 ? "packed" : mode == 1 ? "transposed C" : mode == 2 ? "unpacked B" : "exact B + tail");
   check(name, C, ref, (int64_t)M * N, 1e-5 * (K > 1000 ? 4 : 1));
   free(A), free(B), free(bias), free(R), free(C), free(scr), free(ref);
 }
@@ -240,6 +254,15 @@ static const ConvCase cases[] = {
     {2, 4, 1, 100, 6, 1, 9, 1, 2, 1, 3, 0, 12, 0, 11, 2},   /* 1-D strided, dilated, grouped */
     {1, 2, 3, 3, 3, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1},       /* kernel larger than input */
     {1, 5, 13, 11, 9, 3, 3, 3, 2, 2, 1, 0, 1, 2, 0, 1},     /* mixed stride/dilation */
+    {2, 6, 23, 37, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6},    /* depthwise x2 multiplier, stride 2 */
+    {1, 5, 19, 40, 5, 5, 5, 3, 3, 2, 2, 4, 4, 4, 4, 5},     /* depthwise stride 3, dilation 2 */
+    {1, 4, 9, 33, 4, 3, 3, 1, 1, 1, 1, 0, 1, 2, 1, 4},      /* depthwise asymmetric pads */
+    {1, 3, 2, 70, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},      /* depthwise, more pad than rows */
+    {1, 40, 7, 7, 33, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},     /* 1x1 on 7x7: one tail column */
+    {2, 24, 11, 9, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},    /* 1x1, N = 99: 3 tail columns */
+    {1, 3, 40, 37, 20, 7, 7, 2, 2, 1, 1, 3, 3, 2, 3, 1},    /* shallow stem: implicit GEMM, 20 channels */
+    {2, 4, 17, 19, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    /* implicit GEMM, 64 channels, batch 2 */
+    {1, 2, 30, 30, 16, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},    /* implicit GEMM, dilation 2 */
 };
 
 enum { T_DIRECT, T_GEMM1X1, T_IM2COL, T_WINO2, T_WINO4, T_FFT, T_COUNT };
@@ -248,23 +271,22 @@ static const int algo_rt[T_COUNT] = {RT_ALGO_DIRECT, RT_ALGO_GEMM1X1, RT_ALGO_IM
                                      RT_ALGO_WINOGRAD, RT_ALGO_WINOGRAD, RT_ALGO_FFT};
 static const double algo_tol[T_COUNT] = {1e-5, 1e-5, 1e-5, 2e-5, 1e-4, 1e-5};
 
-/* Run one algorithm as generated code would: prepared weights when the
- * algorithm wants them (wprep), scratch from rt_conv2d_scratch. */
-static void conv_run(const RtConv *p0, int prep, int n, const float *x, const float *w, const float *b,
-                     const float *res, float *y) {
-  RtConv p = *p0;
-  size_t wn;
+/* Run one algorithm as generated code would: Winograd/FFT read the weights
+ * transformed at compile time (when the shape lets them run at all), the
+ * scratch comes from rt_conv2d_scratch. */
+static void conv_run(const RtConv *p, int n, const float *x, const float *w, const float *b, const float *res,
+                     float *y) {
   float *wp = NULL;
   void *scratch;
-  p.wprep = 0;
-  wn = prep ? rt_conv2d_weights_size(&p) : 0;
-  if (wn) {
-    wp = xmalloc(wn * sizeof(float));
-    rt_conv2d_prepare_weights(&p, w, wp);
-    p.wprep = 1;
+  if (p->algo == RT_ALGO_WINOGRAD && rt_winograd_applies(p)) {
+    wp = xmalloc(rt_winograd_weights_size(p) * sizeof(float));
+    rt_winograd_weights(p, w, wp);
+  } else if (p->algo == RT_ALGO_FFT && rt_fft_applies(p)) {
+    wp = xmalloc(rt_fft_weights_size(p) * sizeof(float));
+    rt_fft_weights(p, w, wp);
   }
-  scratch = xmalloc(rt_conv2d_scratch(&p));
-  rt_conv2d(&p, n, x, wp ? wp : w, b, res, y, scratch);
+  scratch = xmalloc(rt_conv2d_scratch(p));
+  rt_conv2d(p, n, x, wp ? wp : w, b, res, y, scratch);
   free(scratch);
   free(wp);
 }
@@ -299,24 +321,22 @@ static void conv_case(int ci, const ConvCase *cc, const RtConv *base, const char
     RtConv q = p;
     q.algo = algo_rt[a];
     q.tile = a == T_WINO2 ? 2 : a == T_WINO4 ? 4 : 0;
-    for (int prep = 1; prep >= 0; prep--) {
+    {
       const int applies = (a == T_WINO2 || a == T_WINO4) ? rt_winograd_applies(&q)
                           : a == T_FFT                  ? rt_fft_applies(&q)
+                          : a == T_GEMM1X1              ? conv_is_1x1(&q)
                                                         : 1;
-      /* the fallbacks of inapplicable choices are checked once (prep = 1) */
-      if (!prep && (a <= T_IM2COL || !applies))
-        continue;
       fill_nan(y, yn);
-      conv_run(&q, prep, n, x, w, bp, rp, y);
-      snprintf(name, sizeof name, "%s#%d n%d %dx%dx%d->%d k%dx%d s%d,%d d%d,%d g%d%s%s %s %s%s%s", label, ci, n, p.C,
+      conv_run(&q, n, x, w, bp, rp, y);
+      snprintf(name, sizeof name, "%s#%d n%d %dx%dx%d->%d k%dx%d s%d,%d d%d,%d g%d%s%s %s %s%s", label, ci, n, p.C,
                p.H, p.W, p.K, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.groups, bp ? " +b" : "", rp ? " +res" : "",
-               act_names[p.act], algo_names[a], applies ? "" : "(fallback)", prep ? "" : " runtime-w");
+               act_names[p.act], algo_names[a], applies ? "" : " (fallback: direct)");
       check(name, y, ref, yn, applies ? algo_tol[a] : 1e-5);
     }
     /* in-place residual: y is the residual buffer */
     if (rp && (a != T_GEMM1X1 || (p.kh == 1 && p.kw == 1))) {
       memcpy(res2, res, (size_t)yn * 4);
-      conv_run(&q, 1, n, x, w, bp, res2, res2);
+      conv_run(&q, n, x, w, bp, res2, res2);
       snprintf(name, sizeof name, "%s#%d %s in-place residual", label, ci, algo_names[a]);
       check(name, res2, ref, yn, algo_tol[a]);
     }
@@ -335,6 +355,33 @@ static void wino_realistic(void) {
     p.OH = p.H, p.OW = p.W, p.act = RT_ACT_NONE;
     conv_case(100 + 2 * s, NULL, &p, "resnet");
   }
+}
+
+/* Every activation through the vector epilogues of each kernel family:
+ * implicit GEMM, depthwise, unpacked 1x1, Winograd both orientations. */
+static void act_sweep(void) {
+  static const int shapes[][9] = {
+      /* C  H   W   K  kh sh pad groups */
+      {3, 40, 37, 20, 7, 2, 3, 1, 0},  /* implicit GEMM */
+      {16, 18, 21, 16, 3, 1, 1, 16, 0}, /* depthwise 3x3 */
+      {16, 7, 9, 40, 1, 1, 0, 1, 0},    /* 1x1 read in place, tail */
+      {64, 9, 9, 64, 3, 1, 1, 1, 0},    /* Winograd T-rows */
+      {16, 24, 24, 16, 3, 1, 1, 1, 0},  /* Winograd K-rows */
+  };
+  static const int acts[] = {RT_ACT_RELU, RT_ACT_LEAKY, RT_ACT_CLIP, RT_ACT_SIGMOID, RT_ACT_GELU};
+  for (int si = 0; si < 5; si++)
+    for (int ai = 0; ai < 10; ai++) {
+      const int act = acts[ai / 2]; /* each with and without residual (ci parity) */
+      RtConv p;
+      memset(&p, 0, sizeof p);
+      p.C = shapes[si][0], p.H = shapes[si][1], p.W = shapes[si][2], p.K = shapes[si][3];
+      p.kh = p.kw = shapes[si][4], p.sh = p.sw = shapes[si][5], p.pt = p.pl = shapes[si][6];
+      p.dh = p.dw = 1, p.groups = shapes[si][7];
+      p.OH = (p.H + 2 * p.pt - p.kh) / p.sh + 1, p.OW = (p.W + 2 * p.pl - p.kw) / p.sw + 1;
+      p.act = act;
+      act_params(act, &p.alpha, &p.beta);
+      conv_case(300 + si * 100 + 6 * (ai / 2) + ai % 2, NULL, &p, "acts");
+    }
 }
 
 /* ---------------------------------------------------------------- linear */
@@ -377,7 +424,7 @@ static void thread_tests(void) {
   p.C = 48, p.H = 23, p.W = 29, p.K = 56, p.kh = 3, p.kw = 3, p.sh = p.sw = p.dh = p.dw = 1;
   p.pt = p.pl = 1, p.groups = 1, p.OH = 23, p.OW = 29, p.act = RT_ACT_RELU;
   const int64_t xn = 2 * 48 * 23 * 29, yn = 2 * 56 * 23 * 29;
-  float *x = rnd(xn, -1, 1), *w = rnd(56 * 48 * 9, -0.2f, 0.2f), *b = rnd(56, -1, 1);
+  float *x = rnd(xn, -1, 1), *w = rnd(56 * 48 * 49, -0.2f, 0.2f), *b = rnd(56, -1, 1); /* room for 7x7 */
   float *y1 = xmalloc((size_t)yn * 4), *y2 = xmalloc((size_t)yn * 4);
   for (int a = 0; a < T_COUNT; a++) {
     RtConv q = p;
@@ -389,20 +436,20 @@ static void thread_tests(void) {
     if (a == T_GEMM1X1)
       q.kh = q.kw = 1, q.pt = q.pl = 0;
     omp_set_num_threads(1);
-    conv_run(&q, 1, 2, x, w, b, NULL, y1);
+    conv_run(&q, 2, x, w, b, NULL, y1);
     omp_set_num_threads(2);
-    conv_run(&q, 1, 2, x, w, b, NULL, y2);
+    conv_run(&q, 2, x, w, b, NULL, y2);
     snprintf(name, sizeof name, "conv2d %s", algo_names[a]);
     same_bits(name, y1, y2, yn);
   }
   {
-    float *lw = rnd(70 * 300, -1, 1);
+    float *lw = rnd(70 * 300, -1, 1), *lb = rnd(70, -1, 1);
     omp_set_num_threads(1);
-    rt_linear(9, 300, 70, x, lw, b, NULL, y1, RT_ACT_NONE, 0, 0);
+    rt_linear(9, 300, 70, x, lw, lb, NULL, y1, RT_ACT_NONE, 0, 0);
     omp_set_num_threads(2);
-    rt_linear(9, 300, 70, x, lw, b, NULL, y2, RT_ACT_NONE, 0, 0);
+    rt_linear(9, 300, 70, x, lw, lb, NULL, y2, RT_ACT_NONE, 0, 0);
     same_bits("linear n=9", y1, y2, 9 * 70);
-    free(lw);
+    free(lw), free(lb);
   }
   free(x), free(w), free(b), free(y1), free(y2);
 }
@@ -420,12 +467,17 @@ int main(void) {
     static const int g[][3] = {{1, 1, 1}, {7, 5, 3}, {8, 48, 17}, {13, 49, 64}, {64, 200, 147},
                                {70, 97, 300}, {5, 33, 1200}, {512, 49, 70}, {3, 130, 9}};
     for (int i = 0; i < 9; i++)
+#if defined(__AVX512F__)
+      for (int mode = 0; mode < 4; mode++) /* exact-width B reads (mode 3) are an AVX-512 feature */
+#else
       for (int mode = 0; mode < 3; mode++)
+#endif
         gemm_test(g[i][0], g[i][1], g[i][2], (i + mode) % 2, (i + mode) % 3 != 0, (i * 3 + mode) % NACT, mode);
   }
   for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++)
     conv_case(i, &cases[i], NULL, "conv");
   wino_realistic();
+  act_sweep();
   for (int act = 0; act < NACT; act += 3)
     linear_test(1 + act, 37 + 40 * act, 11 + 13 * act, act);
   linear_test(16, 512, 1000, RT_ACT_RELU);
