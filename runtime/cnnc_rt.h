@@ -31,6 +31,11 @@
 #else
 #define RT_OMP(x)
 #endif
+/* A parallel loop whose whole work (multiply-adds, or elements touched) is
+ * below this runs on one thread (an `if` clause): a fork/join costs a few
+ * microseconds, more than such a loop takes, and on a busy machine waking a
+ * second thread can cost far more.  Results are identical either way. */
+#define RT_PAR_MIN_WORK ((int64_t)1 << 20)
 
 #if defined(__GNUC__)
 #define RT_RESTRICT __restrict__

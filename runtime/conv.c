@@ -11,11 +11,14 @@
  *    order fixed by the shapes alone, so results do not depend on the thread
  *    count, nor on the batch size;
  *  - no heap, no globals: im2col/GEMM, Winograd and FFT use the caller's
- *    scratch (rt_conv2d_scratch), the direct conv needs under 2 KiB of stack;
- *  - plain C99 that gcc and clang vectorize at -O2 and -O3: the hot loops are
- *    fixed-length loops over contiguous output columns (or GEMM columns) with
- *    the padding checks hoisted out.  No FMA contraction is assumed: under
- *    -std=c99/c11 gcc keeps a*b+c as two roundings.
+ *    scratch (rt_conv2d_scratch); stack use is bounded (the 3x3 depthwise
+ *    row buffer, 18 KiB, is the largest);
+ *  - the direct conv is plain C99 that gcc and clang vectorize at -O2 and
+ *    -O3 (fixed-length loops over contiguous output columns, padding checks
+ *    hoisted out; no FMA contraction assumed).  AVX-512 builds add
+ *    intrinsic kernels: depthwise convs (vectors along output rows), the
+ *    implicit GEMM for shallow convs (RGB stems), 1x1 convs reading x in
+ *    place, and stride-2 im2col packing; other builds take the portable path.
  *
  * For RT_ALGO_WINOGRAD and RT_ALGO_FFT the weights are the compile-time
  * transformed ones (rt_winograd_weights / rt_fft_weights of the same RtConv).
@@ -239,7 +242,7 @@ RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *
   const int tiled = p->sw * conv_pad_phase_len(p) <= CONV_XB;
   int64_t t;
 
-  RT_OMP(parallel for schedule(static))
+  RT_OMP(parallel for schedule(static) if(ntask * p->OW * taps * CONV_KB >= RT_PAR_MIN_WORK))
   for (t = 0; t < ntask; t++) {
     const int oh = (int)(t % p->OH);
     const int kb = (int)(t / p->OH % nkb);
@@ -441,18 +444,18 @@ RT_INLINE void conv_dw_fill(const RtConv *p, const float *xc, int ih0, int rows,
   }
 }
 
-/* Depthwise (one input channel per group): one task = CONV_DW_R output rows
- * of one output channel of one sample, 16 columns per vector, one register
- * accumulator per row (independent FMA chains).  Each output sums its taps
- * in (i, j) order, then + (bias + res): an order fixed by the shape. */
-RT_HELPER void conv_depthwise(const RtConv *p0, int n, const float *x, const float *w, const float *b,
-                              const float *res, float *y) {
-  /* a local copy: stores to y cannot alias it, so its fields stay in
-   * registers instead of being reloaded after every store */
+/* One depthwise task: CONV_DW_R output rows of one output channel of one
+ * sample, 16 columns per vector, one register accumulator per row
+ * (independent FMA chains).  Each output sums its taps in (i, j) order, then
+ * + (bias + res): an order fixed by the shape.  A function of its own so
+ * that in OpenMP builds too the descriptor is a private local copy: stores
+ * to y cannot alias it, so its fields stay in registers (as shared variables
+ * of the outlined parallel region they were reloaded after every store). */
+RT_HELPER void conv_dw_task(const RtConv *p0, int64_t t, const float *x, const float *w, const float *b,
+                            const float *res, float *y) {
   const RtConv pv = *p0, *p = &pv;
   const int Kg = p->K / p->groups, taps = p->kh * p->kw;
   const int nrb = (p->OH + CONV_DW_R - 1) / CONV_DW_R;
-  const int64_t ntask = (int64_t)n * p->K * nrb;
   const int simple = p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU ||
                      p->act == RT_ACT_CLIP;
   /* strips whose every load lies inside the row: c0 >= 0 and the last tap's
@@ -464,10 +467,7 @@ RT_HELPER void conv_depthwise(const RtConv *p0, int n, const float *x, const flo
   const int bw = (nstrip * 16 * p->sw + 2 + (p->sw == 2 ? 16 : 0) + 15) / 16 * 16;
   const int fast3 = p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->sh == p->sw &&
                     (p->sw == 1 || p->sw == 2) && bw <= CONV_DW_BW && p->pl + p->W <= bw;
-  int64_t t;
-
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < ntask; t++) {
+  {
     const int rb = (int)(t % nrb), k = (int)(t / nrb % p->K);
     const int64_t ni = t / nrb / p->K;
     const int oh0 = rb * CONV_DW_R, nr = p->OH - oh0 < CONV_DW_R ? p->OH - oh0 : CONV_DW_R;
@@ -521,6 +521,16 @@ RT_HELPER void conv_depthwise(const RtConv *p0, int n, const float *x, const flo
       }
     }
   }
+}
+
+/* Depthwise (one input channel per group), one conv_dw_task per task. */
+RT_HELPER void conv_depthwise(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                              const float *res, float *y) {
+  const int64_t ntask = (int64_t)n * p->K * ((p->OH + CONV_DW_R - 1) / CONV_DW_R);
+  int64_t t;
+  RT_OMP(parallel for schedule(static) if(ntask * CONV_DW_R * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK))
+  for (t = 0; t < ntask; t++)
+    conv_dw_task(p, t, x, w, b, res, y);
 }
 #endif
 
@@ -650,7 +660,7 @@ enum { CONV_GP = 4 };
 RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const float *wg, int Kg, const float *bg,
                                const float *rg, float *yg, float *Bp) {
   RtGemm gm;
-  int np, ngrp, q;
+  int np, ngrp, q, par;
   memset(&gm, 0, sizeof gm);
   gm.M = Kg, gm.N = p->OH * p->OW, gm.K = Cg * p->kh * p->kw;
   gm.A = wg, gm.lda = gm.K, gm.Bp = Bp, gm.ldb = 0;
@@ -677,15 +687,17 @@ RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const f
 #endif
   np = rt_gemm_npanels(&gm);
   ngrp = (np + CONV_GP - 1) / CONV_GP;
+  par = (int64_t)gm.M * gm.N * gm.K >= RT_PAR_MIN_WORK;
+  (void)par; /* read only by the OpenMP pragmas */
   if (ngrp >= 4) {
-    RT_OMP(parallel for schedule(dynamic))
+    RT_OMP(parallel for schedule(dynamic) if(par))
     for (q = 0; q < ngrp; q++) {
       const int q1 = (q + 1) * CONV_GP < np ? (q + 1) * CONV_GP : np;
       conv_pack_panels(p, xg, Cg, q * CONV_GP, q1, Bp);
       rt_gemm_panels(&gm, q * CONV_GP, q1, 0, Kg);
     }
   } else {
-    RT_OMP(parallel for schedule(static))
+    RT_OMP(parallel for schedule(static) if(par))
     for (q = 0; q < np; q++)
       conv_pack_panels(p, xg, Cg, q, q + 1, Bp);
     rt_gemm_packed(&gm);
@@ -702,11 +714,16 @@ RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const f
  * but W^T (tiny) and the padding.  A function of p alone decides, so the
  * scratch size (the larger of both layouts) is the same for every build;
  * only AVX-512 builds take this path. */
-enum { CONV_IMPLICIT_KMAX = 256 /* largest im2col depth for the implicit path */ };
+/* Depths where it pays: below 64 the transposed store of each 8 x 48 tile
+ * costs more than the 8 x 48 x depth multiply it follows (MobileNet's
+ * 3x3x3 stem ran 2.4x slower this way than through im2col); above 256 the
+ * im2col packing is cheap next to the multiply anyway. */
+enum { CONV_IMPLICIT_KMIN = 64, CONV_IMPLICIT_KMAX = 256 };
 
 RT_INLINE int conv_implicit_ok(const RtConv *p) {
-  return p->groups == 1 && p->C * p->kh * p->kw <= CONV_IMPLICIT_KMAX && p->kh * p->kw > 1 && p->K >= 16 &&
-         p->OH * p->OW >= 256;
+  const int kdim = p->C * p->kh * p->kw;
+  return p->groups == 1 && kdim >= CONV_IMPLICIT_KMIN && kdim <= CONV_IMPLICIT_KMAX && p->kh * p->kw > 1 &&
+         p->K >= 16 && p->OH * p->OW >= 256;
 }
 
 /* Padded extents: every tap of every output lies inside [0, HP) x [0, WP). */
@@ -813,7 +830,7 @@ RT_HELPER void conv_implicit(const RtConv *p, const float *x, const float *w, co
         for (j = 0; j < p->kw; j++)
           koff[k++] = (c * hp + i * p->dh) * wp + j * p->dw;
   }
-  RT_OMP(parallel for schedule(static))
+  RT_OMP(parallel for schedule(static) if((int64_t)npix * p->K * kdim >= RT_PAR_MIN_WORK))
   for (t = 0; t < (int64_t)nsl * npan; t++) {
     const int sl = (int)(t / npan), pan = (int)(t % npan);
     const int p0 = sl * 8, mr = npix - p0 < 8 ? npix - p0 : 8;
@@ -963,73 +980,117 @@ RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, con
   }
 }
 
-/* Gather form: one task = one output row of one output channel of one
- * sample.  Input row ih reaches output row oh through tap i when
- * oh = ih*sh - pt + i*dh; along W the taps scatter with stride sw within the
- * row this task owns, so no two tasks write the same element. */
-RT_FN void rt_conv_transpose2d(const RtConv *p, int n, const float *x, const float *w, const float *b, float *y) {
-  const int G = p->groups, Cg = p->C / G, Kg = p->K / G;
-  const int64_t ntask = (int64_t)n * p->K * p->OH;
-  int64_t t;
+/* One task of rt_conv_transpose2d, in gather form: output row oh of
+ * channel k of one sample.  Input row ih reaches output row oh through tap i
+ * when oh = ih*sh - pt + i*dh; along W the taps scatter with stride sw
+ * within the row this task owns, so no two tasks write the same element.
+ * Its own function so the descriptor is a private copy in OpenMP builds too
+ * (see conv_dw_task). */
+RT_HELPER void conv_t_task(const RtConv *p0, int64_t t, const float *x, const float *w, const float *b, float *y) {
+  const RtConv pv = *p0, *p = &pv;
+  const int G = p->groups, Cg = p->C / G, Kg = p->K / G, taps = p->kh * p->kw;
+  const int oh = (int)(t % p->OH), k = (int)(t / p->OH % p->K);
+  const int64_t ni = t / p->OH / p->K, plane = (int64_t)p->H * p->W;
+  const int g = k / Kg, kl = k % Kg;
+  float *yr = y + t * p->OW;
+  const float bv = b ? b[k] : 0.0f;
+  const float *xg = x + (ni * p->C + (int64_t)g * Cg) * plane;
+  const float *wk = w + ((int64_t)g * Cg * Kg + kl) * taps; /* + c*Kg*taps + i*kw + j */
+  /* strided: accumulate in a phase-major copy of the row (phase r holds
+   * columns r, r + sw, ...), interleaved back at the end */
+  float phrow[CONV_TROW];
+  const int pq = (p->OW + p->sw - 1) / p->sw;
+  const int phased = p->sw > 1 && p->sw * pq <= CONV_TROW;
+  int i, j, o;
 
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < ntask; t++) {
-    const int oh = (int)(t % p->OH), k = (int)(t / p->OH % p->K);
-    const int64_t ni = t / p->OH / p->K;
-    const int g = k / Kg, kl = k % Kg;
-    float *yr = y + t * p->OW;
-    const float bv = b ? b[k] : 0.0f;
-    /* strided: accumulate in a phase-major copy of the row (phase r holds
-     * columns r, r + sw, ...), interleaved back at the end; each output still
-     * sums bias, then its taps in (c, i, j) order */
-    float phrow[CONV_TROW];
-    const int pq = (p->OW + p->sw - 1) / p->sw;
-    const int phased = p->sw > 1 && p->sw * pq <= CONV_TROW;
-    int c, i, j, o;
-
-    if (phased)
-      for (o = 0; o < p->sw * pq; o++)
-        phrow[o] = bv;
-    for (o = 0; o < p->OW; o++)
-      yr[o] = bv;
-    for (c = 0; c < Cg; c++) {
-      const int ci = g * Cg + c;
-      const float *xc = x + (ni * p->C + ci) * p->H * p->W;
-      const float *wc = w + ((int64_t)ci * Kg + kl) * p->kh * p->kw;
-      for (i = 0; i < p->kh; i++) {
-        const int num = oh + p->pt - i * p->dh;
-        const float *xr;
-        if (num < 0 || num % p->sh != 0 || num / p->sh >= p->H)
-          continue;
-        xr = xc + (int64_t)(num / p->sh) * p->W;
-        for (j = 0; j < p->kw; j++) {
-          const float wv = wc[i * p->kw + j];
-          const int off = j * p->dw - p->pl;
-          int lo, hi, iw;
-          /* input columns iw with 0 <= iw*sw + off < OW, within [0, W) */
-          conv_valid_range(0, p->W, p->sw, off, p->OW, &lo, &hi);
-          if (p->sw == 1) {
-            for (iw = lo; iw < hi; iw++)
-              yr[iw + off] += wv * xr[iw];
-          } else if (phased) {
-            /* output column iw*sw + off = (iw + q0)*sw + ph: contiguous in
-             * the phase-major row, so this loop vectorizes */
-            const int ph = ((off % p->sw) + p->sw) % p->sw, q0 = (off - ph) / p->sw;
-            float *pr = phrow + ph * pq + q0;
-            for (iw = lo; iw < hi; iw++)
-              pr[iw] += wv * xr[iw];
-          } else {
-            for (iw = lo; iw < hi; iw++)
-              yr[iw * p->sw + off] += wv * xr[iw];
+  if (phased)
+    for (o = 0; o < p->sw * pq; o++)
+      phrow[o] = bv;
+  for (o = 0; o < p->OW; o++)
+    yr[o] = bv;
+  /* Each output sums bias, then its taps in (i, j) order, each tap summed
+   * over the input channels into a 16-column register block first: the
+   * channel loop is innermost, so the partial sums never round-trip through
+   * memory (with the channel loop outside, every tap of every channel was a
+   * read-modify-write of the row, a store-forwarding chain) and the strides'
+   * divisions run once per tap, not per channel. */
+  for (i = 0; i < p->kh; i++) {
+    const int num = oh + p->pt - i * p->dh;
+    int ih;
+    if (num < 0 || num % p->sh != 0 || num / p->sh >= p->H)
+      continue;
+    ih = num / p->sh;
+    for (j = 0; j < p->kw; j++) {
+      const int off = j * p->dw - p->pl;
+      const float *wt = wk + i * p->kw + j;
+      int lo, hi, iw0, d;
+      /* input columns iw with 0 <= iw*sw + off < OW, within [0, W) */
+      conv_valid_range(0, p->W, p->sw, off, p->OW, &lo, &hi);
+      if (phased) { /* iw*sw + off = (iw + q0)*sw + ph */
+        const int ph = ((off % p->sw) + p->sw) % p->sw;
+        d = ph * pq + (off - ph) / p->sw;
+      } else {
+        d = off;
+      }
+      for (iw0 = lo; iw0 < hi; iw0 += 16) {
+        const int cnt = hi - iw0 < 16 ? hi - iw0 : 16;
+        const float *xr = xg + (int64_t)ih * p->W + iw0;
+        float acc[16];
+        int c, u;
+#if defined(__AVX512F__)
+        { /* explicit (compilers vectorized this over c, with strided
+           * weights); four chains over c = 0,4,8.. / 1,5,9.. / ... hide the
+           * FMA latency, then (a0 + a1) + (a2 + a3) */
+          const __mmask16 m = (__mmask16)(cnt >= 16 ? 0xFFFF : (1u << cnt) - 1u);
+          const int64_t ws = (int64_t)Kg * taps;
+          __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+          for (c = 0; c + 4 <= Cg; c += 4) {
+            const float *xc = xr + c * plane;
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(wt[c * ws]), _mm512_maskz_loadu_ps(m, xc), a0);
+            a1 = _mm512_fmadd_ps(_mm512_set1_ps(wt[(c + 1) * ws]), _mm512_maskz_loadu_ps(m, xc + plane), a1);
+            a2 = _mm512_fmadd_ps(_mm512_set1_ps(wt[(c + 2) * ws]), _mm512_maskz_loadu_ps(m, xc + 2 * plane), a2);
+            a3 = _mm512_fmadd_ps(_mm512_set1_ps(wt[(c + 3) * ws]), _mm512_maskz_loadu_ps(m, xc + 3 * plane), a3);
           }
+          for (; c < Cg; c++)
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(wt[c * ws]), _mm512_maskz_loadu_ps(m, xr + c * plane), a0);
+          _mm512_storeu_ps(acc, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+        }
+#else
+        for (u = 0; u < 16; u++)
+          acc[u] = 0.0f;
+        for (c = 0; c < Cg; c++) {
+          const float wv = wt[(int64_t)c * Kg * taps];
+          const float *xc = xr + c * plane;
+          for (u = 0; u < cnt; u++)
+            acc[u] += wv * xc[u];
+        }
+#endif
+        if (p->sw == 1) {
+          for (u = 0; u < cnt; u++)
+            yr[iw0 + u + d] += acc[u];
+        } else if (phased) {
+          float *pr = phrow + d + iw0;
+          for (u = 0; u < cnt; u++)
+            pr[u] += acc[u];
+        } else {
+          for (u = 0; u < cnt; u++)
+            yr[(iw0 + u) * p->sw + d] += acc[u];
         }
       }
     }
-    if (phased)
-      for (o = 0; o < p->OW; o++)
-        yr[o] = phrow[o % p->sw * pq + o / p->sw];
-    rt_act_array(p->act, p->alpha, p->beta, yr, yr, p->OW);
   }
+  if (phased)
+    for (o = 0; o < p->OW; o++)
+      yr[o] = phrow[o % p->sw * pq + o / p->sw];
+  rt_act_array(p->act, p->alpha, p->beta, yr, yr, p->OW);
+}
+
+RT_FN void rt_conv_transpose2d(const RtConv *p, int n, const float *x, const float *w, const float *b, float *y) {
+  const int64_t ntask = (int64_t)n * p->K * p->OH;
+  int64_t t;
+  RT_OMP(parallel for schedule(static) if(ntask * p->OW * (p->C / p->groups) * p->kh * p->kw >= RT_PAR_MIN_WORK))
+  for (t = 0; t < ntask; t++)
+    conv_t_task(p, t, x, w, b, y);
 }
 
 /* -------------------------------------------------------------- linear */

@@ -539,23 +539,26 @@ RT_FN void rt_fft_conv2d(const RtConv *p, int n, const float *x, const float *ws
       const int nin = (p->C * nt + 2 * FFT_L - 1) / (2 * FFT_L);
       const int nout = (p->K * nt + 2 * FFT_L - 1) / (2 * FFT_L);
       const int nf = (pl.F + 31) / 32;
+      /* the spectral product's complex multiply-adds decide for all three */
+      const int par = (int64_t)pl.F * nt * (p->C / p->groups) * p->K >= RT_PAR_MIN_WORK;
       int slot, i;
+      (void)par; /* read only by the OpenMP pragmas */
 
       /* Slot s handles chunks s, s + FFT_SLOTS, ...: a work buffer is never
        * shared, whatever the number of threads. */
-      RT_OMP(parallel for schedule(static, 1))
+      RT_OMP(parallel for schedule(static, 1) if(par))
       for (slot = 0; slot < FFT_SLOTS; slot++) {
         float *work = pl.work + slot * fft_work_floats(pl.P, pl.Q);
         int ch;
         for (ch = slot; ch < nin; ch += FFT_SLOTS)
           fft_forward_chunk(p, &pl, xn, t0, nt, ch * 2 * FFT_L, work);
       }
-      RT_OMP(parallel for schedule(static))
+      RT_OMP(parallel for schedule(static) if(par))
       for (i = 0; i < nf * pl.G; i++) {
         const int g = i / nf, f0 = i % nf * 32, f1 = f0 + 32 < pl.F ? f0 + 32 : pl.F;
         fft_product(&pl, ws, g, nt, f0, f1);
       }
-      RT_OMP(parallel for schedule(static, 1))
+      RT_OMP(parallel for schedule(static, 1) if(par))
       for (slot = 0; slot < FFT_SLOTS; slot++) {
         float *work = pl.work + slot * fft_work_floats(pl.P, pl.Q);
         int ch;

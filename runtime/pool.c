@@ -105,15 +105,11 @@ RT_INLINE __m512 pool_load16(const float *row, int c0, int W, __m512 fill) {
  * input read -inf, so borders and ceil_mode windows need no scalar path.  The
  * comparison is the scalar one lane by lane (v > m or v is NaN: take v), in
  * (i, j) order, so NaN sticks as in torch. */
-RT_HELPER void pool_max_vec(const RtPool *p0, int n, const float *x, float *y) {
-  const RtPool pv = *p0, *p = &pv; /* a copy stores to y cannot alias */
-  const int64_t ntask = (int64_t)n * p->C * p->OH;
+RT_HELPER void pool_max_task(const RtPool *p0, int64_t t, const float *x, float *y) {
+  const RtPool pv = *p0, *p = &pv; /* private: stores to y cannot alias it */
   const __m512 ninf = _mm512_set1_ps(-INFINITY);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  int64_t t;
-
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < ntask; t++) {
+  {
     const int oh = (int)(t % p->OH);
     const float *xp = x + (t / p->OH) * p->H * p->W;
     float *yr = y + t * p->OW;
@@ -140,6 +136,14 @@ RT_HELPER void pool_max_vec(const RtPool *p0, int n, const float *x, float *y) {
     }
   }
 }
+
+RT_HELPER void pool_max_vec(const RtPool *p, int n, const float *x, float *y) {
+  const int64_t ntask = (int64_t)n * p->C * p->OH;
+  int64_t t;
+  RT_OMP(parallel for schedule(static) if(ntask * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK))
+  for (t = 0; t < ntask; t++)
+    pool_max_task(p, t, x, y);
+}
 #endif
 
 /* kind 0 max, 1 avg, 2 Lp.  One task = one output row of one plane.  Columns
@@ -158,7 +162,7 @@ RT_HELPER void pool_window(const RtPool *p, int n, const float *x, float *y, int
   const int ow_a = ow_a0 < ow_b ? ow_a0 : ow_b;
   int64_t t;
 
-  RT_OMP(parallel for schedule(static))
+  RT_OMP(parallel for schedule(static) if(ntask * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK))
   for (t = 0; t < ntask; t++) {
     const int oh = (int)(t % p->OH);
     const float *xp = x + (t / p->OH) * p->H * p->W;
@@ -242,7 +246,7 @@ RT_FN void rt_adaptive_avgpool2d(int n, int C, int H, int W, int OH, int OW, con
   const int64_t ntask = (int64_t)n * C * OH;
   int64_t t;
 
-  RT_OMP(parallel for schedule(static))
+  RT_OMP(parallel for schedule(static) if((int64_t)n * C * H * W >= RT_PAR_MIN_WORK))
   for (t = 0; t < ntask; t++) {
     const int oh = (int)(t % OH);
     const float *xp = x + (t / OH) * H * W;
@@ -269,14 +273,14 @@ RT_FN void rt_global_avgpool(int n, int C, int HW, const float *x, float *y) {
 RT_FN void rt_reduce_mean(int64_t outer, int64_t red, int64_t inner, const float *x, float *y) {
   int64_t o;
   if (inner == 1) {
-    RT_OMP(parallel for schedule(static))
+    RT_OMP(parallel for schedule(static) if(outer * red * inner >= RT_PAR_MIN_WORK))
     for (o = 0; o < outer; o++)
       y[o] = pool_sum(x + o * red, red) / (float)red;
     return;
   }
   /* Strided case: accumulate whole rows so the inner loop is contiguous; the
    * sum of each output still runs over r = 0, 1, ... in order. */
-  RT_OMP(parallel for schedule(static))
+  RT_OMP(parallel for schedule(static) if(outer * red * inner >= RT_PAR_MIN_WORK))
   for (o = 0; o < outer; o++) {
     const float *xo = x + o * red * inner;
     float *yo = y + o * inner;

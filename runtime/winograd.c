@@ -9,17 +9,18 @@
  * a x a transformed tile, in one of two orientations chosen from the shape
  * alone (wino_trows), because the GEMM needs one long dimension:
  *
- *  - many tiles (T >= WINO_TROWS_T per sample): M_xi[K][T] = U_xi[K][C] V_xi[C][T],
- *    tiles along the GEMM's vector dimension; the transforms work on strips
- *    of 16 horizontally adjacent tiles (one tile per lane);
- *  - few tiles (late ResNet stages: 7x7 or 14x14 maps): M_xi^T[T][K] =
- *    V_xi^T[T][C] U_xi^T[C][K], output channels along the vector dimension;
- *    the transforms work on 16 channels of one tile (gathered).
+ *  - K-rows (many tiles per sample T, or few channels):
+ *    M_xi[K][T] = U_xi[K][C] V_xi[C][T], tiles along the GEMM's vector
+ *    dimension; the transforms work on strips of 16 horizontally adjacent
+ *    tiles (one tile per lane);
+ *  - T-rows (few tiles: 28x28 and smaller maps with enough channels, see
+ *    wino_trows): M_xi^T[T][K] = V_xi^T[T][C] U_xi^T[C][K], output channels
+ *    along the vector dimension; the transforms work on 16 channels of one
+ *    tile (gathered).
  *
  *  - U = G g G^T is computed once, at compile time, in double precision
  *    (rt_winograd_weights), in the layout of the orientation; the generated
- *    code embeds U instead of g.  Without it (RtConv.wprep == 0) rt_conv2d
- *    transforms the weights into its scratch on every call.
+ *    code embeds U instead of g, and rt_conv2d(RT_ALGO_WINOGRAD) reads it.
  *  - V (input transform) and M (GEMM output) live in the caller's scratch,
  *    rows padded to an odd multiple of 16 floats so the GEMM reads them in
  *    place (RtGemm.ldb) without cache-set conflicts.
@@ -452,10 +453,12 @@ RT_HELPER void wino_in_strip(const RtConv *p, const WinoGeo *g, const float *xc,
 /* y-row vector epilogue: v + bias (+ res) -> act, stored to the nc <= 16
  * columns at yr. */
 RT_INLINE void wino_store16(const RtConv *p, __m512 v, float bv, const float *rr, float *yr, int nc) {
-  const __mmask16 mk = (__mmask16)(nc >= 16 ? 0xFFFF : (1u << nc) - 1u);
-  __m512 s = _mm512_set1_ps(bv);
-  if (nc <= 0)
+  __mmask16 mk;
+  __m512 s;
+  if (nc <= 0) /* a vector wholly past the right edge of y */
     return;
+  mk = (__mmask16)(nc >= 16 ? 0xFFFF : (1u << nc) - 1u);
+  s = _mm512_set1_ps(bv);
   if (rr)
     s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(mk, rr));
   v = _mm512_add_ps(v, s);
@@ -637,11 +640,14 @@ RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float 
   const int64_t cs = wino_row(p->C), ks = wino_row(p->K);
   const int64_t vxs = g->T * cs, mxs = g->T * ks;
   const int a2 = g->a * g->a, ncb = (p->C + 15) / 16, nkb = (p->K + 15) / 16;
+  /* the batched GEMMs' multiply-adds decide for all three loops */
+  const int par = (int64_t)g->a * g->a * g->T * p->C * p->K >= RT_PAR_MIN_WORK;
   int64_t t;
   RtGemm gm;
   int ntask;
 
-  RT_OMP(parallel for schedule(static))
+  (void)par; /* read only by the OpenMP pragmas */
+  RT_OMP(parallel for schedule(static) if(par))
   for (t = 0; t < g->T * ncb; t++) {
     const int ti = (int)(t / ncb), c0 = (int)(t % ncb) * 16;
 #if defined(__AVX512F__)
@@ -658,7 +664,7 @@ RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float 
   gm.bias = NULL, gm.res = NULL;
   gm.act = RT_ACT_NONE, gm.alpha = 0.0f, gm.beta = 0.0f;
   ntask = rt_gemm_ntasks(&gm);
-  RT_OMP(parallel for schedule(dynamic))
+  RT_OMP(parallel for schedule(dynamic) if(par))
   for (t = 0; t < (int64_t)a2 * ntask; t++) {
     const int xi = (int)(t / ntask);
     RtGemm gx = gm;
@@ -668,7 +674,7 @@ RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float 
     rt_gemm_task(&gx, (int)(t % ntask));
   }
 
-  RT_OMP(parallel for schedule(static))
+  RT_OMP(parallel for schedule(static) if(par))
   for (t = 0; t < g->T * nkb; t++) {
     const int ti = (int)(t / nkb), k0 = (int)(t % nkb) * 16;
 #if defined(__AVX512F__)
@@ -687,11 +693,14 @@ RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float 
   const int64_t vs = (int64_t)p->C * g->ld, ms = (int64_t)p->K * g->ld;
   const int64_t nin = (int64_t)p->C * g->th, nout = (int64_t)p->K * g->th;
   const int a2 = g->a * g->a;
+  /* the batched GEMMs' multiply-adds decide for all three loops */
+  const int par = (int64_t)g->a * g->a * g->T * p->C * p->K >= RT_PAR_MIN_WORK;
   int64_t t;
   RtGemm gm;
   int ntask;
 
-  RT_OMP(parallel for schedule(static))
+  (void)par; /* read only by the OpenMP pragmas */
+  RT_OMP(parallel for schedule(static) if(par))
   for (t = 0; t < nin; t++) {
     const int c = (int)(t / g->th), ty = (int)(t % g->th);
     const float *xc = xn + (int64_t)c * p->H * p->W;
@@ -714,7 +723,7 @@ RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float 
   gm.bias = NULL, gm.res = NULL;
   gm.act = RT_ACT_NONE, gm.alpha = 0.0f, gm.beta = 0.0f;
   ntask = rt_gemm_ntasks(&gm);
-  RT_OMP(parallel for schedule(dynamic))
+  RT_OMP(parallel for schedule(dynamic) if(par))
   for (t = 0; t < (int64_t)a2 * ntask; t++) {
     const int xi = (int)(t / ntask);
     RtGemm gx = gm;
@@ -724,7 +733,7 @@ RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float 
     rt_gemm_task(&gx, (int)(t % ntask));
   }
 
-  RT_OMP(parallel for schedule(static))
+  RT_OMP(parallel for schedule(static) if(par))
   for (t = 0; t < nout; t++) {
     const int k = (int)(t / g->th), ty = (int)(t % g->th);
     const float *mk = M + (int64_t)k * g->ld;

@@ -261,8 +261,9 @@ static const ConvCase cases[] = {
     {1, 40, 7, 7, 33, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},     /* 1x1 on 7x7: one tail column */
     {2, 24, 11, 9, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},    /* 1x1, N = 99: 3 tail columns */
     {1, 3, 40, 37, 20, 7, 7, 2, 2, 1, 1, 3, 3, 2, 3, 1},    /* shallow stem: implicit GEMM, 20 channels */
-    {2, 4, 17, 19, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    /* implicit GEMM, 64 channels, batch 2 */
-    {1, 2, 30, 30, 16, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},    /* implicit GEMM, dilation 2 */
+    {2, 8, 17, 19, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    /* implicit GEMM (depth 72), 64 channels, batch 2 */
+    {1, 8, 30, 30, 16, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},    /* implicit GEMM, dilation 2 */
+    {1, 3, 45, 45, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},    /* 3x3x3 stem: im2col (too shallow for implicit) */
 };
 
 enum { T_DIRECT, T_GEMM1X1, T_IM2COL, T_WINO2, T_WINO4, T_FFT, T_COUNT };
@@ -362,7 +363,7 @@ static void wino_realistic(void) {
 static void act_sweep(void) {
   static const int shapes[][9] = {
       /* C  H   W   K  kh sh pad groups */
-      {3, 40, 37, 20, 7, 2, 3, 1, 0},  /* implicit GEMM */
+      {3, 40, 37, 20, 7, 2, 3, 1, 0},   /* implicit GEMM */
       {16, 18, 21, 16, 3, 1, 1, 16, 0}, /* depthwise 3x3 */
       {16, 7, 9, 40, 1, 1, 0, 1, 0},    /* 1x1 read in place, tail */
       {64, 9, 9, 64, 3, 1, 1, 1, 0},    /* Winograd T-rows */
@@ -418,6 +419,8 @@ static void same_bits(const char *what, const float *a, const float *b, int64_t 
     nfail++;
 }
 
+/* Shapes big enough to pass RT_PAR_MIN_WORK, so the loops really run on two
+ * threads. */
 static void thread_tests(void) {
   RtConv p;
   memset(&p, 0, sizeof p);
@@ -443,12 +446,37 @@ static void thread_tests(void) {
     same_bits(name, y1, y2, yn);
   }
   {
-    float *lw = rnd(70 * 300, -1, 1), *lb = rnd(70, -1, 1);
+    /* depthwise (AVX-512 row kernel) and a shallow stem (implicit GEMM) */
+    static const int extra[2][9] = {{48, 60, 60, 48, 3, 1, 1, 48, 0}, {3, 64, 64, 64, 7, 2, 3, 1, 0}};
+    for (int e = 0; e < 2; e++) {
+      RtConv q;
+      memset(&q, 0, sizeof q);
+      q.C = extra[e][0], q.H = extra[e][1], q.W = extra[e][2], q.K = extra[e][3];
+      q.kh = q.kw = extra[e][4], q.sh = q.sw = extra[e][5], q.pt = q.pl = extra[e][6];
+      q.dh = q.dw = 1, q.groups = extra[e][7], q.act = RT_ACT_RELU;
+      q.OH = (q.H + 2 * q.pt - q.kh) / q.sh + 1, q.OW = (q.W + 2 * q.pl - q.kw) / q.sw + 1;
+      q.algo = e ? RT_ALGO_IM2COL : RT_ALGO_DIRECT;
+      {
+        const int64_t xq = 2LL * q.C * q.H * q.W, yq = 2LL * q.K * q.OH * q.OW;
+        float *xx = rnd(xq, -1, 1), *ww = rnd((int64_t)q.K * (q.C / q.groups) * q.kh * q.kw, -0.2f, 0.2f);
+        float *z1 = xmalloc((size_t)yq * 4), *z2 = xmalloc((size_t)yq * 4);
+        omp_set_num_threads(1);
+        conv_run(&q, 2, xx, ww, b, NULL, z1);
+        omp_set_num_threads(2);
+        conv_run(&q, 2, xx, ww, b, NULL, z2);
+        same_bits(e ? "conv2d implicit GEMM stem" : "conv2d depthwise", z1, z2, yq);
+        free(xx), free(ww), free(z1), free(z2);
+      }
+    }
+  }
+  {
+    /* big enough to pass RT_PAR_MIN_WORK and really run on two threads */
+    float *lw = rnd(200 * 1000, -1, 1), *lb = rnd(200, -1, 1);
     omp_set_num_threads(1);
-    rt_linear(9, 300, 70, x, lw, lb, NULL, y1, RT_ACT_NONE, 0, 0);
+    rt_linear(9, 1000, 200, x, lw, lb, NULL, y1, RT_ACT_NONE, 0, 0);
     omp_set_num_threads(2);
-    rt_linear(9, 300, 70, x, lw, lb, NULL, y2, RT_ACT_NONE, 0, 0);
-    same_bits("linear n=9", y1, y2, 9 * 70);
+    rt_linear(9, 1000, 200, x, lw, lb, NULL, y2, RT_ACT_NONE, 0, 0);
+    same_bits("linear n=9 1000->200", y1, y2, 9 * 200);
     free(lw), free(lb);
   }
   free(x), free(w), free(b), free(y1), free(y2);
