@@ -128,7 +128,10 @@ static void emit_conv_desc(CGen *cg, Node *n) {
 static void emit_conv(CGen *cg, Node *n) {
   Tensor *x = n->in[0], *y = n->out;
   emit_conv_desc(cg, n);
-  if (n->op == OP_CONV_TRANSPOSE2D)
+  if (n->op == OP_CONV_TRANSPOSE2D && n->scratch_bytes)
+    emitf(cg->E, "rt_conv_transpose2d_ws(&p, batch, %s, %s, %s, %s, A + %lld);", ref(cg, x), ref(cg, n->weight),
+          opt_ref(cg, n->bias), ref(cg, y), (long long)n->scratch_offset);
+  else if (n->op == OP_CONV_TRANSPOSE2D)
     emitf(cg->E, "rt_conv_transpose2d(&p, batch, %s, %s, %s, %s);", ref(cg, x), ref(cg, n->weight),
           opt_ref(cg, n->bias), ref(cg, y));
   else
@@ -981,6 +984,20 @@ static void emit_header(CGen *cg, FILE *f) {
   fprintf(f, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 
+/* A name from the model file, made safe for C comments and string literals
+ * (ONNX names may hold quotes, backslashes, '*' '/' '?' or control bytes). */
+static const char *safe_text(const char *s) {
+  char *out = cnnc_strdup(s);
+  for (char *p = out; *p; p++) {
+    unsigned char c = (unsigned char)*p;
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+              c == '-' || c == ':' || c == '[' || c == ']';
+    if (!ok)
+      *p = '_';
+  }
+  return out;
+}
+
 static void emit_source(CGen *cg, FILE *f, const char *h_name) {
   Graph *g = cg->g;
   Emitter E0 = {f, 0}, *E = &E0;
@@ -994,6 +1011,9 @@ static void emit_source(CGen *cg, FILE *f, const char *h_name) {
   emit_raw(E, cnnc_rt_source);
   fprintf(f, "/* ---- model ---- */\n\n");
   fprintf(f, "#if defined(__GNUC__)\n#define CNNC_ALIGN64 __attribute__((aligned(64)))\n#else\n#define CNNC_ALIGN64\n#endif\n");
+  /* Profiling hook: define CNNC_LAYER_HOOK(index, name) when compiling the
+   * model to observe the end of every layer (bench/harness.c times them). */
+  fprintf(f, "#ifndef CNNC_LAYER_HOOK\n#define CNNC_LAYER_HOOK(index, name) ((void)0)\n#endif\n");
   /* The blob is a union so the bytes are read as floats without aliasing
    * problems; the char array is exactly filled (no NUL stored). */
   if (!cg->blob) {
@@ -1022,13 +1042,15 @@ static void emit_source(CGen *cg, FILE *f, const char *h_name) {
   emitf(E, "(void)W;");
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
-    emitf(E, "/* %s: %s %s -> %s */", n->name, op_info[n->op].name, shape_str(&n->in[0]->shape),
+    const char *safe = safe_text(n->name);
+    emitf(E, "/* %s: %s %s -> %s */", safe, op_info[n->op].name, shape_str(&n->in[0]->shape),
           shape_str(&n->out->shape));
     if (!emit_table[n->op])
       die("no C emitter for op %s", op_info[n->op].name);
     emitf(E, "{");
     emit_table[n->op](cg, n);
     emitf(E, "}");
+    emitf(E, "CNNC_LAYER_HOOK(%d, \"%s\");", i, safe);
   }
   /* An output that is directly an input (identity graph) needs a copy. */
   for (int i = 0; i < g->noutputs; i++)

@@ -13,6 +13,11 @@
  * success, 1 on a bad input file or an m_infer failure.
  *
  * Built by bench/bench.py as:  cc -O3 -march=native [-fopenmp] -I DIR harness.c DIR/m.c -lm
+ *
+ * Built with -DCNNC_PROFILE (and m.c compiled with -include
+ * bench/profile_hook.h, see bench/profile.sh) it also records the end time
+ * of every layer of every timed run and prints, after the JSON line, one line
+ * per layer: index, name, median milliseconds, share of the total.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "m.h"
@@ -43,6 +48,46 @@ static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
 }
+
+#ifdef CNNC_PROFILE
+#define PROF_LAYERS 4096
+#define PROF_RUNS 2000
+static double prof_last, *prof_t; /* prof_t[layer * PROF_RUNS + run] */
+static const char *prof_name[PROF_LAYERS];
+static int prof_nlayers;
+static long prof_run = -1; /* -1: not timing */
+
+void bench_layer_hook(int index, const char *name);
+void bench_layer_hook(int index, const char *name) {
+  double t = now_s();
+  if (prof_run >= 0 && prof_run < PROF_RUNS && index < PROF_LAYERS) {
+    prof_t[(size_t)index * PROF_RUNS + (size_t)prof_run] = (t - prof_last) * 1e3;
+    prof_name[index] = name;
+    if (index + 1 > prof_nlayers)
+      prof_nlayers = index + 1;
+  }
+  prof_last = now_s();
+}
+
+static void prof_report(long runs) {
+  double *v = malloc(sizeof(double) * (size_t)runs), total = 0;
+  double *med = malloc(sizeof(double) * (size_t)prof_nlayers);
+  if (runs > PROF_RUNS)
+    runs = PROF_RUNS;
+  for (int l = 0; l < prof_nlayers; l++) {
+    memcpy(v, prof_t + (size_t)l * PROF_RUNS, sizeof(double) * (size_t)runs);
+    qsort(v, (size_t)runs, sizeof(double), cmp_double);
+    med[l] = v[runs / 2];
+    total += med[l];
+  }
+  for (int l = 0; l < prof_nlayers; l++)
+    if (prof_name[l])
+      printf("%4d %-40s %9.4f ms %5.1f%%\n", l, prof_name[l], med[l], 100.0 * med[l] / total);
+  printf("     %-40s %9.4f ms\n", "sum of layer medians", total);
+  free(v);
+  free(med);
+}
+#endif
 
 int main(int argc, char **argv) {
   const char *in_path = NULL, *out_path = NULL;
@@ -92,9 +137,20 @@ int main(int argc, char **argv) {
       fprintf(stderr, "harness: m_infer failed\n");
       return 1;
     }
+#ifdef CNNC_PROFILE
+  prof_t = calloc((size_t)PROF_LAYERS * PROF_RUNS, sizeof(double));
+  if (!prof_t)
+    return 1;
+  if (max_runs > PROF_RUNS)
+    max_runs = PROF_RUNS;
+#endif
   t_start = now_s();
   for (;;) {
     double t0 = now_s(), c0 = cpu_s(), t1;
+#ifdef CNNC_PROFILE
+    prof_run = n;
+    prof_last = t0;
+#endif
     m_infer(x, y, 1, arena);
     t1 = now_s();
     cs[n] = (cpu_s() - c0) * 1e3;
@@ -116,6 +172,9 @@ int main(int argc, char **argv) {
            "\"threads\": %d, \"arena_bytes\": %lu}\n",
            median, ts[0], sum / (double)n, cpu_median, n, threads, (unsigned long)M_ARENA_SIZE);
   }
+#ifdef CNNC_PROFILE
+  prof_report(n);
+#endif
   if (out_path) {
     f = fopen(out_path, "wb");
     if (!f || fwrite(y, sizeof(float), M_OUTPUT_SIZE, f) != M_OUTPUT_SIZE || fclose(f) != 0) {

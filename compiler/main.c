@@ -60,6 +60,7 @@ static void usage(FILE *f) {
           "  --weights FILE     weights (safetensors) instead of the model's own\n"
           "  --no-fold          disable constant and batch-norm folding\n"
           "  --algo LAYER=ALGO  force direct|gemm1x1|im2col|winograd|fft for a conv layer\n"
+          "                     (winograd2 / winograd4: Winograd F(2,3) / F(4,3))\n"
           "  --tune             time the conv algorithms on this machine instead of estimating\n"
           "  --lowrank R        allow approximate separable decomposition of rank <= R\n"
           "  --threads N        threads for run/check (OpenMP builds)\n"
@@ -85,7 +86,14 @@ static bool parse_int(const char *s, long lo, long hi, int *out) {
   return true;
 }
 
-static int algo_lookup(const char *s) {
+/* An --algo value: an algorithm name, or winograd2 / winograd4 for the
+ * Winograd output tile F(2,3) / F(4,3) (*tile 0: the pass chooses). */
+static int algo_lookup(const char *s, int *tile) {
+  *tile = 0;
+  if (!strcmp(s, "winograd2") || !strcmp(s, "winograd4")) {
+    *tile = s[8] - '0';
+    return ALGO_WINOGRAD;
+  }
   for (int a = ALGO_DIRECT; a <= ALGO_FFT; a++)
     if (!strcmp(algo_name(a), s))
       return a;
@@ -110,6 +118,7 @@ static bool parse_args(int argc, char **argv, Cmd *c) {
   bool ok = true;
   c->opt.algo_layer = cnnc_alloc(sizeof(char *) * (size_t)argc);
   c->opt.algo_choice = cnnc_alloc(sizeof(int) * (size_t)argc);
+  c->opt.algo_tile = cnnc_alloc(sizeof(int) * (size_t)argc);
   for (; i < argc; i++) {
     const char *a = argv[i];
 #define VALUE()                                                                                                 \
@@ -185,12 +194,14 @@ static bool parse_args(int argc, char **argv, Cmd *c) {
     } else if (IS("--algo")) {
       const char *v = VALUE();
       const char *eq = strrchr(v, '=');
-      int al = eq ? algo_lookup(eq + 1) : -1;
+      int tile = 0, al = eq ? algo_lookup(eq + 1, &tile) : -1;
       if (!eq || al < 0) {
-        fprintf(stderr, "cnnc: error: --algo needs LAYER=direct|gemm1x1|im2col|winograd|fft, got '%s'\n", v);
+        fprintf(stderr, "cnnc: error: --algo needs LAYER=direct|gemm1x1|im2col|winograd|winograd2|winograd4|fft, "
+                        "got '%s'\n", v);
         ok = false;
       } else {
         c->opt.algo_layer[c->opt.nalgo] = cnnc_strndup(v, (size_t)(eq - v));
+        c->opt.algo_tile[c->opt.nalgo] = tile;
         c->opt.algo_choice[c->opt.nalgo++] = al;
       }
     } else if (IS("--target")) {

@@ -26,7 +26,8 @@
 #include <time.h>
 
 #define PEAK_GFLOPS 220.0 /* one Zen 5 core, AVX-512 FMA */
-#define DRAM_GBS 20.0     /* effective single-core bandwidth */
+#define DRAM_GBS 20.0     /* effective single-core bandwidth from memory */
+#define CACHE_GBS 60.0    /* from L2/L3 */
 #define GATE 2e-5
 
 static RtConv desc(const Node *n, int H, int W) {
@@ -60,53 +61,78 @@ static bool applies(int algo, const RtConv *p) {
            p->OH == p->H && p->OW == p->W && p->groups == 1;
   case ALGO_IM2COL: return p->groups == 1 && !(p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1);
   case ALGO_WINOGRAD: return rt_winograd_applies(p);
-  case ALGO_FFT: return rt_fft_applies(p) && p->kh * p->kw >= 25;
+  case ALGO_FFT: /* large kernels, and enough channels to amortize the transforms */
+    return rt_fft_applies(p) && p->kh * p->kw >= 25 && p->C / p->groups >= 8 && p->K / p->groups >= 8;
   }
   return false;
 }
 
-/* Estimated milliseconds for one sample. */
+/* Estimated milliseconds for one sample: multiply-adds at an efficiency
+ * per algorithm and shape, the bytes it moves, and a fixed cost per call.
+ * Weights are streamed from memory on every inference (a network's weights
+ * do not stay in cache between layers), at DRAM_GBS; activations, columns
+ * and transform tiles mostly stay in L2/L3, at CACHE_GBS.  Calibrated on
+ * this kind of machine with `bench/run.sh --layers` and `bench/profile.sh`
+ * (per-layer times inside whole models). */
 static double estimate(int algo, const RtConv *p, int tile) {
-  double macs = (double)p->K * p->OH * p->OW * (double)(p->C / p->groups) * p->kh * p->kw;
-  double io = 4.0 * ((double)p->C * p->H * p->W + (double)p->K * p->OH * p->OW);
-  /* Weights are read once per sample: what an algorithm does to their size
-   * (Winograd F(4,3) stores 36 values per 9) is memory traffic too. */
-  double wbytes = 4.0 * p->K * (double)(p->C / p->groups) * p->kh * p->kw;
-  double flops = 2 * macs, bytes = io + wbytes, eff;
+  const double Cg = (double)(p->C / p->groups), npix = (double)p->OH * p->OW;
+  double macs = (double)p->K * npix * Cg * p->kh * p->kw;
+  double io = 4.0 * ((double)p->C * p->H * p->W + (double)p->K * npix);
+  double wbytes = 4.0 * p->K * Cg * p->kh * p->kw;
+  double flops = 2 * macs, eff, fixed_us, cbytes = io;
   switch (algo) {
   case ALGO_DIRECT:
-    eff = p->groups == 1 ? (p->C >= 16 ? 0.14 : 0.08) : 0.02;
+    if (rt_conv2d_rows_applies(p)) {
+      /* conv_row.c: 8 channels x 16*NV columns per register tile; per tap NV
+       * loads + KB broadcasts against KB*NV FMAs (2 of each per cycle) */
+      const double nv = p->OW > 16 ? 2 : 1, kb = p->K < 8 ? p->K : 8;
+      const double lanes = p->OW / (16.0 * ceil(p->OW / 16.0));
+      const double fma = kb * nv / 2, ld = (nv + kb) / 2;
+      eff = 0.55 * lanes * fma / (fma > ld ? fma : ld);
+      fixed_us = 0.3;
+    } else {
+      eff = p->groups == 1 ? (Cg >= 16 ? 0.14 : 0.08) : 0.03;
+      fixed_us = 0.3;
+    }
     break;
   case ALGO_GEMM1X1:
-    eff = p->K >= 32 && p->OH * p->OW >= 64 ? 0.75 : 0.35;
+  case ALGO_IM2COL: {
+    /* the 8x48 micro-kernel: rows are output channels, columns pixels */
+    const double Kg = (double)(p->K / p->groups);
+    eff = 0.72 * (Kg >= 32 ? 1 : 0.4 + 0.6 * Kg / 32) * (npix >= 48 ? 1 : 0.4 + 0.6 * npix / 48);
+    if (algo == ALGO_IM2COL && !(p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1))
+      cbytes += 2.0 * 4 * (double)p->C * p->kh * p->kw * npix; /* write + read the columns */
+    fixed_us = 1.0;
     break;
-  case ALGO_IM2COL:
-    eff = p->K >= 32 && p->OH * p->OW >= 64 ? 0.7 : 0.3;
-    bytes += 2.0 * 4 * (double)p->C * p->kh * p->kw * p->OH * p->OW; /* write + read the columns */
-    break;
+  }
   case ALGO_WINOGRAD: {
     int a = tile + 2;
     double tiles = ceil(p->OH / (double)tile) * ceil(p->OW / (double)tile);
     flops = 2.0 * tiles * a * a * p->K * p->C                /* batched GEMMs */
             + tiles * (p->C + p->K) * (double)a * a * 4.0;    /* transforms */
     eff = p->K >= 32 ? 0.55 : 0.25;
-    bytes += 4.0 * tiles * a * a * (p->C + p->K) * 2 + wbytes * (a * a / 9.0 - 1);
+    cbytes += 4.0 * tiles * a * a * (p->C + p->K) * 2;
+    wbytes *= a * a / 9.0;
+    fixed_us = 2.0;
     break;
   }
   case ALGO_FFT: {
     int P = 0, Q = 0, th = 0, tw = 0, tb = 0;
     double spec = rt_fft_geometry(p, &P, &Q, &th, &tw, &tb);
     double tiles = (double)th * tw, lg = log2((double)P * Q);
-    flops = tiles * (8.0 * spec * (double)p->K * (p->C / p->groups)   /* complex MACs */
+    flops = tiles * (8.0 * spec * (double)p->K * Cg                   /* complex MACs */
                      + 2.5 * P * Q * lg * (p->C + p->K));             /* forward + inverse FFTs */
-    eff = 0.3;
-    bytes += 8.0 * tiles * spec * (p->C + p->K) + 8.0 * spec * p->K * (double)(p->C / p->groups) - wbytes;
+    eff = 0.2;
+    cbytes += 8.0 * tiles * spec * (p->C + p->K);
+    wbytes = 8.0 * spec * p->K * Cg;
+    fixed_us = 5.0;
     break;
   }
   default:
     return INFINITY;
   }
-  return flops / (eff * PEAK_GFLOPS * 1e6) + bytes / (DRAM_GBS * 1e6);
+  return flops / (eff * PEAK_GFLOPS * 1e6) + wbytes / (DRAM_GBS * 1e6) + cbytes / (CACHE_GBS * 1e6) +
+         fixed_us * 1e-3;
 }
 
 /* Weights transformed at compile time for Winograd/FFT (malloc'd). */
@@ -226,10 +252,12 @@ static double time_algo(Node *n, int algo, int tile) {
   return t[3];
 }
 
-static int forced_algo(const Options *opt, const char *name) {
+static int forced_algo(const Options *opt, const char *name, int *tile) {
   for (int i = 0; i < opt->nalgo; i++)
-    if (!strcmp(opt->algo_layer[i], name))
+    if (!strcmp(opt->algo_layer[i], name)) {
+      *tile = opt->algo_tile ? opt->algo_tile[i] : 0;
       return opt->algo_choice[i];
+    }
   return ALGO_AUTO;
 }
 
@@ -237,7 +265,7 @@ static void choose(Graph *g, Node *n, const Options *opt) {
   int H, W;
   in_hw(n, &H, &W);
   RtConv p = desc(n, H, W);
-  int forced = forced_algo(opt, n->name);
+  int forced_tile = 0, forced = forced_algo(opt, n->name, &forced_tile);
   int cands[6] = {ALGO_DIRECT, ALGO_GEMM1X1, ALGO_IM2COL, ALGO_WINOGRAD, ALGO_FFT};
   int best = ALGO_DIRECT, best_tile = 0;
   double best_cost = INFINITY;
@@ -264,7 +292,7 @@ static void choose(Graph *g, Node *n, const Options *opt) {
     int tiles[2] = {a == ALGO_WINOGRAD ? 4 : 0, a == ALGO_WINOGRAD ? 2 : -1};
     for (int ti = 0; ti < 2; ti++) {
       int tile = tiles[ti];
-      if (tile < 0)
+      if (tile < 0 || (forced_tile && tile != forced_tile))
         continue;
       if (a == ALGO_WINOGRAD || a == ALGO_FFT) {
         double err = gate_error(n, a, tile);
@@ -284,8 +312,6 @@ static void choose(Graph *g, Node *n, const Options *opt) {
         best = a;
         best_tile = tile;
       }
-      if (a == ALGO_WINOGRAD)
-        break; /* F(4,3) passed: F(2,3) is slower */
     }
   }
   if (forced != ALGO_AUTO && best_cost == INFINITY)
@@ -310,9 +336,30 @@ static void choose(Graph *g, Node *n, const Options *opt) {
   }
 }
 
+/* Transposed convs run as a GEMM + col2im (the conv backward's data
+ * gradient) when the per-group products are big enough for it. */
+static void choose_transposed(Graph *g, Node *n) {
+  const Shape *xs = &n->in[0]->shape, *ys = &n->out->shape;
+  RtConv p = {0};
+  p.C = (int)xs->d[1], p.H = (int)xs->d[2], p.W = (int)xs->d[3];
+  p.K = (int)ys->d[1], p.OH = (int)ys->d[2], p.OW = (int)ys->d[3];
+  p.kh = n->kernel[0], p.kw = n->kernel[1], p.sh = n->stride[0], p.sw = n->stride[1];
+  p.dh = n->dilation[0], p.dw = n->dilation[1], p.pt = n->pad[0], p.pl = n->pad[1], p.groups = n->groups;
+  size_t scratch = rt_conv_transpose2d_scratch(&p, g->batch > 0 ? g->batch : 1);
+  if (scratch == 0)
+    return;
+  n->algo = ALGO_IM2COL;
+  n->algo_why = cnnc_strdup("GEMM + col2im");
+  n->scratch_bytes = (int64_t)scratch;
+}
+
 void pass_algo(Graph *g, const Options *opt) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
+    if (n->op == OP_CONV_TRANSPOSE2D && !n->training && n->in[0]->shape.rank == 4) {
+      choose_transposed(g, n);
+      continue;
+    }
     if ((n->op != OP_CONV2D && n->op != OP_CONV1D) || n->training || !n->weight || !n->weight->data)
       continue;
     choose(g, n, opt);

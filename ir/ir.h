@@ -233,6 +233,7 @@ struct Options {
   int threads;
   const char **algo_layer; /* --algo LAYER=ALGO */
   int *algo_choice;
+  int *algo_tile;           /* Winograd output tile of the choice (0: any) */
   int nalgo;
   const char *dump_after; /* -d letters */
   bool tune;           /* --tune: time conv algorithms on this machine */

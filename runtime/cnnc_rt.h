@@ -141,10 +141,25 @@ RT_FN size_t rt_conv2d_scratch(const RtConv *p);
 RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, const float *b,
                      const float *res, float *y, void *scratch);
 
+/* Direct conv with vectors along output rows (conv_row.c): groups == 1,
+ * stride 1 along W.  Returns 0 without doing anything when it does not
+ * apply (or in builds without AVX-512). */
+RT_FN int rt_conv2d_rows_applies(const RtConv *p);
+RT_FN int rt_conv2d_rows(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                         const float *res, float *y);
+
 /* Transposed convolution.  Weight (C, K/groups, kh, kw) (PyTorch layout);
  * pt/pl are the `padding` of the transposed conv; OH/OW include output_padding. */
 RT_FN void rt_conv_transpose2d(const RtConv *p, int n, const float *x, const float *w, const float *b,
                                float *y);
+
+/* The same through col2im of a GEMM (conv_bwd.c), with scratch of
+ * rt_conv_transpose2d_scratch(p, n_max) bytes for batches up to n_max
+ * (scratch NULL: rt_conv_transpose2d).  Summation order differs from
+ * rt_conv_transpose2d but is fixed by the shapes. */
+RT_FN size_t rt_conv_transpose2d_scratch(const RtConv *p, int n_max);
+RT_FN void rt_conv_transpose2d_ws(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                                  float *y, void *scratch);
 
 /* y[n][out] = act(sum_i x[n][i] w[out][i] + b[out] + res) */
 RT_FN void rt_linear(int n, int in, int out, const float *x, const float *w, const float *b,

@@ -11,8 +11,8 @@
  *    order fixed by the shapes alone, so results do not depend on the thread
  *    count, nor on the batch size;
  *  - no heap, no globals: im2col/GEMM, Winograd and FFT use the caller's
- *    scratch (rt_conv2d_scratch); stack use is bounded (the 3x3 depthwise
- *    row buffer, 18 KiB, is the largest);
+ *    scratch (rt_conv2d_scratch); stack use is bounded (a few KiB: the
+ *    direct conv's tiles, the implicit GEMM's 8 x 48 tile);
  *  - the direct conv is plain C99 that gcc and clang vectorize at -O2 and
  *    -O3 (fixed-length loops over contiguous output columns, padding checks
  *    hoisted out; no FMA contraction assumed).  AVX-512 builds add
@@ -382,75 +382,299 @@ RT_INLINE void conv_dw_strip(const RtConv *p, const float *xc, const float *wk, 
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
-/* 3x3 depthwise, dilation 1, stride S (1 or 2), on a zero-padded copy of
- * the input rows: CONV_DW_R output rows, 16 columns per strip, every load a
- * plain unaligned load and every tap a compile-time constant, so the strip
- * is 9 broadcast weights, (R-1)*S + 3 input rows of loads and 36 FMAs with
- * no branches.  buf holds (R-1)*S + 3 rows of bw floats; buffer column 0 is
- * input column -pl. */
-enum { CONV_DW_BW = 512 /* padded row length of the 3x3 fast path */ };
-
-RT_INLINE void conv_dw3_strip(const float *buf, int bw, const __m512 *wv, int ow0, const int S, __m512 *acc) {
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  int row;
-  for (row = 0; row < (CONV_DW_R - 1) * S + 3; row++) {
-    const float *br = buf + row * bw + ow0 * S;
-    __m512 v0, v1, v2;
-    if (S == 1) {
-      v0 = _mm512_loadu_ps(br), v1 = _mm512_loadu_ps(br + 1), v2 = _mm512_loadu_ps(br + 2);
-    } else {
-      const __m512 l0 = _mm512_loadu_ps(br), l1 = _mm512_loadu_ps(br + 16), l2 = _mm512_loadu_ps(br + 32);
-      v0 = _mm512_permutex2var_ps(l0, even, l1);
-      v1 = _mm512_permutex2var_ps(l0, odd, l1);
-      /* columns 2l + 2: v0 moved down one lane, lane 15 from l2 */
-      v2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(l2), _mm512_castps_si512(v0), 1));
-    }
-    /* output row r reads buffer rows r*S .. r*S + 2 (tap row i = row - r*S) */
-#define CONV_DW3_ACC(R, A)                                                                                 \
-  if (row - R * S >= 0 && row - R * S < 3) {                                                               \
-    const int i = row - R * S;                                                                             \
-    A = _mm512_fmadd_ps(v0, wv[3 * i], A);                                                                 \
-    A = _mm512_fmadd_ps(v1, wv[3 * i + 1], A);                                                             \
-    A = _mm512_fmadd_ps(v2, wv[3 * i + 2], A);                                                             \
+/* The epilogue of one strip of one output row: y = act(acc + (bias + res))
+ * for the nc columns under cm; the simple activations as vectors, the
+ * others through rt_act_array on the stored row. */
+RT_INLINE void conv_dw_emit(const RtConv *p, __m512 acc, __m512 bv, const float *rr, float *yr, __mmask16 cm, int nc,
+                            int simple) {
+  __m512 s = bv;
+  if (rr)
+    s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(cm, rr));
+  acc = _mm512_add_ps(acc, s);
+  if (p->act == RT_ACT_RELU) {
+    acc = _mm512_max_ps(acc, _mm512_setzero_ps());
+  } else if (p->act == RT_ACT_CLIP) {
+    const __mmask16 lo = _mm512_cmp_ps_mask(acc, _mm512_set1_ps(p->alpha), _CMP_LT_OQ);
+    const __mmask16 hi = _mm512_cmp_ps_mask(acc, _mm512_set1_ps(p->beta), _CMP_GT_OQ);
+    acc = _mm512_mask_mov_ps(acc, hi, _mm512_set1_ps(p->beta));
+    acc = _mm512_mask_mov_ps(acc, lo, _mm512_set1_ps(p->alpha));
   }
-    CONV_DW3_ACC(0, a0)
-    CONV_DW3_ACC(1, a1)
-    CONV_DW3_ACC(2, a2)
-    CONV_DW3_ACC(3, a3)
-#undef CONV_DW3_ACC
-  }
-  acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+  _mm512_mask_storeu_ps(yr, cm, acc);
+  if (!simple)
+    rt_act_array(p->act, p->alpha, p->beta, yr, yr, nc);
 }
 
-/* Copy input rows ih0 .. ih0 + rows - 1 of channel xc into buf with pl zero
- * columns in front and zeros after the row (and zero rows outside). */
-RT_INLINE void conv_dw_fill(const RtConv *p, const float *xc, int ih0, int rows, float *buf, int bw) {
-  int r, c;
-  for (r = 0; r < rows; r++) {
-    const int ih = ih0 + r;
-    float *d = buf + r * bw;
-    if (ih < 0 || ih >= p->H) {
-      for (c = 0; c < bw; c++)
-        d[c] = 0.0f;
-      continue;
-    }
-    for (c = 0; c < p->pl; c++)
-      d[c] = 0.0f;
-    memcpy(d + p->pl, xc + (int64_t)ih * p->W, sizeof(float) * (size_t)p->W);
-    for (c = p->pl + p->W; c < bw; c++)
-      d[c] = 0.0f;
+/* 3x3 depthwise, dilation 1, stride S = 1 or 2 (nearly every depthwise
+ * layer).  Output rows are computed in 16-column strips; a strip streams
+ * down the input rows, builds each row's three tap vectors once and feeds
+ * them to every output row that reads them (three for stride 1, one or two
+ * for stride 2), each output row accumulating in a register until its last
+ * tap row.  No padded copy of the input is made: strips inside the image
+ * use plain loads, border strips (and rows narrower than a vector) the
+ * window below.  Each output's 9 taps form one dependent FMA chain (its
+ * summation order), so one strip keeps at most 3 chains in flight, far from
+ * the 8 the FMA units need: up to CONV_DW_NS interior strips ("streams")
+ * of a channel run interleaved. */
+enum {
+  CONV_DW_BAND = 32, /* output rows per 3x3 depthwise task */
+  CONV_DW_NS = 3     /* strips processed together */
+};
+
+/* Tap vectors of a border strip: its input columns c0 + l*S + j all lie in
+ * the 32-float window [base, base + 32) of the row, which is loaded as two
+ * masked vectors (nothing outside the row is read); tap j is then one
+ * two-source permute with the lanes outside the row zeroed. */
+typedef struct {
+  __m512i idx[3];
+  __mmask16 tap[3], lo, hi; /* lanes of tap j inside the row; loaded window lanes */
+} ConvDwWin;
+
+/* One stream: a 16-column strip of one channel. */
+typedef struct {
+  const float *x; /* input plane + c0 (interior strips) or + base (window) */
+  const float *r; /* residual plane + ow0, or NULL */
+  float *y;       /* output plane + ow0 */
+  int nc;         /* output columns in the strip */
+  ConvDwWin wn;
+} ConvDwStream;
+
+/* Stream for output columns [ow0, ow0 + 16) of planes xc / rc / yc. */
+RT_INLINE void conv_dw_stream(const RtConv *p, ConvDwStream *st, const float *xc, const float *rc, float *yc,
+                              int ow0, int interior) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const int c0 = ow0 * p->sw - p->pl, base = c0 > 0 ? c0 : 0, n = p->W - base;
+  int j;
+  st->y = yc + ow0;
+  st->r = rc ? rc + ow0 : NULL;
+  st->nc = p->OW - ow0 < 16 ? p->OW - ow0 : 16;
+  if (interior) {
+    st->x = xc + c0;
+    return;
+  }
+  st->x = xc + base;
+  st->wn.lo = (__mmask16)(n <= 0 ? 0 : n >= 16 ? 0xFFFF : (1u << n) - 1u);
+  st->wn.hi = (__mmask16)(n <= 16 ? 0 : n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1u);
+  for (j = 0; j < 3; j++) {
+    const __m512i col =
+        _mm512_add_epi32(_mm512_set1_epi32(c0 + j), _mm512_mullo_epi32(iota, _mm512_set1_epi32(p->sw)));
+    st->wn.tap[j] = _mm512_cmp_epi32_mask(col, _mm512_setzero_si512(), _MM_CMPINT_NLT) &
+                    _mm512_cmp_epi32_mask(col, _mm512_set1_epi32(p->W), _MM_CMPINT_LT);
+    st->wn.idx[j] = _mm512_sub_epi32(col, _mm512_set1_epi32(base));
   }
 }
 
-/* One depthwise task: CONV_DW_R output rows of one output channel of one
- * sample, 16 columns per vector, one register accumulator per row
- * (independent FMA chains).  Each output sums its taps in (i, j) order, then
- * + (bias + res): an order fixed by the shape.  A function of its own so
- * that in OpenMP builds too the descriptor is a private local copy: stores
- * to y cannot alias it, so its fields stay in registers (as shared variables
- * of the outlined parallel region they were reloaded after every store). */
+/* The three tap vectors x[c0 + l*S + j], j = 0, 1, 2, of one input row (xr
+ * = stream row pointer).  Interior strips (IN) load directly; stride 2
+ * deinterleaves 32 columns once into even (tap 0) and odd (tap 1) lanes and
+ * shifts the evens down one lane for tap 2. */
+RT_INLINE void conv_dw3_taps(const float *xr, const ConvDwWin *wn, const int S, const int IN, __m512 *v) {
+  if (IN && S == 1) {
+    v[0] = _mm512_loadu_ps(xr), v[1] = _mm512_loadu_ps(xr + 1), v[2] = _mm512_loadu_ps(xr + 2);
+  } else if (IN) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 l0 = _mm512_loadu_ps(xr), l1 = _mm512_loadu_ps(xr + 16);
+    v[0] = _mm512_permutex2var_ps(l0, even, l1);
+    v[1] = _mm512_permutex2var_ps(l0, odd, l1);
+    v[2] = _mm512_castsi512_ps(
+        _mm512_alignr_epi32(_mm512_castps_si512(_mm512_set1_ps(xr[32])), _mm512_castps_si512(v[0]), 1));
+  } else {
+    const __m512 lo = wn->lo ? _mm512_maskz_loadu_ps(wn->lo, xr) : _mm512_setzero_ps();
+    const __m512 hi = wn->hi ? _mm512_maskz_loadu_ps(wn->hi, xr + 16) : _mm512_setzero_ps();
+    v[0] = _mm512_maskz_permutex2var_ps(wn->tap[0], lo, wn->idx[0], hi);
+    v[1] = _mm512_maskz_permutex2var_ps(wn->tap[1], lo, wn->idx[1], hi);
+    v[2] = _mm512_maskz_permutex2var_ps(wn->tap[2], lo, wn->idx[2], hi);
+  }
+}
+
+/* acc + (v . w[3i .. 3i+2]) in tap order j = 0, 1, 2 */
+RT_INLINE __m512 conv_dw3_row(const __m512 *v, const __m512 *w, int i, __m512 acc) {
+  acc = _mm512_fmadd_ps(v[0], w[3 * i], acc);
+  acc = _mm512_fmadd_ps(v[1], w[3 * i + 1], acc);
+  return _mm512_fmadd_ps(v[2], w[3 * i + 2], acc);
+}
+
+/* Output rows [oh0, oh1) of NS streams of one channel (weights wv, 9
+ * broadcast taps, and bias bv).  Every output sums its taps
+ * in (i, j) order from zero, rows outside the image skipped, then
+ * + (bias + res): the order of conv_dw_strip.  The streams are spelled out
+ * (macros over s = 0, 1, 2) so that their accumulators stay in registers;
+ * gcc keeps arrays of vectors indexed in loops on the stack. */
+RT_INLINE void conv_dw3_band(const RtConv *p, const ConvDwStream *st, const __m512 *wv, __m512 bv, int oh0, int oh1,
+                             const int NS, const int S, const int IN, int simple) {
+  const __m512 z = _mm512_setzero_ps();
+  __m512 A0 = z, A1 = z, A2 = z, B0 = z, B1 = z, B2 = z, C0 = z, C1 = z, C2 = z;
+#define CONV_DW3_EMIT(s, r)                                                                                \
+  if (NS > s) {                                                                                            \
+    const int64_t o = (int64_t)(r) * p->OW;                                                                \
+    const __mmask16 cm = (__mmask16)(st[s].nc >= 16 ? 0xFFFF : (1u << st[s].nc) - 1u);                     \
+    conv_dw_emit(p, A##s, bv, st[s].r ? st[s].r + o : NULL, st[s].y + o, cm, st[s].nc, simple); \
+  }
+  if (S == 1) {
+    /* at input row ih: A is output row ih + pt - 2 (tap row 2, done after
+     * this row), B row ih + pt - 1 (tap row 1), C row ih + pt (tap row 0) */
+    int ih;
+    for (ih = oh0 - p->pt; ih <= oh1 + 1 - p->pt; ih++) {
+      const int r = ih + p->pt - 2;
+      if (ih >= 0 && ih < p->H) {
+        const int64_t off = (int64_t)ih * p->W;
+#define CONV_DW3_S1(s)                                                                                     \
+  if (NS > s) {                                                                                            \
+    const __m512 *w = wv;                                                                                  \
+    __m512 v[3];                                                                                           \
+    conv_dw3_taps(st[s].x + off, &st[s].wn, 1, IN, v);                                                     \
+    A##s = conv_dw3_row(v, w, 2, A##s);                                                                    \
+    B##s = conv_dw3_row(v, w, 1, B##s);                                                                    \
+    C##s = conv_dw3_row(v, w, 0, z);                                                                       \
+  }
+        CONV_DW3_S1(0)
+        CONV_DW3_S1(1)
+        CONV_DW3_S1(2)
+#undef CONV_DW3_S1
+      } else {
+        C0 = C1 = C2 = z;
+      }
+      if (r >= oh0) {
+        CONV_DW3_EMIT(0, r)
+        CONV_DW3_EMIT(1, r)
+        CONV_DW3_EMIT(2, r)
+      }
+      A0 = B0, B0 = C0, A1 = B1, B1 = C1, A2 = B2, B2 = C2;
+    }
+  } else {
+    /* output row r reads input rows 2r - pt + (0, 1, 2); the last is the
+     * first of row r + 1 (A: row r, C: row r + 1) */
+    int r, ih = 2 * oh0 - p->pt;
+#define CONV_DW3_S2(s, I, ACC, IN0)                                                                        \
+  if (NS > s) {                                                                                            \
+    const __m512 *w = wv;                                                                                  \
+    __m512 v[3];                                                                                           \
+    conv_dw3_taps(st[s].x + off, &st[s].wn, 2, IN, v);                                                     \
+    ACC##s = conv_dw3_row(v, w, I, IN0);                                                                   \
+    if (I == 2)                                                                                            \
+      C##s = conv_dw3_row(v, w, 0, z);                                                                     \
+  }
+    if (ih >= 0 && ih < p->H) {
+      const int64_t off = (int64_t)ih * p->W;
+      CONV_DW3_S2(0, 0, A, z)
+      CONV_DW3_S2(1, 0, A, z)
+      CONV_DW3_S2(2, 0, A, z)
+    }
+    for (r = oh0; r < oh1; r++) {
+      ih = 2 * r - p->pt + 1;
+      if (ih >= 0 && ih < p->H) {
+        const int64_t off = (int64_t)ih * p->W;
+        CONV_DW3_S2(0, 1, A, A0)
+        CONV_DW3_S2(1, 1, A, A1)
+        CONV_DW3_S2(2, 1, A, A2)
+      }
+      C0 = C1 = C2 = z;
+      if (ih + 1 >= 0 && ih + 1 < p->H) {
+        const int64_t off = (int64_t)(ih + 1) * p->W;
+        CONV_DW3_S2(0, 2, A, A0)
+        CONV_DW3_S2(1, 2, A, A1)
+        CONV_DW3_S2(2, 2, A, A2)
+      }
+      CONV_DW3_EMIT(0, r)
+      CONV_DW3_EMIT(1, r)
+      CONV_DW3_EMIT(2, r)
+      A0 = C0, A1 = C1, A2 = C2;
+    }
+#undef CONV_DW3_S2
+  }
+#undef CONV_DW3_EMIT
+}
+
+/* conv_dw3_band with the stream count, stride and interior flag as
+ * compile-time constants.  Only interior strips run several streams: a
+ * border strip's window (three index vectors and masks) leaves no registers
+ * for a second one, and a spilled window costs more than the chains gain. */
+RT_INLINE void conv_dw3_run(const RtConv *p, const ConvDwStream *st, int ns, const __m512 *wv, __m512 bv, int oh0,
+                            int oh1, int in, int simple) {
+#define CONV_DW3_RUN(NS, S, IN) conv_dw3_band(p, st, wv, bv, oh0, oh1, NS, S, IN, simple)
+  if (p->sw == 1) {
+    if (!in)
+      CONV_DW3_RUN(1, 1, 0);
+    else if (ns == 3)
+      CONV_DW3_RUN(3, 1, 1);
+    else if (ns == 2)
+      CONV_DW3_RUN(2, 1, 1);
+    else
+      CONV_DW3_RUN(1, 1, 1);
+  } else {
+    if (!in)
+      CONV_DW3_RUN(1, 2, 0);
+    else if (ns == 3)
+      CONV_DW3_RUN(3, 2, 1);
+    else if (ns == 2)
+      CONV_DW3_RUN(2, 2, 1);
+    else
+      CONV_DW3_RUN(1, 2, 1);
+  }
+#undef CONV_DW3_RUN
+}
+
+/* Whether conv_dw3_task applies: a border strip's window must hold its
+ * columns, c0 + 15*S + 2 - base < 32 with c0 = -pl, base = 0. */
+RT_INLINE int conv_dw3_ok(const RtConv *p) {
+  return p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->sh == p->sw &&
+         ((p->sw == 1 && p->pl <= 14) || (p->sw == 2 && p->pl <= 1));
+}
+
+/* Whether a strip's every tap column lies inside the row. */
+RT_INLINE int conv_dw3_interior(const RtConv *p, int ow0) {
+  const int c0 = ow0 * p->sw - p->pl;
+  return c0 >= 0 && c0 + 15 * p->sw + 2 < p->W;
+}
+
+/* One task of the 3x3 path: a band of up to CONV_DW_BAND output rows of one
+ * channel, its interior strips in groups of CONV_DW_NS, then the border
+ * strips one by one.  The descriptor is a private copy (see conv_dw_task). */
+RT_HELPER void conv_dw3_task(const RtConv *p0, int64_t t, const float *x, const float *w, const float *b,
+                             const float *res, float *y) {
+  const RtConv pv = *p0, *p = &pv;
+  const int Kg = p->K / p->groups;
+  const int nb = (p->OH + CONV_DW_BAND - 1) / CONV_DW_BAND, bi = (int)(t % nb);
+  const int oh0 = bi * CONV_DW_BAND, oh1 = p->OH - oh0 < CONV_DW_BAND ? p->OH : oh0 + CONV_DW_BAND;
+  const int64_t q = t / nb, plane = (int64_t)p->OH * p->OW, xplane = (int64_t)p->H * p->W;
+  const int k = (int)(q % p->K), nstrip = (p->OW + 15) / 16;
+  const float *xc = x + (q / p->K * p->C + k / Kg) * xplane;
+  const float *rc = res ? res + q * plane : NULL;
+  float *yc = y + q * plane;
+  const __m512 bv = _mm512_set1_ps(b ? b[k] : 0.0f);
+  const int simple = p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU ||
+                     p->act == RT_ACT_CLIP;
+  ConvDwStream st[CONV_DW_NS];
+  __m512 wv[9];
+  int i, s, sa = 0, sb;
+  for (i = 0; i < 9; i++)
+    wv[i] = _mm512_set1_ps(w[(int64_t)k * 9 + i]);
+  while (sa < nstrip && !conv_dw3_interior(p, sa * 16))
+    sa++;
+  sb = sa;
+  while (sb < nstrip && conv_dw3_interior(p, sb * 16))
+    sb++;
+  for (s = sa; s < sb; s += CONV_DW_NS) {
+    const int ns = sb - s < CONV_DW_NS ? sb - s : CONV_DW_NS;
+    for (i = 0; i < ns; i++)
+      conv_dw_stream(p, &st[i], xc, rc, yc, (s + i) * 16, 1);
+    conv_dw3_run(p, st, ns, wv, bv, oh0, oh1, 1, simple);
+  }
+  for (s = 0; s < nstrip; s++)
+    if (s < sa || s >= sb) {
+      conv_dw_stream(p, &st[0], xc, rc, yc, s * 16, 0);
+      conv_dw3_run(p, st, 1, wv, bv, oh0, oh1, 0, simple);
+    }
+}
+
+/* Any other depthwise conv: CONV_DW_R output rows of one output channel of
+ * one sample per task, 16 columns per vector, one register accumulator per
+ * row (independent FMA chains).  Each output sums its taps in (i, j) order,
+ * then + (bias + res): an order fixed by the shape.  A function of its own
+ * so that in OpenMP builds too the descriptor is a private local copy:
+ * stores to y cannot alias it, so its fields stay in registers (as shared
+ * variables of the outlined parallel region they were reloaded after every
+ * store). */
 RT_HELPER void conv_dw_task(const RtConv *p0, int64_t t, const float *x, const float *w, const float *b,
                             const float *res, float *y) {
   const RtConv pv = *p0, *p = &pv;
@@ -461,76 +685,52 @@ RT_HELPER void conv_dw_task(const RtConv *p0, int64_t t, const float *x, const f
   /* strips whose every load lies inside the row: c0 >= 0 and the last tap's
    * last loaded column (16 floats, 32 for stride 2) < W */
   const int span = (p->kw - 1) * p->dw + (p->sw == 2 ? 32 : 16);
-  const int nstrip = (p->OW + 15) / 16;
-  /* the 3x3 fast path: buffer columns read = strips*16*sw + 2 (+16 for the
-   * third load of stride 2); the input row must fit after pl zeros */
-  const int bw = (nstrip * 16 * p->sw + 2 + (p->sw == 2 ? 16 : 0) + 15) / 16 * 16;
-  const int fast3 = p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->sh == p->sw &&
-                    (p->sw == 1 || p->sw == 2) && bw <= CONV_DW_BW && p->pl + p->W <= bw;
-  {
-    const int rb = (int)(t % nrb), k = (int)(t / nrb % p->K);
-    const int64_t ni = t / nrb / p->K;
-    const int oh0 = rb * CONV_DW_R, nr = p->OH - oh0 < CONV_DW_R ? p->OH - oh0 : CONV_DW_R;
-    const float *xc = x + (ni * p->C + k / Kg) * (int64_t)p->H * p->W;
-    const float *wk = w + (int64_t)k * taps;
-    const int64_t yo = ((ni * p->K + k) * p->OH + oh0) * (int64_t)p->OW;
-    const __m512 bv = _mm512_set1_ps(b ? b[k] : 0.0f);
-    float buf[((CONV_DW_R - 1) * 2 + 3) * CONV_DW_BW];
-    __m512 wv[9];
-    int ow0;
-    if (fast3) {
-      int i;
-      conv_dw_fill(p, xc, oh0 * p->sh - p->pt, (CONV_DW_R - 1) * p->sh + 3, buf, bw);
-      for (i = 0; i < 9; i++)
-        wv[i] = _mm512_set1_ps(wk[i]);
-    }
-    for (ow0 = 0; ow0 < p->OW; ow0 += 16) {
-      const int nc = p->OW - ow0 < 16 ? p->OW - ow0 : 16;
-      const __mmask16 cm = (__mmask16)(nc >= 16 ? 0xFFFF : (1u << nc) - 1u);
-      const int c0 = ow0 * p->sw - p->pl;
-      const int interior = c0 >= 0 && c0 + span <= p->W;
-      __m512 acc[CONV_DW_R];
-      int r;
-      if (fast3 && p->sw == 1)
-        conv_dw3_strip(buf, bw, wv, ow0, 1, acc);
-      else if (fast3)
-        conv_dw3_strip(buf, bw, wv, ow0, 2, acc);
-      else if (p->kw == 3 && p->sw == 1)
-        conv_dw_strip(p, xc, wk, oh0, nr, c0, interior, 3, 1, acc);
-      else if (p->kw == 3 && p->sw == 2)
-        conv_dw_strip(p, xc, wk, oh0, nr, c0, interior, 3, 2, acc);
-      else
-        conv_dw_strip(p, xc, wk, oh0, nr, c0, 0, 0, 0, acc);
-      for (r = 0; r < nr; r++) {
-        float *yr = y + yo + (int64_t)r * p->OW + ow0;
-        __m512 v = acc[r], s = bv;
-        if (res)
-          s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(cm, res + (yr - y)));
-        v = _mm512_add_ps(v, s);
-        if (p->act == RT_ACT_RELU) {
-          v = _mm512_max_ps(v, _mm512_setzero_ps());
-        } else if (p->act == RT_ACT_CLIP) {
-          const __mmask16 lo = _mm512_cmp_ps_mask(v, _mm512_set1_ps(p->alpha), _CMP_LT_OQ);
-          const __mmask16 hi = _mm512_cmp_ps_mask(v, _mm512_set1_ps(p->beta), _CMP_GT_OQ);
-          v = _mm512_mask_mov_ps(v, hi, _mm512_set1_ps(p->beta));
-          v = _mm512_mask_mov_ps(v, lo, _mm512_set1_ps(p->alpha));
-        }
-        _mm512_mask_storeu_ps(yr, cm, v);
-        if (!simple)
-          rt_act_array(p->act, p->alpha, p->beta, yr, yr, nc);
-      }
+  const int rb = (int)(t % nrb), k = (int)(t / nrb % p->K);
+  const int64_t ni = t / nrb / p->K;
+  const int oh0 = rb * CONV_DW_R, nr = p->OH - oh0 < CONV_DW_R ? p->OH - oh0 : CONV_DW_R;
+  const float *xc = x + (ni * p->C + k / Kg) * (int64_t)p->H * p->W;
+  const float *wk = w + (int64_t)k * taps;
+  const int64_t yo = ((ni * p->K + k) * p->OH + oh0) * (int64_t)p->OW;
+  const __m512 bv = _mm512_set1_ps(b ? b[k] : 0.0f);
+  int ow0;
+  for (ow0 = 0; ow0 < p->OW; ow0 += 16) {
+    const int nc = p->OW - ow0 < 16 ? p->OW - ow0 : 16;
+    const __mmask16 cm = (__mmask16)(nc >= 16 ? 0xFFFF : (1u << nc) - 1u);
+    const int c0 = ow0 * p->sw - p->pl;
+    const int interior = c0 >= 0 && c0 + span <= p->W;
+    __m512 acc[CONV_DW_R];
+    int r;
+    if (p->kw == 3 && p->sw == 1)
+      conv_dw_strip(p, xc, wk, oh0, nr, c0, interior, 3, 1, acc);
+    else if (p->kw == 3 && p->sw == 2)
+      conv_dw_strip(p, xc, wk, oh0, nr, c0, interior, 3, 2, acc);
+    else
+      conv_dw_strip(p, xc, wk, oh0, nr, c0, 0, 0, 0, acc);
+    for (r = 0; r < nr; r++) {
+      const int64_t o = yo + (int64_t)r * p->OW + ow0;
+      conv_dw_emit(p, acc[r], bv, res ? res + o : NULL, y + o, cm, nc, simple);
     }
   }
 }
 
-/* Depthwise (one input channel per group), one conv_dw_task per task. */
+/* Depthwise (one input channel per group): the 3x3 band tasks where they
+ * apply, conv_dw_task otherwise. */
 RT_HELPER void conv_depthwise(const RtConv *p, int n, const float *x, const float *w, const float *b,
                               const float *res, float *y) {
-  const int64_t ntask = (int64_t)n * p->K * ((p->OH + CONV_DW_R - 1) / CONV_DW_R);
+  const int64_t work = (int64_t)n * p->K * p->OH * p->OW * p->kh * p->kw;
   int64_t t;
-  RT_OMP(parallel for schedule(static) if(ntask * CONV_DW_R * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK))
-  for (t = 0; t < ntask; t++)
-    conv_dw_task(p, t, x, w, b, res, y);
+  (void)work; /* read only by the OpenMP pragmas */
+  if (conv_dw3_ok(p)) {
+    const int64_t ntask = (int64_t)n * p->K * ((p->OH + CONV_DW_BAND - 1) / CONV_DW_BAND);
+    RT_OMP(parallel for schedule(static) if(work >= RT_PAR_MIN_WORK))
+    for (t = 0; t < ntask; t++)
+      conv_dw3_task(p, t, x, w, b, res, y);
+  } else {
+    const int64_t ntask = (int64_t)n * p->K * ((p->OH + CONV_DW_R - 1) / CONV_DW_R);
+    RT_OMP(parallel for schedule(static) if(work >= RT_PAR_MIN_WORK))
+    for (t = 0; t < ntask; t++)
+      conv_dw_task(p, t, x, w, b, res, y);
+  }
 }
 #endif
 
@@ -648,6 +848,162 @@ RT_HELPER void conv_pack_panels(const RtConv *p, const float *xg, int Cg, int q0
   }
 }
 
+/* ------------------------------------ phase-split copy of the input */
+
+/* Strided convs read the input at stride sw along rows: im2col and the
+ * implicit GEMM both read instead a zero-padded copy of it whose rows are
+ * split into sw column phases (padded column q of padded row r goes to
+ * phase q % sw, column q / sw), so the taps of consecutive output columns
+ * are consecutive floats and nothing needs a bounds check.  Layout:
+ * xph[((c*hp + r)*sw + ph)*wph + col], padded row r = input row r - pt; tap
+ * (c, i, j) of output (oh, ow) is at xph + conv_phase_koff(c, i, j) +
+ * oh*sh*sw*wph + ow. */
+
+/* Padded rows (every tap of every output row inside [0, hp)) and the length
+ * of one phase row for outputs [0, ocols) (ocols >= OW): the tap offsets
+ * reach (kw-1)*dw/sw past the last output column. */
+RT_INLINE void conv_phase_dims(const RtConv *p, int ocols, int *hp, int *wph) {
+  *hp = (p->OH - 1) * p->sh + (p->kh - 1) * p->dh + 1;
+  *wph = ocols + (p->kw - 1) * p->dw / p->sw;
+}
+
+RT_INLINE int64_t conv_phase_koff(const RtConv *p, int hp, int wph, int c, int i, int j) {
+  return (((int64_t)c * hp + i * p->dh) * p->sw + j * p->dw % p->sw) * wph + j * p->dw / p->sw;
+}
+
+/* dst[0..n) = src[col*s + q0] where that lies in [0, W), 0 elsewhere: one
+ * phase of one zero-padded input row. */
+RT_HELPER void conv_phase_row(const float *src, int W, int s, int q0, float *dst, int n) {
+  int lo, hi, o;
+  conv_valid_range(0, n, s, q0, W, &lo, &hi);
+  for (o = 0; o < lo; o++)
+    dst[o] = 0.0f;
+  if (s == 1) {
+    for (o = lo; o < hi; o++)
+      dst[o] = src[o + q0];
+  } else {
+    o = lo;
+#if defined(__AVX512F__)
+    if (s == 2) {
+      /* 16 outputs from the even lanes of 31 contiguous inputs, never
+       * reading past the last one needed */
+      const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      for (; o < hi; o += 16) {
+        const int nl = hi - o < 16 ? hi - o : 16, ni = 2 * nl - 1;
+        const __mmask16 m0 = (__mmask16)(ni >= 16 ? 0xFFFF : (1u << ni) - 1u);
+        const __mmask16 m1 = (__mmask16)(ni <= 16 ? 0 : (1u << (ni - 16)) - 1u);
+        const float *sp = src + 2 * o + q0;
+        const __m512 v =
+            _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0, sp), even, _mm512_maskz_loadu_ps(m1, sp + 16));
+        _mm512_mask_storeu_ps(dst + o, (__mmask16)(nl >= 16 ? 0xFFFF : (1u << nl) - 1u), v);
+      }
+    }
+#endif
+    for (; o < hi; o++)
+      dst[o] = src[o * s + q0];
+  }
+  for (o = (hi > lo ? hi : lo); o < n; o++)
+    dst[o] = 0.0f;
+}
+
+/* The phase-split copy of channels [0, C) of x (see above), rows in
+ * parallel when par. */
+RT_HELPER void conv_phase_fill(const RtConv *p, const float *x, int C, int hp, int wph, float *xph, int par) {
+  int cr;
+  (void)par; /* read only by the OpenMP pragma */
+  RT_OMP(parallel for schedule(static) if(par))
+  for (cr = 0; cr < C * hp; cr++) {
+    const int c = cr / hp, ih = cr % hp - p->pt;
+    float *d = xph + (int64_t)cr * p->sw * wph;
+    int ph, q;
+    for (ph = 0; ph < p->sw; ph++, d += wph) {
+      if (ih < 0 || ih >= p->H) {
+        for (q = 0; q < wph; q++)
+          d[q] = 0.0f;
+      } else {
+        conv_phase_row(x + ((int64_t)c * p->H + ih) * p->W, p->W, p->sw, ph - p->pl, d, wph);
+      }
+    }
+  }
+}
+
+/* im2col packs from the phase-split copy when every padded input element is
+ * read by some tap (kh >= sh, kw >= sw): the copy is then no bigger than the
+ * im2col matrix and the packing becomes plain copies of whole runs. */
+RT_INLINE int conv_pack_phase_ok(const RtConv *p) {
+  return !conv_is_1x1(p) && p->kh >= p->sh && p->kw >= p->sw;
+}
+
+/* bytes of the phase-split copy of one group, after the packed B */
+RT_INLINE size_t conv_pack_phase_scratch(const RtConv *p) {
+  int hp, wph;
+  conv_phase_dims(p, p->OW, &hp, &wph);
+  return ((size_t)(p->C / p->groups) * hp * p->sw * wph + 16) * sizeof(float);
+}
+
+/* d[0..n) = s[0..n) */
+RT_INLINE void conv_copy_run(const float *s, float *d, int n) {
+#if defined(__AVX512F__)
+  int o = 0;
+  for (; o + 16 <= n; o += 16)
+    _mm512_storeu_ps(d + o, _mm512_loadu_ps(s + o));
+  if (o < n) {
+    const __mmask16 m = (__mmask16)((1u << (n - o)) - 1u);
+    _mm512_mask_storeu_ps(d + o, m, _mm512_maskz_loadu_ps(m, s + o));
+  }
+#else
+  int o;
+  for (o = 0; o < n; o++)
+    d[o] = s[o];
+#endif
+}
+
+/* conv_pack_panels from the phase-split copy xph (wph = OW + the tap
+ * reach): the pixels of a panel are a few runs along output rows, the same
+ * runs (shifted by the tap's offset) in every row k of the panel, so each
+ * row is a few vector copies. */
+RT_HELPER void conv_pack_phase(const RtConv *p, const float *xph, int Cg, int hp, int wph, int q0, int q1,
+                               float *Bp) {
+  const int N = p->OH * p->OW, K = Cg * p->kh * p->kw;
+  const int nmain = RT_GEMM_NMAIN(N), np = (nmain + RT_GEMM_NR - 1) / RT_GEMM_NR;
+  const int64_t rs = (int64_t)p->sh * p->sw * wph; /* xph offset of one output row */
+  int q;
+  for (q = q0; q < q1; q++) {
+    const int tail = q >= np;
+    const int n0 = tail ? nmain : q * RT_GEMM_NR;
+    const int w = tail ? N - nmain : (nmain - n0 < RT_GEMM_NR ? nmain - n0 : RT_GEMM_NR);
+    const int pw = tail ? 0 : RT_GEMM_PANEL_W(N, n0);
+    float *dst = Bp + (int64_t)n0 * K;
+    /* run g of the panel's pixels: xph offset (tap 0), first column, length */
+    int64_t so[RT_GEMM_NR];
+    int dof[RT_GEMM_NR], len[RT_GEMM_NR];
+    int ns = 0, n, k = 0, c, i, j, g, u;
+    if (w <= 0)
+      continue;
+    for (n = n0; n < n0 + w; n += len[ns++]) {
+      const int oh = n / p->OW, ow = n % p->OW;
+      so[ns] = oh * rs + ow, dof[ns] = n - n0;
+      len[ns] = p->OW - ow < n0 + w - n ? p->OW - ow : n0 + w - n;
+    }
+    for (c = 0; c < Cg; c++)
+      for (i = 0; i < p->kh; i++)
+        for (j = 0; j < p->kw; j++, k++) {
+          const float *s = xph + conv_phase_koff(p, hp, wph, c, i, j);
+          if (!tail) {
+            float *d = dst + (int64_t)k * pw;
+            for (g = 0; g < ns; g++)
+              conv_copy_run(s + so[g], d + dof[g], len[g]);
+            for (u = w; u < pw; u++)
+              d[u] = 0.0f;
+          } else {
+            for (g = 0; g < ns; g++)
+              for (u = 0; u < len[g]; u++)
+                dst[(int64_t)(dof[g] + u) * K + k] = s[so[g] + u];
+          }
+        }
+  }
+}
+
 /* Panels per fused pack-and-multiply task. */
 enum { CONV_GP = 4 };
 
@@ -660,7 +1016,8 @@ enum { CONV_GP = 4 };
 RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const float *wg, int Kg, const float *bg,
                                const float *rg, float *yg, float *Bp) {
   RtGemm gm;
-  int np, ngrp, q, par;
+  float *xph = NULL;
+  int np, ngrp, q, par, hp = 0, wph = 0;
   memset(&gm, 0, sizeof gm);
   gm.M = Kg, gm.N = p->OH * p->OW, gm.K = Cg * p->kh * p->kw;
   gm.A = wg, gm.lda = gm.K, gm.Bp = Bp, gm.ldb = 0;
@@ -688,18 +1045,30 @@ RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const f
   np = rt_gemm_npanels(&gm);
   ngrp = (np + CONV_GP - 1) / CONV_GP;
   par = (int64_t)gm.M * gm.N * gm.K >= RT_PAR_MIN_WORK;
-  (void)par; /* read only by the OpenMP pragmas */
+  if (conv_pack_phase_ok(p)) {
+    /* the phase-split copy sits after the packed B (rt_conv2d_scratch) */
+    xph = Bp + (int64_t)gm.K * ((gm.N + 15) / 16 * 16);
+    conv_phase_dims(p, p->OW, &hp, &wph);
+    conv_phase_fill(p, xg, Cg, hp, wph, xph, par);
+  }
   if (ngrp >= 4) {
     RT_OMP(parallel for schedule(dynamic) if(par))
     for (q = 0; q < ngrp; q++) {
       const int q1 = (q + 1) * CONV_GP < np ? (q + 1) * CONV_GP : np;
-      conv_pack_panels(p, xg, Cg, q * CONV_GP, q1, Bp);
+      if (xph)
+        conv_pack_phase(p, xph, Cg, hp, wph, q * CONV_GP, q1, Bp);
+      else
+        conv_pack_panels(p, xg, Cg, q * CONV_GP, q1, Bp);
       rt_gemm_panels(&gm, q * CONV_GP, q1, 0, Kg);
     }
   } else {
     RT_OMP(parallel for schedule(static) if(par))
-    for (q = 0; q < np; q++)
-      conv_pack_panels(p, xg, Cg, q, q + 1, Bp);
+    for (q = 0; q < np; q++) {
+      if (xph)
+        conv_pack_phase(p, xph, Cg, hp, wph, q, q + 1, Bp);
+      else
+        conv_pack_panels(p, xg, Cg, q, q + 1, Bp);
+    }
     rt_gemm_packed(&gm);
   }
 }
@@ -707,189 +1076,199 @@ RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const f
 /* ------------------------------------- implicit GEMM for shallow convs */
 
 /* Convs whose im2col depth Cg*kh*kw is small (RGB stems: 3x7x7 = 147,
- * 3x3x3 = 27) spend as long packing the im2col matrix as multiplying it.
- * Here the output is computed transposed, C^T[pixel][channel] = patches x
- * W^T, with the patches read in place from a zero-padded copy of the input
- * (element k of pixel p at xpad + base(p) + koff[k]), so nothing is packed
- * but W^T (tiny) and the padding.  A function of p alone decides, so the
- * scratch size (the larger of both layouts) is the same for every build;
- * only AVX-512 builds take this path. */
-/* Depths where it pays: below 64 the transposed store of each 8 x 48 tile
- * costs more than the 8 x 48 x depth multiply it follows (MobileNet's
- * 3x3x3 stem ran 2.4x slower this way than through im2col); above 256 the
- * im2col packing is cheap next to the multiply anyway. */
-enum { CONV_IMPLICIT_KMIN = 64, CONV_IMPLICIT_KMAX = 256 };
+ * 3x3x3 = 27) on wide maps spend as long packing the im2col matrix as
+ * multiplying it.  Here nothing is packed but the input: it is copied once,
+ * zero-padded and split into sw column phases (padded column q of row r goes
+ * to phase q % sw, column q / sw), so the taps of 16 consecutive output
+ * columns are 16 consecutive floats even for stride 2.  The register tile is
+ * 8 output channels x 16..48 output columns of one output row: per tap 1..3
+ * vector loads of the input, 8 broadcast weights (packed 8 channels per tap)
+ * and 8..24 FMAs, like the GEMM micro-kernel with A and B swapped; the
+ * result is already in y's layout, so the epilogue (bias, residual,
+ * activation) is vector stores along the row.  A function of p alone
+ * decides, so the scratch size (the larger of both layouts) is the same for
+ * every build; only AVX-512 builds take this path. */
+/* Where it pays: depths up to 256 (above, im2col packing is cheap next to
+ * the multiply) and output rows of 16+ columns (the tile runs along one row;
+ * a 7-wide row would waste most of each vector). */
+enum { CONV_IMPLICIT_KMIN = 9, CONV_IMPLICIT_KMAX = 256, CONV_IMR = 8 /* channels per tile */ };
 
 RT_INLINE int conv_implicit_ok(const RtConv *p) {
   const int kdim = p->C * p->kh * p->kw;
   return p->groups == 1 && kdim >= CONV_IMPLICIT_KMIN && kdim <= CONV_IMPLICIT_KMAX && p->kh * p->kw > 1 &&
-         p->K >= 16 && p->OH * p->OW >= 256;
+         p->K >= 8 && p->OW >= 16 && p->OH * p->OW >= 256 && p->sw <= 4;
 }
 
-/* Padded extents: every tap of every output lies inside [0, HP) x [0, WP). */
-RT_INLINE void conv_implicit_dims(const RtConv *p, int *hp, int *wp) {
-  *hp = (p->OH - 1) * p->sh + (p->kh - 1) * p->dh + 1;
-  *wp = (p->OW - 1) * p->sw + (p->kw - 1) * p->dw + 1;
+/* The phase-split copy's dims: the tiles read whole 16-column vectors */
+RT_INLINE void conv_implicit_dims(const RtConv *p, int *hp, int *wph) {
+  conv_phase_dims(p, (p->OW + 15) / 16 * 16, hp, wph);
 }
 
-/* floats: padded input, W^T in 48-column panels (K rounded to 16), koff */
+/* bytes: phase-split input, weights in blocks of 8 channels, tap offsets */
 RT_INLINE size_t conv_implicit_scratch(const RtConv *p) {
-  int hp, wp;
-  conv_implicit_dims(p, &hp, &wp);
-  return ((size_t)p->C * hp * wp + 16) * sizeof(float) +
-         ((size_t)p->C * p->kh * p->kw * ((p->K + 15) / 16 * 16) + 16) * sizeof(float) +
-         ((size_t)p->C * p->kh * p->kw + 16) * sizeof(int) + 64;
+  const size_t kdim = (size_t)p->C * p->kh * p->kw;
+  int hp, wph;
+  conv_implicit_dims(p, &hp, &wph);
+  return ((size_t)p->C * hp * p->sw * wph + 16) * sizeof(float) +
+         (kdim * ((p->K + CONV_IMR - 1) / CONV_IMR * CONV_IMR) + 16) * sizeof(float) + (kdim + 16) * sizeof(int) +
+         64;
 }
 
 #if defined(__AVX512F__)
+/* v + bias (+ r) -> activation -> y for one 16-column vector (m masks the
+ * columns: masked lanes are neither loaded nor stored); gemm.c's
+ * arithmetic: (bias + r) first, then + the sum. */
+RT_INLINE void conv_epi16(__m512 v, float *y, const float *r, float bv, __mmask16 m, int act, float alpha,
+                          float beta) {
+  __m512 s = _mm512_set1_ps(bv);
+  if (r)
+    s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, r));
+  v = _mm512_add_ps(v, s);
+  if (act == RT_ACT_RELU) {
+    v = _mm512_max_ps(v, _mm512_setzero_ps());
+  } else if (act == RT_ACT_LEAKY) {
+    const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    v = _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha));
+  } else if (act == RT_ACT_CLIP) { /* as rt_act1: v < a ? a : (v > b ? b : v) */
+    const __mmask16 lo = _mm512_cmp_ps_mask(v, _mm512_set1_ps(alpha), _CMP_LT_OQ);
+    const __mmask16 hi = _mm512_cmp_ps_mask(v, _mm512_set1_ps(beta), _CMP_GT_OQ);
+    v = _mm512_mask_mov_ps(v, hi, _mm512_set1_ps(beta));
+    v = _mm512_mask_mov_ps(v, lo, _mm512_set1_ps(alpha));
+  }
+  _mm512_mask_storeu_ps(y, m, v);
+}
+
 #define CONV_R8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
-/* 8 pixels x (16*nv) channels: rows are pixel base pointers, the k-th
- * element of a row at koff[k]; b is a W^T panel (row length 16*nv).  The raw
- * sums go to tile[8][48]. */
-RT_INLINE void conv_implicit_kernel(int kdim, const float *const *arow, const int *koff, const float *b,
-                                    const int nv, float *tile) {
+/* 8 channels x (16*nv) output columns of one output row: tap k reads the
+ * columns at xb + koff[k] and the 8 weights at wb + 8k.  Channels past mr
+ * have zero weights and are not stored; columns past nr are masked.  y is
+ * the first output of channel 0 (channel stride cs), r the residual in y's
+ * layout; act is one gemm_act_simple could apply (others: the caller). */
+RT_INLINE void conv_implicit_kernel(int kdim, const float *xb, const int *koff, const float *wb, const int nv, int mr,
+                                    int nr, float *y, int64_t cs, const float *bias, const float *r, int act,
+                                    float alpha, float beta) {
   int k;
-#define CONV_DECL(i)                                                                                       \
-  __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0;                              \
-  const float *a##i = arow[i];
+#define CONV_DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0;
   CONV_R8(CONV_DECL)
 #undef CONV_DECL
   for (k = 0; k < kdim; k++) {
-    const int o = koff[k];
-    const __m512 b0 = _mm512_loadu_ps(b);
-    const __m512 b1 = nv > 1 ? _mm512_loadu_ps(b + 16) : b0;
-    const __m512 b2 = nv > 2 ? _mm512_loadu_ps(b + 32) : b0;
+    const float *xk = xb + koff[k];
+    const __m512 x0 = _mm512_loadu_ps(xk);
+    const __m512 x1 = nv > 1 ? _mm512_loadu_ps(xk + 16) : x0;
+    const __m512 x2 = nv > 2 ? _mm512_loadu_ps(xk + 32) : x0;
 #define CONV_FMA(i)                                                                                        \
   {                                                                                                        \
-    const __m512 s = _mm512_set1_ps(a##i[o]);                                                              \
-    c##i##0 = _mm512_fmadd_ps(s, b0, c##i##0);                                                             \
+    const __m512 s = _mm512_set1_ps(wb[i]);                                                                \
+    c##i##0 = _mm512_fmadd_ps(s, x0, c##i##0);                                                             \
     if (nv > 1)                                                                                            \
-      c##i##1 = _mm512_fmadd_ps(s, b1, c##i##1);                                                           \
+      c##i##1 = _mm512_fmadd_ps(s, x1, c##i##1);                                                           \
     if (nv > 2)                                                                                            \
-      c##i##2 = _mm512_fmadd_ps(s, b2, c##i##2);                                                           \
+      c##i##2 = _mm512_fmadd_ps(s, x2, c##i##2);                                                           \
   }
     CONV_R8(CONV_FMA)
 #undef CONV_FMA
-    b += 16 * nv;
+    wb += CONV_IMR;
   }
+  {
+    const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1u);
+    const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1u);
+    const __mmask16 m2 = nr >= 48 ? 0xFFFF : nr <= 32 ? 0 : (__mmask16)((1u << (nr - 32)) - 1u);
 #define CONV_ST(i)                                                                                         \
-  _mm512_storeu_ps(tile + i * 48, c##i##0);                                                                \
-  if (nv > 1)                                                                                              \
-    _mm512_storeu_ps(tile + i * 48 + 16, c##i##1);                                                         \
-  if (nv > 2)                                                                                              \
-    _mm512_storeu_ps(tile + i * 48 + 32, c##i##2);
-  CONV_R8(CONV_ST)
+  if (i < mr) {                                                                                            \
+    float *yi = y + i * cs;                                                                                \
+    const float *ri = r ? r + i * cs : NULL;                                                               \
+    const float bv = bias ? bias[i] : 0.0f;                                                                \
+    conv_epi16(c##i##0, yi, ri, bv, m0, act, alpha, beta);                                                 \
+    if (nv > 1)                                                                                            \
+      conv_epi16(c##i##1, yi + 16, ri ? ri + 16 : NULL, bv, m1, act, alpha, beta);                         \
+    if (nv > 2)                                                                                            \
+      conv_epi16(c##i##2, yi + 32, ri ? ri + 32 : NULL, bv, m2, act, alpha, beta);                         \
+  }
+    CONV_R8(CONV_ST)
 #undef CONV_ST
+  }
 }
 #undef CONV_R8
+
+/* One task of conv_implicit: output row oh, channel blocks [kb0, kb1). */
+RT_HELPER void conv_implicit_row(const RtConv *p, int oh, int kb0, int kb1, const float *xph, const float *wt,
+                                 const int *koff, const float *b, const float *res, float *y, int wph) {
+  const int kdim = p->C * p->kh * p->kw, npix = p->OH * p->OW, nvec = (p->OW + 15) / 16;
+  const int sact = p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU ||
+                           p->act == RT_ACT_LEAKY || p->act == RT_ACT_CLIP
+                       ? p->act
+                       : RT_ACT_NONE;
+  const float *xr = xph + (int64_t)oh * p->sh * p->sw * wph;
+  int kb;
+  for (kb = kb0; kb < kb1; kb++) {
+    const int k0 = kb * CONV_IMR, mr = p->K - k0 < CONV_IMR ? p->K - k0 : CONV_IMR;
+    const float *wb = wt + (int64_t)kb * kdim * CONV_IMR;
+    const float *bb = b ? b + k0 : NULL;
+    int v0 = 0;
+    /* the row's vectors in tiles of 3, and 2 + 2 rather than 3 + 1 */
+    while (v0 < nvec) {
+      const int left = nvec - v0, nv = left == 4 || left == 2 ? 2 : left >= 3 ? 3 : 1;
+      const int ow0 = v0 * 16, nr = p->OW - ow0 < 16 * nv ? p->OW - ow0 : 16 * nv;
+      const int64_t o = (int64_t)k0 * npix + (int64_t)oh * p->OW + ow0;
+      float *yo = y + o;
+      const float *ro = res ? res + o : NULL;
+      if (nv == 3)
+        conv_implicit_kernel(kdim, xr + ow0, koff, wb, 3, mr, nr, yo, npix, bb, ro, sact, p->alpha, p->beta);
+      else if (nv == 2)
+        conv_implicit_kernel(kdim, xr + ow0, koff, wb, 2, mr, nr, yo, npix, bb, ro, sact, p->alpha, p->beta);
+      else
+        conv_implicit_kernel(kdim, xr + ow0, koff, wb, 1, mr, nr, yo, npix, bb, ro, sact, p->alpha, p->beta);
+      if (sact != p->act) {
+        int i;
+        for (i = 0; i < mr; i++)
+          rt_act_array(p->act, p->alpha, p->beta, yo + (int64_t)i * npix, yo + (int64_t)i * npix, nr);
+      }
+      v0 += nv;
+    }
+  }
+}
+
+/* Channel blocks of 8 per task: with 64 channels per output row, the input
+ * rows the row's taps read (C*kh*sw phase rows) stay in L1 across them. */
+enum { CONV_IMKB = 8 };
 
 /* One sample: y = act(b + res + conv(x)) through the implicit GEMM. */
 RT_HELPER void conv_implicit(const RtConv *p, const float *x, const float *w, const float *b, const float *res,
                              float *y, void *scratch) {
-  const int kdim = p->C * p->kh * p->kw, npix = p->OH * p->OW, kp = (p->K + 15) / 16 * 16;
-  const int npan = (p->K + 47) / 48, nsl = (npix + 7) / 8;
-  int hp, wp;
-  float *xpad, *wt;
+  const int kdim = p->C * p->kh * p->kw, nkb = (p->K + CONV_IMR - 1) / CONV_IMR;
+  const int nkg = (nkb + CONV_IMKB - 1) / CONV_IMKB;
+  const int par = (int64_t)p->OH * p->OW * p->K * kdim >= RT_PAR_MIN_WORK;
+  int hp, wph;
+  float *xph, *wt;
   int *koff;
   int64_t t;
-  conv_implicit_dims(p, &hp, &wp);
-  xpad = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-  wt = xpad + ((int64_t)p->C * hp * wp + 15) / 16 * 16;
-  koff = (int *)(wt + ((int64_t)kdim * kp + 15) / 16 * 16);
-  { /* the zero-padded input: row r of channel c is input row r - pt */
-    int c, r, q;
-    for (c = 0; c < p->C; c++)
-      for (r = 0; r < hp; r++) {
-        const int ih = r - p->pt;
-        float *d = xpad + ((int64_t)c * hp + r) * wp;
-        if (ih < 0 || ih >= p->H) {
-          for (q = 0; q < wp; q++)
-            d[q] = 0.0f;
-        } else {
-          const float *src = x + ((int64_t)c * p->H + ih) * p->W;
-          for (q = 0; q < wp; q++) {
-            const int iw = q - p->pl;
-            d[q] = iw >= 0 && iw < p->W ? src[iw] : 0.0f;
-          }
-        }
-      }
-  }
-  { /* W^T in panels of 48 output channels (the last 16- or 32-wide), and the
-     * offset of every tap (c, i, j) in the padded input */
-    int k, n, c, i, j;
-    for (n = 0; n < kp; n += 48) {
-      const int pw = kp - n < 48 ? kp - n : 48;
+  (void)par; /* read only by the OpenMP pragmas */
+  conv_implicit_dims(p, &hp, &wph);
+  xph = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+  wt = xph + ((int64_t)p->C * hp * p->sw * wph + 15) / 16 * 16;
+  koff = (int *)(wt + ((int64_t)kdim * nkb * CONV_IMR + 15) / 16 * 16);
+  conv_phase_fill(p, x, p->C, hp, wph, xph, par);
+  { /* weights: block kb holds, per tap k, channels 8kb .. 8kb+7 (zero past
+     * K); koff: where tap (c, i, j) of output (0, 0) is */
+    int kb, k, i, c, j;
+    for (kb = 0; kb < nkb; kb++)
       for (k = 0; k < kdim; k++)
-        for (j = 0; j < pw; j++)
-          wt[(int64_t)n * kdim + (int64_t)k * pw + j] = n + j < p->K ? w[(int64_t)(n + j) * kdim + k] : 0.0f;
-    }
+        for (i = 0; i < CONV_IMR; i++) {
+          const int ch = kb * CONV_IMR + i;
+          wt[((int64_t)kb * kdim + k) * CONV_IMR + i] = ch < p->K ? w[(int64_t)ch * kdim + k] : 0.0f;
+        }
     k = 0;
     for (c = 0; c < p->C; c++)
       for (i = 0; i < p->kh; i++)
         for (j = 0; j < p->kw; j++)
-          koff[k++] = (c * hp + i * p->dh) * wp + j * p->dw;
+          koff[k++] = (int)conv_phase_koff(p, hp, wph, c, i, j);
   }
-  RT_OMP(parallel for schedule(static) if((int64_t)npix * p->K * kdim >= RT_PAR_MIN_WORK))
-  for (t = 0; t < (int64_t)nsl * npan; t++) {
-    const int sl = (int)(t / npan), pan = (int)(t % npan);
-    const int p0 = sl * 8, mr = npix - p0 < 8 ? npix - p0 : 8;
-    const int n0 = pan * 48, pw = kp - n0 < 48 ? kp - n0 : 48, nr = p->K - n0 < 48 ? p->K - n0 : 48;
-    const float *arow[8];
-    float tile[8 * 48];
-    int r, jj;
-    for (r = 0; r < 8; r++) {
-      const int px = p0 + (r < mr ? r : mr - 1), oh = px / p->OW, ow = px % p->OW;
-      arow[r] = xpad + (int64_t)oh * p->sh * wp + (int64_t)ow * p->sw;
-    }
-    if (pw == 48)
-      conv_implicit_kernel(kdim, arow, koff, wt + (int64_t)n0 * kdim, 3, tile);
-    else if (pw == 32)
-      conv_implicit_kernel(kdim, arow, koff, wt + (int64_t)n0 * kdim, 2, tile);
-    else
-      conv_implicit_kernel(kdim, arow, koff, wt + (int64_t)n0 * kdim, 1, tile);
-    /* epilogue on the tile rows (48 channels of one pixel): + bias, and
-     * without a residual the simple activations, all as vectors; then the
-     * transposed store y[channel][pixel] (plain copies unless a residual
-     * or another activation needs the scalar form) */
-    {
-      const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1u);
-      const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (1u << (nr - 16)) - 1u);
-      const __mmask16 m2 = (__mmask16)(nr >= 48 ? 0xFFFF : nr <= 32 ? 0 : (1u << (nr - 32)) - 1u);
-      const __m512 b0 = b ? _mm512_maskz_loadu_ps(m0, b + n0) : _mm512_setzero_ps();
-      const __m512 b1 = b ? _mm512_maskz_loadu_ps(m1, b + n0 + 16) : _mm512_setzero_ps();
-      const __m512 b2 = b ? _mm512_maskz_loadu_ps(m2, b + n0 + 32) : _mm512_setzero_ps();
-      const int vact = !res && (p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU ||
-                                p->act == RT_ACT_CLIP);
-      const __m512 lo = _mm512_set1_ps(p->alpha), hi = _mm512_set1_ps(p->beta);
-      for (r = 0; r < mr; r++) {
-        float *tr = tile + r * 48;
-        __m512 v[3];
-        int q;
-        v[0] = _mm512_add_ps(_mm512_loadu_ps(tr), b0);
-        v[1] = _mm512_add_ps(_mm512_loadu_ps(tr + 16), b1);
-        v[2] = _mm512_add_ps(_mm512_loadu_ps(tr + 32), b2);
-        for (q = 0; q < 3 && vact; q++) {
-          if (p->act == RT_ACT_RELU) {
-            v[q] = _mm512_max_ps(v[q], _mm512_setzero_ps());
-          } else if (p->act == RT_ACT_CLIP) { /* as rt_act1: v < a ? a : (v > b ? b : v) */
-            v[q] = _mm512_mask_mov_ps(v[q], _mm512_cmp_ps_mask(v[q], hi, _CMP_GT_OQ), hi);
-            v[q] = _mm512_mask_mov_ps(v[q], _mm512_cmp_ps_mask(v[q], lo, _CMP_LT_OQ), lo);
-          }
-        }
-        _mm512_storeu_ps(tr, v[0]), _mm512_storeu_ps(tr + 16, v[1]), _mm512_storeu_ps(tr + 32, v[2]);
-      }
-      for (jj = 0; jj < nr; jj++) {
-        float *yc = y + (int64_t)(n0 + jj) * npix + p0;
-        const float *rc = res ? res + (int64_t)(n0 + jj) * npix + p0 : NULL;
-        if (vact)
-          for (r = 0; r < mr; r++)
-            yc[r] = tile[r * 48 + jj];
-        else
-          for (r = 0; r < mr; r++)
-            yc[r] = rt_act1(p->act, p->alpha, p->beta, tile[r * 48 + jj] + (rc ? rc[r] : 0.0f));
-      }
-    }
+  RT_OMP(parallel for schedule(static) if(par))
+  for (t = 0; t < (int64_t)p->OH * nkg; t++) {
+    const int oh = (int)(t / nkg), kg = (int)(t % nkg);
+    const int kb1 = (kg + 1) * CONV_IMKB < nkb ? (kg + 1) * CONV_IMKB : nkb;
+    conv_implicit_row(p, oh, kg * CONV_IMKB, kb1, xph, wt, koff, b, res, y, wph);
   }
 }
 #endif
@@ -923,7 +1302,8 @@ RT_FN size_t rt_conv2d_scratch(const RtConv *p) {
   switch (conv_algo(p)) {
   case RT_ALGO_GEMM1X1:
   case RT_ALGO_IM2COL: {
-    const size_t im = rt_gemm_scratch(Kg, p->OH * p->OW, Cg * p->kh * p->kw);
+    const size_t im = rt_gemm_scratch(Kg, p->OH * p->OW, Cg * p->kh * p->kw) +
+                      (conv_pack_phase_ok(p) ? conv_pack_phase_scratch(p) : 0);
     const size_t ig = conv_implicit_ok(p) ? conv_implicit_scratch(p) : 0;
     return im > ig ? im : ig;
   }
@@ -970,6 +1350,8 @@ RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, con
     return;
   }
   default:
+    if (rt_conv2d_rows(p, n, x, w, b, res, y)) /* AVX-512, groups == 1, stride 1 along W */
+      return;
 #if defined(__AVX512F__)
     if (Cg == 1) { /* depthwise: vectors along the output row */
       conv_depthwise(p, n, x, w, b, res, y);

@@ -270,3 +270,44 @@ RT_FN void rt_conv2d_bwd_ws(const RtConv *p, int n, const float *x, const float 
     }
   }
 }
+
+/* ------------------------------------------- transposed conv via GEMM */
+
+/* A transposed conv is the data gradient of the conv it transposes: the conv
+ * q from y's shape (K channels, OH x OW) to x's (C channels, H x W) with the
+ * same kernel, stride, dilation, padding and groups, whose weight layout
+ * (C, K/groups, kh, kw) is the transposed conv's own.  Rows of the output
+ * beyond q's reach (output_padding) get the bias only. */
+RT_INLINE RtConv cbw_transposed(const RtConv *p) {
+  RtConv q = *p;
+  q.C = p->K, q.H = p->OH, q.W = p->OW;
+  q.K = p->C, q.OH = p->H, q.OW = p->W;
+  q.act = RT_ACT_NONE;
+  return q;
+}
+
+RT_FN size_t rt_conv_transpose2d_scratch(const RtConv *p, int n_max) {
+  const RtConv q = cbw_transposed(p);
+  return rt_conv2d_bwd_scratch(&q, n_max);
+}
+
+RT_FN void rt_conv_transpose2d_ws(const RtConv *p, int n, const float *x, const float *w, const float *b, float *y,
+                                  void *scratch) {
+  const RtConv q = cbw_transposed(p);
+  const int64_t plane = (int64_t)p->OH * p->OW, count = (int64_t)n * p->K * plane;
+  int64_t t;
+  if (!scratch || cbw_use_direct(&q)) {
+    rt_conv_transpose2d(p, n, x, w, b, y);
+    return;
+  }
+  RT_OMP(parallel for schedule(static) if(count >= RT_PAR_MIN_WORK))
+  for (t = 0; t < (int64_t)n * p->K; t++) {
+    const float bv = b ? b[t % p->K] : 0.0f;
+    float *yc = y + t * plane;
+    int64_t i;
+    for (i = 0; i < plane; i++)
+      yc[i] = bv;
+  }
+  rt_conv2d_bwd_ws(&q, n, NULL, w, x, y, NULL, NULL, scratch);
+  rt_act_array(p->act, p->alpha, p->beta, y, y, count);
+}

@@ -9,6 +9,21 @@ foreach(src ${UNIT_TESTS})
   set_tests_properties(${name} PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
 endforeach()
 
+# unit_fastconv pastes the runtime sources in: built again for this CPU
+# (AVX-512 kernels, as generated code compiled with -march=native runs them)
+# and with OpenMP, so its 1-vs-2-thread bit checks run too.
+if(CNNC_NATIVE)
+  find_package(OpenMP COMPONENTS C)
+  add_executable(unit_fastconv_native ${CMAKE_SOURCE_DIR}/tests/unit_fastconv.c)
+  target_compile_options(unit_fastconv_native PRIVATE -O2 -march=native)
+  target_link_libraries(unit_fastconv_native cnnc_lib cnnc_rt)
+  if(OpenMP_C_FOUND)
+    target_link_libraries(unit_fastconv_native OpenMP::OpenMP_C)
+  endif()
+  add_test(NAME unit_fastconv_native COMMAND unit_fastconv_native WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+  set_tests_properties(unit_fastconv_native PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+endif()
+
 # Diagnostics: each tests/diag/*.yaml is a bad model with `# EXPECT:` lines.
 add_test(NAME diag COMMAND bash ${CMAKE_SOURCE_DIR}/tests/run_diag.sh ${CMAKE_SOURCE_DIR}/tests/diag $<TARGET_FILE:cnnc>)
 

@@ -29,6 +29,8 @@
  * header declares static) */
 #include "../runtime/backward.c"
 #include "../runtime/conv.c"
+#include "../runtime/conv_bwd.c"
+#include "../runtime/conv_row.c"
 #include "../runtime/fft.c"
 #include "../runtime/gemm.c"
 #include "../runtime/loss.c"
@@ -264,6 +266,10 @@ static const ConvCase cases[] = {
     {2, 8, 17, 19, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    /* implicit GEMM (depth 72), 64 channels, batch 2 */
     {1, 8, 30, 30, 16, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},    /* implicit GEMM, dilation 2 */
     {1, 3, 45, 45, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},    /* 3x3x3 stem: im2col (too shallow for implicit) */
+    {1, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1},     /* LeNet conv1: row-vector direct, K = 6 */
+    {2, 6, 14, 14, 16, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1},    /* LeNet conv2: two 8-channel blocks */
+    {1, 3, 9, 75, 13, 3, 5, 2, 1, 1, 3, 1, 7, 0, 9, 1},     /* rows: 3 spans, stride 2 in H, dilation 3, K = 8 + 5 */
+    {1, 2, 1, 40, 3, 1, 33, 1, 1, 1, 1, 0, 16, 0, 16, 1},   /* 1-D kernel wider than the row tiles (33 taps) */
 };
 
 enum { T_DIRECT, T_GEMM1X1, T_IM2COL, T_WINO2, T_WINO4, T_FFT, T_COUNT };

@@ -192,6 +192,26 @@ static const ConvCase conv_cases[] = {
     {1, 2, 3, 200, 3, 3, 5, 1, 4, 1, 9, 1, 2, 1, 2, 1},   /* stride 4, dilated window */
     {1, 2, 4, 150, 3, 2, 3, 1, 1, 1, 60, 0, 0, 1, 0, 1},  /* window too wide: span path */
     {1, 2, 5, 130, 3, 3, 3, 1, 2, 2, 50, 1, 1, 1, 1, 1},  /* strided, too wide: span path */
+    /* depthwise 3x3 streaming kernel: strip groups of 3/2/1, several bands,
+     * widths not a multiple of 16, stride 2 with odd sizes and TF-style
+     * pads, multiplier 2, wide pads, and the shapes that fall back */
+    {1, 3, 37, 112, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},  /* dw s1: 5 interior strips, 2 bands */
+    {2, 2, 9, 70, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},    /* dw s1, W 70 */
+    {1, 3, 71, 67, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3},   /* dw s2, odd, 2 bands */
+    {1, 2, 12, 112, 2, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 2},  /* dw s2, pads 0/1 (TF same) */
+    {1, 2, 5, 33, 2, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 2},    /* dw s2, strip reads column 32 */
+    {1, 2, 5, 34, 2, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 2},    /* dw s2, 17 columns */
+    {1, 3, 13, 13, 3, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3},   /* dw s2, narrow odd map */
+    {1, 5, 7, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5},     /* dw 7x7 map */
+    {1, 4, 16, 17, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4},   /* dw W 17: one lane in strip 2 */
+    {2, 3, 9, 50, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},    /* dw multiplier 2, s1 */
+    {1, 3, 11, 40, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3},   /* dw multiplier 2, s2 */
+    {1, 2, 6, 40, 2, 3, 3, 1, 1, 1, 1, 2, 2, 0, 0, 2},    /* dw pads 2/0 */
+    {1, 2, 6, 20, 2, 3, 3, 1, 1, 1, 1, 0, 0, 4, 5, 2},    /* dw right pad past a strip */
+    {1, 2, 9, 40, 2, 3, 3, 2, 2, 1, 1, 2, 2, 2, 2, 2},    /* dw s2, pad 2: fallback */
+    {1, 2, 9, 40, 2, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 2},    /* dw dilation 2: fallback */
+    {1, 2, 9, 40, 2, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 2},    /* dw 5x5: fallback */
+    {1, 2, 1, 30, 2, 3, 3, 1, 1, 1, 1, 3, 1, 3, 1, 2},    /* dw pad rows > H */
 };
 
 static void conv_test(int ci, const ConvCase *cc) {

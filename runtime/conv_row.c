@@ -1,0 +1,186 @@
+/* conv_row.c - direct convolution with vectors along the output row (AVX-512).
+ *
+ * For convs with few output channels or few output pixels (LeNet-style
+ * 5x5 convs on 28x28 maps, 1-D convs over short sequences), im2col + GEMM
+ * spends more time packing than multiplying, and the transforms of
+ * Winograd/FFT dominate.  Here a register tile holds KB (<= 8) output
+ * channels x 16*NV (NV <= 2) consecutive output columns of one output row;
+ * for every tap (c, i, j) the input row segment is read with masked vector
+ * loads (lanes outside the input read as the zero padding, nothing is
+ * copied) and multiplied by each channel's broadcast weight.
+ *
+ * Applies to groups == 1, stride 1 along W (any stride along H, any
+ * dilation), kernel widths up to CROW_KWMAX; rt_conv2d_rows returns 0 for
+ * anything else (and in builds without AVX-512), and the caller then runs
+ * the portable direct conv.
+ *
+ * Guarantees: one task per (sample, channel block, output row) owns its
+ * outputs; each output is bias + res + the taps summed in (c, i, j) order,
+ * so results do not depend on the thread count.  No heap, no globals; the
+ * stack holds the masks (2 * CROW_KWMAX bytes).
+ */
+#include "cnnc_rt.h"
+
+enum { CROW_KWMAX = 32 };
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+
+#define CROW_K8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
+/* Lanes l of a 16-wide load at input column s + l that lie in [0, W). */
+RT_INLINE __mmask16 crow_mask(int s, int W) {
+  const int lo = s >= 0 ? 0 : -s, hi = W - s >= 16 ? 16 : W - s;
+  if (hi <= lo)
+    return 0;
+  return (__mmask16)((hi >= 16 ? 0xFFFFu : (1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+/* The register tile: KB channels starting at k0 x 16*NV columns from ow0 of
+ * output row oh of one sample (xn: its input, yn: its output).  KB and NV are
+ * constants at every call site, so the unused accumulators vanish. */
+RT_INLINE void crow_tile(const RtConv *p, const float *xn, const float *w, const float *b, const float *res,
+                         float *yn, int k0, int oh, int ow0, const __mmask16 (*m)[2], const int KB, const int NV) {
+  const int64_t taps = (int64_t)p->C * p->kh * p->kw, plane = (int64_t)p->H * p->W;
+  const float *wk = w + (int64_t)k0 * taps;
+  int c, i, j;
+#define CROW_DECL(k) __m512 a##k##0 = _mm512_setzero_ps(), a##k##1 = a##k##0;
+  CROW_K8(CROW_DECL)
+#undef CROW_DECL
+  for (c = 0; c < p->C; c++) {
+    const float *xc = xn + (int64_t)c * plane;
+    const float *wc = wk + (int64_t)c * p->kh * p->kw;
+    for (i = 0; i < p->kh; i++) {
+      const int ih = oh * p->sh - p->pt + i * p->dh;
+      const float *xr;
+      if (ih < 0 || ih >= p->H)
+        continue;
+      xr = xc + (int64_t)ih * p->W;
+      for (j = 0; j < p->kw; j++) {
+        const int s = ow0 - p->pl + j * p->dw; /* input column of lane 0 */
+        const float *wt = wc + i * p->kw + j;
+        const __m512 x0 = _mm512_maskz_loadu_ps(m[j][0], xr + s);
+        const __m512 x1 = NV > 1 ? _mm512_maskz_loadu_ps(m[j][1], xr + s + 16) : x0;
+#define CROW_FMA(k)                                                                                        \
+  if (KB > k) {                                                                                            \
+    const __m512 wv = _mm512_set1_ps(wt[k * taps]);                                                        \
+    a##k##0 = _mm512_fmadd_ps(x0, wv, a##k##0);                                                            \
+    if (NV > 1)                                                                                            \
+      a##k##1 = _mm512_fmadd_ps(x1, wv, a##k##1);                                                          \
+  }
+        CROW_K8(CROW_FMA)
+#undef CROW_FMA
+      }
+    }
+  }
+  {
+    /* epilogue: + bias (+ res), the activation, masked stores */
+    const int cols = p->OW - ow0;
+    const __mmask16 s0 = (__mmask16)(cols >= 16 ? 0xFFFFu : (1u << cols) - 1u);
+    const __mmask16 s1 = (__mmask16)(cols >= 32 ? 0xFFFFu : cols <= 16 ? 0u : (1u << (cols - 16)) - 1u);
+    const int vact = p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU ||
+                     p->act == RT_ACT_CLIP;
+    const __m512 lo = _mm512_set1_ps(p->alpha), hi = _mm512_set1_ps(p->beta);
+#define CROW_ST(k)                                                                                         \
+  if (KB > k) {                                                                                            \
+    const int64_t yo = ((int64_t)(k0 + k) * p->OH + oh) * p->OW + ow0;                                     \
+    __m512 v[2];                                                                                           \
+    int q;                                                                                                 \
+    const __m512 bv = _mm512_set1_ps(b ? b[k0 + k] : 0.0f);                                                \
+    v[0] = _mm512_add_ps(bv, a##k##0);                                                                     \
+    v[1] = _mm512_add_ps(bv, a##k##1);                                                                     \
+    if (res) {                                                                                             \
+      v[0] = _mm512_add_ps(_mm512_add_ps(bv, _mm512_maskz_loadu_ps(s0, res + yo)), a##k##0);               \
+      v[1] = _mm512_add_ps(_mm512_add_ps(bv, _mm512_maskz_loadu_ps(s1, res + yo + 16)), a##k##1);          \
+    }                                                                                                      \
+    for (q = 0; q < NV && vact; q++) {                                                                     \
+      if (p->act == RT_ACT_RELU) {                                                                         \
+        v[q] = _mm512_max_ps(v[q], _mm512_setzero_ps());                                                   \
+      } else if (p->act == RT_ACT_CLIP) {                                                                  \
+        v[q] = _mm512_mask_mov_ps(v[q], _mm512_cmp_ps_mask(v[q], hi, _CMP_GT_OQ), hi);                     \
+        v[q] = _mm512_mask_mov_ps(v[q], _mm512_cmp_ps_mask(v[q], lo, _CMP_LT_OQ), lo);                     \
+      }                                                                                                    \
+    }                                                                                                      \
+    _mm512_mask_storeu_ps(yn + yo, s0, v[0]);                                                              \
+    if (NV > 1)                                                                                            \
+      _mm512_mask_storeu_ps(yn + yo + 16, s1, v[1]);                                                       \
+    if (!vact)                                                                                             \
+      rt_act_array(p->act, p->alpha, p->beta, yn + yo, yn + yo, cols < 16 * NV ? cols : 16 * NV);          \
+  }
+    CROW_K8(CROW_ST)
+#undef CROW_ST
+  }
+}
+#undef CROW_K8
+
+/* KB = kb (1..8) as a constant. */
+RT_INLINE void crow_tile_kb(const RtConv *p, const float *xn, const float *w, const float *b, const float *res,
+                            float *yn, int k0, int kb, int oh, int ow0, const __mmask16 (*m)[2], const int NV) {
+  switch (kb) {
+  case 1: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 1, NV); break;
+  case 2: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 2, NV); break;
+  case 3: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 3, NV); break;
+  case 4: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 4, NV); break;
+  case 5: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 5, NV); break;
+  case 6: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 6, NV); break;
+  case 7: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 7, NV); break;
+  default: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 8, NV); break;
+  }
+}
+
+/* One task: channels [k0, k0 + kb) of output row oh of one sample. */
+RT_HELPER void crow_task(const RtConv *p0, int64_t t, const float *x, const float *w, const float *b,
+                         const float *res, float *y) {
+  const RtConv pv = *p0, *p = &pv; /* a private copy: the compiler keeps its fields in registers */
+  const int nkb = (p->K + 7) / 8;
+  const int oh = (int)(t % p->OH), kbi = (int)(t / p->OH % nkb);
+  const int64_t ni = t / p->OH / nkb;
+  const int k0 = kbi * 8, kb = p->K - k0 < 8 ? p->K - k0 : 8;
+  const float *xn = x + ni * p->C * p->H * p->W;
+  const int64_t ys = (int64_t)p->K * p->OH * p->OW;
+  float *yn = y + ni * ys;
+  const float *rn = res ? res + ni * ys : NULL;
+  __mmask16 m[CROW_KWMAX][2];
+  int ow0, j;
+  for (ow0 = 0; ow0 < p->OW; ow0 += 32) {
+    const int nv = p->OW - ow0 > 16 ? 2 : 1;
+    for (j = 0; j < p->kw; j++) {
+      const int s = ow0 - p->pl + j * p->dw;
+      m[j][0] = crow_mask(s, p->W);
+      m[j][1] = crow_mask(s + 16, p->W);
+    }
+    if (nv == 2)
+      crow_tile_kb(p, xn, w, b, rn, yn, k0, kb, oh, ow0, (const __mmask16(*)[2])m, 2);
+    else
+      crow_tile_kb(p, xn, w, b, rn, yn, k0, kb, oh, ow0, (const __mmask16(*)[2])m, 1);
+  }
+}
+#endif
+
+RT_FN int rt_conv2d_rows_applies(const RtConv *p) {
+#if defined(__AVX512F__)
+  return p->groups == 1 && p->sw == 1 && p->kw <= CROW_KWMAX && p->OH > 0 && p->OW > 0;
+#else
+  (void)p;
+  return 0;
+#endif
+}
+
+RT_FN int rt_conv2d_rows(const RtConv *p, int n, const float *x, const float *w, const float *b, const float *res,
+                         float *y) {
+#if defined(__AVX512F__)
+  const int64_t ntask = (int64_t)n * ((p->K + 7) / 8) * p->OH;
+  const int64_t work = (int64_t)n * p->K * p->OH * p->OW * p->C * p->kh * p->kw;
+  int64_t t;
+  if (!rt_conv2d_rows_applies(p))
+    return 0;
+  (void)work; /* read only by the OpenMP pragma */
+  RT_OMP(parallel for schedule(static) if(work >= RT_PAR_MIN_WORK))
+  for (t = 0; t < ntask; t++)
+    crow_task(p, t, x, w, b, res, y);
+  return 1;
+#else
+  (void)p, (void)n, (void)x, (void)w, (void)b, (void)res, (void)y;
+  return 0;
+#endif
+}
