@@ -307,6 +307,16 @@ static void convt_test(int ci, int n, int C, int H, int W, int K, int kh, int kw
   snprintf(name, sizeof name, "conv_transpose2d#%d %dx%dx%d->%dx%dx%d k%dx%d s%d,%d d%d,%d g%d %s", ci, C, H, W, K,
            p.OH, p.OW, kh, kw, sh, sw, dh, dw, groups, act_names[act]);
   check(name, y, ref, yn);
+  { /* the GEMM + col2im form generated code uses when it has scratch */
+    size_t sb = rt_conv_transpose2d_scratch(&p, n);
+    void *scratch = malloc(sb ? sb : 1);
+    for (int64_t i = 0; i < yn; i++)
+      y[i] = NAN;
+    rt_conv_transpose2d_ws(&p, n, x, w, ci % 2 ? b : NULL, y, sb ? scratch : NULL);
+    snprintf(name + strlen(name), sizeof name - strlen(name), " ws%s", sb ? " (GEMM)" : " (direct)");
+    check(name, y, ref, yn);
+    free(scratch);
+  }
   free(x), free(w), free(b), free(y), free(ref);
 }
 
@@ -852,6 +862,10 @@ int main(void) {
   convt_test(ci++, 1, 4, 3, 7, 6, 2, 3, 3, 2, 1, 2, 0, 1, 0, 1, 2, 1, 2, RT_ACT_LEAKY);
   convt_test(ci++, 1, 8, 6, 6, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 8, RT_ACT_GELU);
   convt_test(ci++, 1, 2, 1, 9, 3, 1, 4, 1, 3, 1, 1, 0, 2, 0, 1, 0, 2, 1, RT_ACT_CLIP);
+  /* wide enough for the GEMM + col2im form: U-Net up-sampling, batch 3, output_padding, groups 2 */
+  convt_test(ci++, 1, 32, 16, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, RT_ACT_RELU);
+  convt_test(ci++, 3, 16, 7, 9, 8, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1, RT_ACT_NONE);
+  convt_test(ci++, 2, 16, 5, 6, 12, 3, 4, 2, 3, 2, 1, 1, 2, 0, 1, 1, 2, 2, RT_ACT_SIGMOID);
 
   ci = 0;
   linear_test(ci++, 1, 7, 3);
