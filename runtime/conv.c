@@ -848,13 +848,69 @@ RT_HELPER void conv_pack_panels(const RtConv *p, const float *xg, int Cg, int q0
   }
 }
 
+/* Panels per fused pack-and-multiply task. */
+enum { CONV_GP = 4 };
+
+/* One sample and group: y (Kg x npix) = act(b + res + W (Kg x kdim) im2col(x)).
+ * With enough column panels, each task packs a few panels and multiplies
+ * all Kg rows over them while they are hot in L2 (the packed matrix never
+ * round-trips through memory); with few panels (small images: 7x7, 14x14)
+ * all panels are packed first and the multiply is split over rows too, so
+ * both cores get work.  Either way every element is computed identically. */
+RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const float *wg, int Kg, const float *bg,
+                               const float *rg, float *yg, float *Bp) {
+  RtGemm gm;
+  int np, ngrp, q, par;
+  memset(&gm, 0, sizeof gm);
+  gm.M = Kg, gm.N = p->OH * p->OW, gm.K = Cg * p->kh * p->kw;
+  gm.A = wg, gm.lda = gm.K, gm.Bp = Bp, gm.ldb = 0;
+  gm.C = yg, gm.rsc = gm.N, gm.csc = 1;
+  gm.bias = bg, gm.res = rg;
+  gm.act = p->act, gm.alpha = p->alpha, gm.beta = p->beta;
+#if defined(__AVX512F__)
+  if (conv_is_1x1(p)) {
+    /* B is x itself (Cg rows of npix floats): read in place, the kernels
+     * mask the loads past each row; only the few tail columns (the dot
+     * kernel's) are gathered k-major into the scratch */
+    const int nmain = RT_GEMM_NMAIN(gm.N);
+    int c, j;
+    gm.Bp = xg, gm.ldb = gm.N, gm.bexact = 1;
+    if (nmain < gm.N) {
+      for (j = nmain; j < gm.N; j++)
+        for (c = 0; c < Cg; c++)
+          Bp[(int64_t)(j - nmain) * Cg + c] = xg[(int64_t)c * gm.N + j];
+      gm.Bt = Bp;
+    }
+    rt_gemm_packed(&gm);
+    return;
+  }
+#endif
+  np = rt_gemm_npanels(&gm);
+  ngrp = (np + CONV_GP - 1) / CONV_GP;
+  par = (int64_t)gm.M * gm.N * gm.K >= RT_PAR_MIN_WORK;
+  (void)par; /* read only by the OpenMP pragmas */
+  if (ngrp >= 4) {
+    RT_OMP(parallel for schedule(dynamic) if(par))
+    for (q = 0; q < ngrp; q++) {
+      const int q1 = (q + 1) * CONV_GP < np ? (q + 1) * CONV_GP : np;
+      conv_pack_panels(p, xg, Cg, q * CONV_GP, q1, Bp);
+      rt_gemm_panels(&gm, q * CONV_GP, q1, 0, Kg);
+    }
+  } else {
+    RT_OMP(parallel for schedule(static) if(par))
+    for (q = 0; q < np; q++)
+      conv_pack_panels(p, xg, Cg, q, q + 1, Bp);
+    rt_gemm_packed(&gm);
+  }
+}
+
 /* ------------------------------------ phase-split copy of the input */
 
-/* Strided convs read the input at stride sw along rows: im2col and the
- * implicit GEMM both read instead a zero-padded copy of it whose rows are
- * split into sw column phases (padded column q of padded row r goes to
- * phase q % sw, column q / sw), so the taps of consecutive output columns
- * are consecutive floats and nothing needs a bounds check.  Layout:
+/* Strided convs read the input at stride sw along rows: the implicit GEMM
+ * below reads instead a zero-padded copy of it whose rows are split into sw
+ * column phases (padded column q of padded row r goes to phase q % sw,
+ * column q / sw), so the taps of consecutive output columns are consecutive
+ * floats and nothing needs a bounds check.  Layout:
  * xph[((c*hp + r)*sw + ph)*wph + col], padded row r = input row r - pt; tap
  * (c, i, j) of output (oh, ow) is at xph + conv_phase_koff(c, i, j) +
  * oh*sh*sw*wph + ow. */
@@ -902,7 +958,7 @@ RT_HELPER void conv_phase_row(const float *src, int W, int s, int q0, float *dst
     for (; o < hi; o++)
       dst[o] = src[o * s + q0];
   }
-  for (o = (hi > lo ? hi : lo); o < n; o++)
+  for (o = hi; o < n; o++) /* hi >= lo (conv_valid_range) */
     dst[o] = 0.0f;
 }
 
@@ -924,152 +980,6 @@ RT_HELPER void conv_phase_fill(const RtConv *p, const float *x, int C, int hp, i
         conv_phase_row(x + ((int64_t)c * p->H + ih) * p->W, p->W, p->sw, ph - p->pl, d, wph);
       }
     }
-  }
-}
-
-/* im2col packs from the phase-split copy when every padded input element is
- * read by some tap (kh >= sh, kw >= sw): the copy is then no bigger than the
- * im2col matrix and the packing becomes plain copies of whole runs. */
-RT_INLINE int conv_pack_phase_ok(const RtConv *p) {
-  return !conv_is_1x1(p) && p->kh >= p->sh && p->kw >= p->sw;
-}
-
-/* bytes of the phase-split copy of one group, after the packed B */
-RT_INLINE size_t conv_pack_phase_scratch(const RtConv *p) {
-  int hp, wph;
-  conv_phase_dims(p, p->OW, &hp, &wph);
-  return ((size_t)(p->C / p->groups) * hp * p->sw * wph + 16) * sizeof(float);
-}
-
-/* d[0..n) = s[0..n) */
-RT_INLINE void conv_copy_run(const float *s, float *d, int n) {
-#if defined(__AVX512F__)
-  int o = 0;
-  for (; o + 16 <= n; o += 16)
-    _mm512_storeu_ps(d + o, _mm512_loadu_ps(s + o));
-  if (o < n) {
-    const __mmask16 m = (__mmask16)((1u << (n - o)) - 1u);
-    _mm512_mask_storeu_ps(d + o, m, _mm512_maskz_loadu_ps(m, s + o));
-  }
-#else
-  int o;
-  for (o = 0; o < n; o++)
-    d[o] = s[o];
-#endif
-}
-
-/* conv_pack_panels from the phase-split copy xph (wph = OW + the tap
- * reach): the pixels of a panel are a few runs along output rows, the same
- * runs (shifted by the tap's offset) in every row k of the panel, so each
- * row is a few vector copies. */
-RT_HELPER void conv_pack_phase(const RtConv *p, const float *xph, int Cg, int hp, int wph, int q0, int q1,
-                               float *Bp) {
-  const int N = p->OH * p->OW, K = Cg * p->kh * p->kw;
-  const int nmain = RT_GEMM_NMAIN(N), np = (nmain + RT_GEMM_NR - 1) / RT_GEMM_NR;
-  const int64_t rs = (int64_t)p->sh * p->sw * wph; /* xph offset of one output row */
-  int q;
-  for (q = q0; q < q1; q++) {
-    const int tail = q >= np;
-    const int n0 = tail ? nmain : q * RT_GEMM_NR;
-    const int w = tail ? N - nmain : (nmain - n0 < RT_GEMM_NR ? nmain - n0 : RT_GEMM_NR);
-    const int pw = tail ? 0 : RT_GEMM_PANEL_W(N, n0);
-    float *dst = Bp + (int64_t)n0 * K;
-    /* run g of the panel's pixels: xph offset (tap 0), first column, length */
-    int64_t so[RT_GEMM_NR];
-    int dof[RT_GEMM_NR], len[RT_GEMM_NR];
-    int ns = 0, n, k = 0, c, i, j, g, u;
-    if (w <= 0)
-      continue;
-    for (n = n0; n < n0 + w; n += len[ns++]) {
-      const int oh = n / p->OW, ow = n % p->OW;
-      so[ns] = oh * rs + ow, dof[ns] = n - n0;
-      len[ns] = p->OW - ow < n0 + w - n ? p->OW - ow : n0 + w - n;
-    }
-    for (c = 0; c < Cg; c++)
-      for (i = 0; i < p->kh; i++)
-        for (j = 0; j < p->kw; j++, k++) {
-          const float *s = xph + conv_phase_koff(p, hp, wph, c, i, j);
-          if (!tail) {
-            float *d = dst + (int64_t)k * pw;
-            for (g = 0; g < ns; g++)
-              conv_copy_run(s + so[g], d + dof[g], len[g]);
-            for (u = w; u < pw; u++)
-              d[u] = 0.0f;
-          } else {
-            for (g = 0; g < ns; g++)
-              for (u = 0; u < len[g]; u++)
-                dst[(int64_t)(dof[g] + u) * K + k] = s[so[g] + u];
-          }
-        }
-  }
-}
-
-/* Panels per fused pack-and-multiply task. */
-enum { CONV_GP = 4 };
-
-/* One sample and group: y (Kg x npix) = act(b + res + W (Kg x kdim) im2col(x)).
- * With enough column panels, each task packs a few panels and multiplies
- * all Kg rows over them while they are hot in L2 (the packed matrix never
- * round-trips through memory); with few panels (small images: 7x7, 14x14)
- * all panels are packed first and the multiply is split over rows too, so
- * both cores get work.  Either way every element is computed identically. */
-RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const float *wg, int Kg, const float *bg,
-                               const float *rg, float *yg, float *Bp) {
-  RtGemm gm;
-  float *xph = NULL;
-  int np, ngrp, q, par, hp = 0, wph = 0;
-  memset(&gm, 0, sizeof gm);
-  gm.M = Kg, gm.N = p->OH * p->OW, gm.K = Cg * p->kh * p->kw;
-  gm.A = wg, gm.lda = gm.K, gm.Bp = Bp, gm.ldb = 0;
-  gm.C = yg, gm.rsc = gm.N, gm.csc = 1;
-  gm.bias = bg, gm.res = rg;
-  gm.act = p->act, gm.alpha = p->alpha, gm.beta = p->beta;
-#if defined(__AVX512F__)
-  if (conv_is_1x1(p)) {
-    /* B is x itself (Cg rows of npix floats): read in place, the kernels
-     * mask the loads past each row; only the few tail columns (the dot
-     * kernel's) are gathered k-major into the scratch */
-    const int nmain = RT_GEMM_NMAIN(gm.N);
-    int c, j;
-    gm.Bp = xg, gm.ldb = gm.N, gm.bexact = 1;
-    if (nmain < gm.N) {
-      for (j = nmain; j < gm.N; j++)
-        for (c = 0; c < Cg; c++)
-          Bp[(int64_t)(j - nmain) * Cg + c] = xg[(int64_t)c * gm.N + j];
-      gm.Bt = Bp;
-    }
-    rt_gemm_packed(&gm);
-    return;
-  }
-#endif
-  np = rt_gemm_npanels(&gm);
-  ngrp = (np + CONV_GP - 1) / CONV_GP;
-  par = (int64_t)gm.M * gm.N * gm.K >= RT_PAR_MIN_WORK;
-  if (conv_pack_phase_ok(p)) {
-    /* the phase-split copy sits after the packed B (rt_conv2d_scratch) */
-    xph = Bp + (int64_t)gm.K * ((gm.N + 15) / 16 * 16);
-    conv_phase_dims(p, p->OW, &hp, &wph);
-    conv_phase_fill(p, xg, Cg, hp, wph, xph, par);
-  }
-  if (ngrp >= 4) {
-    RT_OMP(parallel for schedule(dynamic) if(par))
-    for (q = 0; q < ngrp; q++) {
-      const int q1 = (q + 1) * CONV_GP < np ? (q + 1) * CONV_GP : np;
-      if (xph)
-        conv_pack_phase(p, xph, Cg, hp, wph, q * CONV_GP, q1, Bp);
-      else
-        conv_pack_panels(p, xg, Cg, q * CONV_GP, q1, Bp);
-      rt_gemm_panels(&gm, q * CONV_GP, q1, 0, Kg);
-    }
-  } else {
-    RT_OMP(parallel for schedule(static) if(par))
-    for (q = 0; q < np; q++) {
-      if (xph)
-        conv_pack_phase(p, xph, Cg, hp, wph, q, q + 1, Bp);
-      else
-        conv_pack_panels(p, xg, Cg, q, q + 1, Bp);
-    }
-    rt_gemm_packed(&gm);
   }
 }
 
@@ -1302,8 +1212,7 @@ RT_FN size_t rt_conv2d_scratch(const RtConv *p) {
   switch (conv_algo(p)) {
   case RT_ALGO_GEMM1X1:
   case RT_ALGO_IM2COL: {
-    const size_t im = rt_gemm_scratch(Kg, p->OH * p->OW, Cg * p->kh * p->kw) +
-                      (conv_pack_phase_ok(p) ? conv_pack_phase_scratch(p) : 0);
+    const size_t im = rt_gemm_scratch(Kg, p->OH * p->OW, Cg * p->kh * p->kw);
     const size_t ig = conv_implicit_ok(p) ? conv_implicit_scratch(p) : 0;
     return im > ig ? im : ig;
   }

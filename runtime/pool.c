@@ -137,6 +137,183 @@ RT_HELPER void pool_max_task(const RtPool *p0, int64_t t, const float *x, float 
   }
 }
 
+/* Separable max pooling (dilation 1, strides 1 and 2, windows up to
+ * POOL_SEP_K, rows up to POOL_SEP_W outputs): each input row's horizontal
+ * window maxima are computed once into a ring of kh rows and shared by the
+ * output rows of the task whose windows contain it; the output is the
+ * vertical max of those.  One task = POOL_SEP_RB output rows of one plane
+ * (input rows at a block edge are reduced again by the next task: no state
+ * crosses tasks).  Taps are
+ * masked loads (-inf outside the input), masks computed once per task.
+ * NaN: the running max uses vmaxps while the last NaN seen (in j order, then
+ * i order) is kept aside and replaces the result when there was one, so a
+ * window with a NaN gives its last NaN in (i, j) order, as the tap-by-tap
+ * form does; other values are exact maxima either way. */
+enum {
+  POOL_SEP_W = 224, /* output columns, rounded up to 16 */
+  POOL_SEP_K = 5,
+  POOL_SEP_RB = 8, /* output rows per task */
+  POOL_SEP_ROWS = (POOL_SEP_RB - 1) * 2 + POOL_SEP_K /* input rows per task (stride <= 2): 17 KiB of stack */
+};
+
+typedef struct PoolAcc {
+  __m512 m, nanv;
+  __mmask16 nk;
+} PoolAcc;
+
+RT_INLINE void pool_acc(PoolAcc *a, __m512 v) {
+  const __mmask16 k = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  a->m = _mm512_max_ps(a->m, v);
+  a->nanv = _mm512_mask_mov_ps(a->nanv, k, v);
+  a->nk = (__mmask16)(a->nk | k);
+}
+
+RT_INLINE __m512 pool_acc_result(const PoolAcc *a) { return _mm512_mask_mov_ps(a->m, a->nk, a->nanv); }
+
+RT_INLINE int pool_sep_ok(const RtPool *p) {
+  return p->dh == 1 && p->dw == 1 && (p->sw == 1 || p->sw == 2) && (p->sh == 1 || p->sh == 2) &&
+         p->kh <= POOL_SEP_K && p->kw <= POOL_SEP_K && (p->OW + 15) / 16 * 16 <= POOL_SEP_W;
+}
+
+/* Lanes l of a 16-wide load at column c + l that lie in [0, W). */
+RT_INLINE __mmask16 pool_lanes(int c, int W) {
+  const int lo = c >= 0 ? 0 : -c, hi = W - c >= 16 ? 16 : W - c;
+  if (hi <= lo)
+    return 0;
+  return (__mmask16)((hi >= 16 ? 0xFFFFu : (1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+RT_HELPER void pool_max_sep_task(const RtPool *p0, int64_t t, const float *x, float *y) {
+  const RtPool pv = *p0, *p = &pv;
+  const int nrb = (p->OH + POOL_SEP_RB - 1) / POOL_SEP_RB;
+  const int rb = (int)(t % nrb);
+  const int64_t plane = t / nrb;
+  const float *xp = x + plane * p->H * p->W;
+  float *yp = y + plane * p->OH * p->OW;
+  const int oh0 = rb * POOL_SEP_RB, oh1 = oh0 + POOL_SEP_RB < p->OH ? oh0 + POOL_SEP_RB : p->OH;
+  /* input rows [r0, r1) feed this block's windows; hm row r - r0 holds row r */
+  const int r0 = oh0 * p->sh - p->pt < 0 ? 0 : oh0 * p->sh - p->pt;
+  const int r1e = (oh1 - 1) * p->sh - p->pt + p->kh, r1 = r1e < p->H ? r1e : p->H;
+  const int nv = (p->OW + 15) / 16;
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  __mmask16 mk[POOL_SEP_W / 16][POOL_SEP_K][2];
+  float hm[POOL_SEP_ROWS][POOL_SEP_W];
+  int oh, i, j, v, r;
+  for (v = 0; v < nv; v++)
+    for (j = 0; j < p->kw; j++) {
+      const int c = v * 16 * p->sw - p->pl + j;
+      mk[v][j][0] = pool_lanes(c, p->W);
+      mk[v][j][1] = pool_lanes(c + 16, p->W);
+    }
+  for (r = r0; r < r1; r++) { /* horizontal window maxima, taps in j order */
+    const float *row = xp + (int64_t)r * p->W;
+    for (v = 0; v < nv; v++) {
+      PoolAcc a;
+      a.m = a.nanv = ninf, a.nk = 0;
+      for (j = 0; j < p->kw; j++) {
+        const float *src = row + (v * 16 * p->sw - p->pl + j);
+        __m512 u = _mm512_mask_loadu_ps(ninf, mk[v][j][0], src);
+        if (p->sw == 2)
+          u = _mm512_permutex2var_ps(u, even, _mm512_mask_loadu_ps(ninf, mk[v][j][1], src + 16));
+        pool_acc(&a, u);
+      }
+      _mm512_storeu_ps(hm[r - r0] + v * 16, pool_acc_result(&a));
+    }
+  }
+  for (oh = oh0; oh < oh1; oh++) { /* vertical: rows in i order */
+    const int h0 = oh * p->sh - p->pt;
+    float *yr = yp + (int64_t)oh * p->OW;
+    int ilo, ihi;
+    pool_taps(h0, p->kh, 1, p->H, &ilo, &ihi);
+    for (v = 0; v < nv; v++) {
+      const int nl = p->OW - v * 16 < 16 ? p->OW - v * 16 : 16;
+      PoolAcc a;
+      a.m = a.nanv = ninf, a.nk = 0;
+      for (i = ilo; i < ihi; i++)
+        pool_acc(&a, _mm512_loadu_ps(hm[h0 + i - r0] + v * 16));
+      _mm512_mask_storeu_ps(yr + v * 16, (__mmask16)(nl >= 16 ? 0xFFFF : (1u << nl) - 1u), pool_acc_result(&a));
+    }
+  }
+}
+
+RT_HELPER void pool_max_sep(const RtPool *p, int n, const float *x, float *y) {
+  const int nrb = (p->OH + POOL_SEP_RB - 1) / POOL_SEP_RB;
+  const int64_t ntask = (int64_t)n * p->C * nrb;
+  int64_t t;
+  RT_OMP(parallel for schedule(static) if(ntask * POOL_SEP_RB * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK))
+  for (t = 0; t < ntask; t++)
+    pool_max_sep_task(p, t, x, y);
+}
+
+/* Stride-1 max pooling that keeps the width (OW == W, dilation 1): output
+ * q = oh*W + ow reads input q + (i - pt)*W + (j - pl), so a plane is one flat
+ * run of vectors whatever its width; a tap's lanes outside the input (the
+ * row above/below, or wrapping to the previous/next row) are masked to
+ * -inf.  The masks depend on the shape only: computed once per task of
+ * several planes.  Taps in (i, j) order with pool_acc, as the other forms. */
+enum { POOL_FLAT_MASKS = 1024 /* vectors per plane x taps */ };
+
+RT_INLINE int pool_flat_ok(const RtPool *p) {
+  const int64_t nvec = ((int64_t)p->OH * p->OW + 15) / 16;
+  return p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->OW == p->W && p->kh <= POOL_SEP_K &&
+         p->kw <= POOL_SEP_K && nvec * p->kh * p->kw <= POOL_FLAT_MASKS;
+}
+
+RT_INLINE int pool_flat_planes(const RtPool *p) { /* planes per task: ~32K outputs */
+  const int per = 32768 / (p->OH * p->OW);
+  return per < 1 ? 1 : per;
+}
+
+RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, const float *x, float *y) {
+  const RtPool pv = *p0, *p = &pv;
+  const int npix = p->OH * p->OW, nvec = (npix + 15) / 16, taps = p->kh * p->kw, per = pool_flat_planes(p);
+  const int64_t pl0 = t * per, pl1 = pl0 + per < nplanes ? pl0 + per : nplanes;
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  __mmask16 mk[POOL_FLAT_MASKS];
+  int v, i, j, l;
+  int64_t q;
+  for (v = 0; v < nvec; v++) { /* lane l valid for tap (i, j) = row bit i & column bit j */
+    unsigned rows[POOL_SEP_K] = {0}, cols[POOL_SEP_K] = {0};
+    int oh = v * 16 / p->OW, ow = v * 16 % p->OW;
+    for (l = 0; l < 16 && v * 16 + l < npix; l++) {
+      for (i = 0; i < p->kh; i++)
+        rows[i] |= (unsigned)(oh - p->pt + i >= 0 && oh - p->pt + i < p->H) << l;
+      for (j = 0; j < p->kw; j++)
+        cols[j] |= (unsigned)(ow - p->pl + j >= 0 && ow - p->pl + j < p->W) << l;
+      if (++ow == p->OW)
+        ow = 0, oh++;
+    }
+    for (i = 0; i < p->kh; i++)
+      for (j = 0; j < p->kw; j++)
+        mk[(v * p->kh + i) * p->kw + j] = (__mmask16)(rows[i] & cols[j]);
+  }
+  for (q = pl0; q < pl1; q++) {
+    const float *xp = x + q * p->H * p->W;
+    float *yp = y + q * npix;
+    for (v = 0; v < nvec; v++) {
+      const int nl = npix - v * 16 < 16 ? npix - v * 16 : 16;
+      const __mmask16 *m = mk + v * taps;
+      PoolAcc a;
+      a.m = a.nanv = ninf, a.nk = 0;
+      for (i = 0; i < p->kh; i++)
+        for (j = 0; j < p->kw; j++) {
+          const int off = v * 16 + (i - p->pt) * p->W + (j - p->pl);
+          pool_acc(&a, _mm512_mask_loadu_ps(ninf, m[i * p->kw + j], xp + off));
+        }
+      _mm512_mask_storeu_ps(yp + v * 16, (__mmask16)(nl >= 16 ? 0xFFFF : (1u << nl) - 1u), pool_acc_result(&a));
+    }
+  }
+}
+
+RT_HELPER void pool_max_flat(const RtPool *p, int n, const float *x, float *y) {
+  const int64_t nplanes = (int64_t)n * p->C, per = pool_flat_planes(p), ntask = (nplanes + per - 1) / per;
+  int64_t t;
+  RT_OMP(parallel for schedule(static) if(nplanes * p->OH * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK))
+  for (t = 0; t < ntask; t++)
+    pool_max_flat_task(p, t, nplanes, x, y);
+}
+
 RT_HELPER void pool_max_vec(const RtPool *p, int n, const float *x, float *y) {
   const int64_t ntask = (int64_t)n * p->C * p->OH;
   int64_t t;
@@ -224,6 +401,14 @@ RT_HELPER void pool_window(const RtPool *p, int n, const float *x, float *y, int
 
 RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y) {
 #if defined(__AVX512F__)
+  if (pool_flat_ok(p)) {
+    pool_max_flat(p, n, x, y);
+    return;
+  }
+  if (pool_sep_ok(p)) {
+    pool_max_sep(p, n, x, y);
+    return;
+  }
   if (p->sw <= 2) {
     pool_max_vec(p, n, x, y);
     return;

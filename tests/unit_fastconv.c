@@ -265,7 +265,15 @@ static const ConvCase cases[] = {
     {1, 3, 40, 37, 20, 7, 7, 2, 2, 1, 1, 3, 3, 2, 3, 1},    /* shallow stem: implicit GEMM, 20 channels */
     {2, 8, 17, 19, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    /* implicit GEMM (depth 72), 64 channels, batch 2 */
     {1, 8, 30, 30, 16, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},    /* implicit GEMM, dilation 2 */
-    {1, 3, 45, 45, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},    /* 3x3x3 stem: im2col (too shallow for implicit) */
+    {1, 3, 45, 45, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},    /* 3x3x3 stem: implicit GEMM, 2 vectors per row */
+    /* implicit GEMM (AVX-512): row tiles of 3, 2+2 and 1 vectors, channel
+     * counts not a multiple of 8, pads on all sides, stride 3 */
+    {1, 3, 47, 45, 13, 3, 3, 2, 2, 1, 1, 1, 1, 0, 2, 1},    /* 3x3x3/2, K = 13, asymmetric pads */
+    {2, 3, 60, 70, 24, 7, 7, 2, 2, 1, 1, 3, 2, 3, 4, 1},    /* 7x7/2, OW = 35: a 3-vector tile, batch 2 */
+    {1, 2, 50, 100, 10, 5, 5, 3, 3, 1, 1, 2, 2, 2, 2, 1},   /* 5x5/3, three column phases */
+    {1, 4, 20, 64, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* stride 1, OW = 64: tiles 2 + 2, K = 9 */
+    {1, 3, 17, 223, 17, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 1},   /* OW = 111: tiles 3 + 2 + 2, K = 17 */
+    {1, 3, 31, 35, 11, 3, 3, 2, 2, 2, 2, 3, 1, 2, 4, 1},    /* stride 2 with dilation 2 */
     {1, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1},     /* LeNet conv1: row-vector direct, K = 6 */
     {2, 6, 14, 14, 16, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1},    /* LeNet conv2: two 8-channel blocks */
     {1, 3, 9, 75, 13, 3, 5, 2, 1, 1, 3, 1, 7, 0, 9, 1},     /* rows: 3 spans, stride 2 in H, dilation 3, K = 8 + 5 */
@@ -374,9 +382,10 @@ static void act_sweep(void) {
       {16, 7, 9, 40, 1, 1, 0, 1, 0},    /* 1x1 read in place, tail */
       {64, 9, 9, 64, 3, 1, 1, 1, 0},    /* Winograd T-rows */
       {16, 24, 24, 16, 3, 1, 1, 1, 0},  /* Winograd K-rows */
+      {3, 45, 47, 13, 3, 2, 1, 1, 0},   /* implicit GEMM, 3x3x3 stem, K = 13 */
   };
   static const int acts[] = {RT_ACT_RELU, RT_ACT_LEAKY, RT_ACT_CLIP, RT_ACT_SIGMOID, RT_ACT_GELU};
-  for (int si = 0; si < 5; si++)
+  for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++)
     for (int ai = 0; ai < 10; ai++) {
       const int act = acts[ai / 2]; /* each with and without residual (ci parity) */
       RtConv p;

@@ -373,7 +373,8 @@ static void pool_ref(const RtPool *p, int n, const float *x, double *y, int kind
           for (int i = 0; i < p->kh; i++)
             for (int j = 0; j < p->kw; j++) {
               int ih = oh * p->sh - p->pt + i * p->dh, iw = ow * p->sw - p->pl + j * p->dw;
-              if (ih >= 0 && ih < p->H && iw >= 0 && iw < p->W && xp[ih * p->W + iw] > r)
+              if (ih >= 0 && ih < p->H && iw >= 0 && iw < p->W &&
+                  (xp[ih * p->W + iw] > r || isnan(xp[ih * p->W + iw]))) /* NaN sticks, as in torch */
                 r = xp[ih * p->W + iw];
             }
         } else {
@@ -396,6 +397,8 @@ static void pool_ref(const RtPool *p, int n, const float *x, double *y, int kind
       }
 }
 
+static int pool_nan_every; /* > 0: every pool_nan_every-th input is NaN */
+
 static void pool_test(int kind, int n, int C, int H, int W, int kh, int kw, int sh, int sw, int dh, int dw, int pt,
                       int pl, int pb, int pr, int ceil_mode, int cip, float norm) {
   static const char *kinds[] = {"maxpool2d", "avgpool2d", "lppool2d"};
@@ -411,6 +414,8 @@ static void pool_test(int kind, int n, int C, int H, int W, int kh, int kw, int 
   float *y = nanbuf(yn);
   double *ref = dbuf(yn);
   char name[160];
+  for (int64_t i = 0; pool_nan_every > 0 && i < xn; i += pool_nan_every)
+    x[i] = NAN;
   pool_ref(&p, n, x, ref, kind);
   if (kind == 0)
     rt_maxpool2d(&p, n, x, y);
@@ -898,6 +903,20 @@ int main(void) {
       pool_test(kind, 1, 2, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, cip, 0);  /* no interior column */
       pool_test(kind, 1, 2, 4, 40, 2, 3, 2, 2, 1, 1, 0, 1, 0, 1, 1, cip, 0); /* long interior run */
     }
+  /* max pooling on real sizes: several vectors per row, several row blocks per plane */
+  pool_test(0, 1, 3, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0);   /* GoogLeNet branch pool */
+  pool_test(0, 2, 2, 112, 112, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 1, 0, 0); /* stem pool, ceil */
+  pool_test(0, 1, 2, 55, 61, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0, 0);
+  pool_test(0, 1, 2, 33, 47, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 1, 0, 0);
+  pool_test(0, 1, 2, 20, 37, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 0, 0, 0);
+  pool_test(0, 1, 2, 17, 19, 5, 4, 1, 2, 1, 1, 2, 1, 2, 2, 1, 0, 0);
+  pool_test(0, 1, 1, 3, 600, 2, 3, 1, 2, 1, 1, 0, 1, 0, 1, 0, 0, 0);   /* wider than the separable buffers */
+  pool_nan_every = 37; /* NaN propagation through every max path */
+  pool_test(0, 1, 3, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0);
+  pool_test(0, 1, 2, 55, 61, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0, 0);
+  pool_test(0, 1, 2, 10, 9, 3, 2, 2, 2, 2, 3, 1, 1, 1, 1, 1, 0, 0);
+  pool_test(0, 1, 2, 10, 9, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 0, 0);
+  pool_nan_every = 0;
   pool_test(0, 1, 2, 9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 0, 0, 0); /* dilated max */
   pool_test(0, 1, 2, 10, 9, 3, 2, 2, 2, 2, 3, 1, 1, 1, 1, 1, 0, 0);
   pool_test(2, 1, 2, 6, 6, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 2.0f);
