@@ -273,7 +273,7 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
   __mmask16 mk[POOL_FLAT_MASKS];
   int v, i, j, l;
   int64_t q;
-  for (v = 0; v < nvec; v++) { /* lane l valid for tap (i, j) = row bit i & column bit j */
+  for (v = 0; v < nvec && (v + 1) * taps <= POOL_FLAT_MASKS; v++) { /* lane l valid for tap (i, j) = row i & col j */
     unsigned rows[POOL_SEP_K] = {0}, cols[POOL_SEP_K] = {0};
     int oh = v * 16 / p->OW, ow = v * 16 % p->OW;
     for (l = 0; l < 16 && v * 16 + l < npix; l++) {

@@ -18,6 +18,7 @@ for model in "$@"; do
   clang -std=c99 -Wall -Wextra -Werror -O1 -march=native -c "$tmp/m.c" -o "$tmp/m2.o"
   gcc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -march=native -fopenmp -c "$tmp/mw.c" -o "$tmp/mw.o"
   clang -std=c99 -Wall -Wextra -Werror -pedantic -O0 -fopenmp -c "$tmp/mw.c" -o "$tmp/mw2.o"
+  gcc -std=c99 -Wall -Wextra -Werror -O3 -march=native -c "$tmp/mw.c" -o "$tmp/mw3.o"
   # no mutable globals: the object has no writable data or bss symbols
   if nm "$tmp/m.o" | grep -E ' [BbDd] ' > "$tmp/globals"; then
     echo "$name: mutable globals in the generated object:"; cat "$tmp/globals"; exit 1
