@@ -88,7 +88,8 @@ static double estimate(int algo, const RtConv *p, int tile) {
       const double nv = p->OW > 16 ? 2 : 1, kb = p->K < 8 ? p->K : 8;
       const double lanes = p->OW / (16.0 * ceil(p->OW / 16.0));
       const double fma = kb * nv / 2, ld = (nv + kb) / 2;
-      eff = 0.55 * lanes * fma / (fma > ld ? fma : ld);
+      /* a 1-tap j loop (1x1, 1-wide kernels) pays its loop overhead per FMA group */
+      eff = 0.55 * lanes * fma / (fma > ld ? fma : ld) * (p->kw == 1 ? 0.5 : 1.0);
       fixed_us = 0.3;
     } else {
       eff = p->groups == 1 ? (Cg >= 16 ? 0.14 : 0.08) : 0.03;
@@ -102,7 +103,7 @@ static double estimate(int algo, const RtConv *p, int tile) {
     eff = 0.72 * (Kg >= 32 ? 1 : 0.4 + 0.6 * Kg / 32) * (npix >= 48 ? 1 : 0.4 + 0.6 * npix / 48);
     if (algo == ALGO_IM2COL && !(p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1))
       cbytes += 2.0 * 4 * (double)p->C * p->kh * p->kw * npix; /* write + read the columns */
-    fixed_us = 1.0;
+    fixed_us = 2.0;
     break;
   }
   case ALGO_WINOGRAD: {

@@ -208,6 +208,34 @@ RT_HELPER void gemm_dot4(int K, const float *a, int64_t lda, const float *bt, in
 }
 #undef GEMM_C4
 
+/* The one-column case of gemm_dot4 (a matrix-vector product: rt_linear at
+ * batch 1): mr <= 8 rows against one column, one accumulator per row, so
+ * eight independent FMA chains and no duplicate columns.  The lanes and the
+ * final reduction are gemm_dot4's, so an output is the same either way. */
+RT_HELPER void gemm_dot_col8(int K, const float *a, int64_t lda, const float *b, int mr, float *c, int64_t rsc,
+                             const float *bias, const float *res, int act, float alpha, float beta) {
+  float tile[8];
+  int k;
+#define GEMM_R8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define GEMM_VACC(i)                                                                                       \
+  __m512 s##i = _mm512_setzero_ps();                                                                       \
+  const float *a##i = a + (int64_t)(i < mr ? i : mr - 1) * lda;
+  GEMM_R8(GEMM_VACC)
+#undef GEMM_VACC
+  for (k = 0; k < K; k += 16) {
+    const __mmask16 m = K - k >= 16 ? 0xFFFF : (__mmask16)((1u << (K - k)) - 1u);
+    const __m512 v = _mm512_maskz_loadu_ps(m, b + k);
+#define GEMM_VFMA(i) s##i = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a##i + k), v, s##i);
+    GEMM_R8(GEMM_VFMA)
+#undef GEMM_VFMA
+  }
+#define GEMM_VRED(i) tile[i] = _mm512_reduce_add_ps(s##i);
+  GEMM_R8(GEMM_VRED)
+#undef GEMM_VRED
+#undef GEMM_R8
+  gemm_epi_scalar(tile, 1, mr, 1, c, rsc, 1, bias, res, act, alpha, beta);
+}
+
 /* One micro-tile: rows [0, mr) x columns [0, nr) of C at c (column stride
  * 1); pw is the panel width (16, 32 or 48).  Short row tails (mr <= 4) use
  * the 4-row kernel so they cost half. */
@@ -522,6 +550,17 @@ RT_FN void rt_gemm_dot(int M, int N, int K, const float *A, int64_t lda, const f
                        float beta) {
   const int mb = (M + 3) / 4, nb = (N + 3) / 4;
   int64_t t;
+#if defined(__AVX512F__)
+  if (N == 1) { /* matrix-vector: 8 rows per task, no duplicated columns */
+    RT_OMP(parallel for schedule(static) if((int64_t)M * K >= RT_PAR_MIN_WORK))
+    for (t = 0; t < (M + 7) / 8; t++) {
+      const int i = (int)t * 8;
+      gemm_dot_col8(K, A + i * lda, lda, Bt, M - i < 8 ? M - i : 8, C + i * rsc, rsc, bias ? bias + i : NULL,
+                    res ? res + i * rsc : NULL, act, alpha, beta);
+    }
+    return;
+  }
+#endif
   RT_OMP(parallel for schedule(static) if((int64_t)M * N * K >= RT_PAR_MIN_WORK))
   for (t = 0; t < (int64_t)mb * nb; t++) {
     /* the N block fastest: consecutive tasks reuse the same rows of A */

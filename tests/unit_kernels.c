@@ -879,6 +879,8 @@ int main(void) {
   linear_test(ci++, 5, 16, 4);
   linear_test(ci++, 1, 1, 1);
   linear_test(ci++, 4, 500, 9);
+  linear_test(ci++, 1, 400, 123); /* batch 1: the matrix-vector path, rows not a multiple of 8 */
+  linear_test(ci++, 1, 512, 1000);
   for (int act = 0; act < NACT; act++)
     linear_test(act, 2, 19, 6);
 
