@@ -315,7 +315,7 @@ def layer_mode(a):
 
 
 def print_layer_table(layers, seen, threads, rows):
-    algos = ["direct", "gemm1x1", "im2col", "winograd2", "winograd4", "fft"]
+    algos = ["direct", "gemm1x1", "im2col", "winograd2", "winograd4", "fft", "gemm-kernel"]
     by = {}
     for r in rows:
         by[(r["layer"], r["threads"], r["algo"])] = r
@@ -337,6 +337,8 @@ def print_layer_table(layers, seen, threads, rows):
                 shape = r["shape"]
                 pk = 100.0 * r["gflops"] / (PEAK * t)
                 cells.append(f"{r['gflops']:7.1f} {pk:5.0f}%")
+                if al == "gemm-kernel":  # the GEMM alone (B pre-packed): not a way to run the conv
+                    continue
                 if best is None or r["ms"] < best["ms"]:
                     best = r
             count = len(seen[tuple(v)][1])
@@ -345,7 +347,7 @@ def print_layer_table(layers, seen, threads, rows):
             print(f"{lname[:44]:44s} {(shape or '')[:30]:30s} {count:2d} {t:3d} " + " ".join(cells) +
                   f"  {best['algo'] if best else '-':>9s}")
     print(f"(cells: effective GFLOP/s = dense 2*MACs / time, and % of {PEAK:g} GFLOP/s per thread; "
-          f"Winograd/FFT can exceed 100%)")
+          f"Winograd/FFT can exceed 100%; gemm-kernel = im2col's GEMM alone on a pre-packed B)")
     for t, ms in sorted(tot.items()):
         print(f"sum over all conv layers with the best algorithm, {t} thread(s): {ms:.3f} ms")
 

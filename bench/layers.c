@@ -51,8 +51,11 @@ static float frand(void) {
   return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
 }
 
-enum { A_DIRECT, A_GEMM1X1, A_IM2COL, A_WINO2, A_WINO4, A_FFT, A_COUNT };
-static const char *algo_names[A_COUNT] = {"direct", "gemm1x1", "im2col", "winograd2", "winograd4", "fft"};
+/* A_GEMM: the GEMM of im2col alone (B packed once, outside the timing): the
+ * "kernel alone" efficiency; its output is not the conv's and is not checked. */
+enum { A_DIRECT, A_GEMM1X1, A_IM2COL, A_WINO2, A_WINO4, A_FFT, A_GEMM, A_COUNT };
+static const char *algo_names[A_COUNT] = {"direct", "gemm1x1", "im2col", "winograd2", "winograd4", "fft",
+                                          "gemm-kernel"};
 
 typedef struct Run {
   RtConv p;
@@ -62,6 +65,7 @@ typedef struct Run {
   float *wp;      /* prepared weights (Winograd / FFT) */
   void *scratch;
   int algo;
+  RtGemm g; /* A_GEMM */
 } Run;
 
 static void run_once(const Run *r) {
@@ -69,6 +73,7 @@ static void run_once(const Run *r) {
   case A_WINO2:
   case A_WINO4: rt_winograd_conv2d(&r->p, r->n, r->x, r->wp, r->b, NULL, r->y, r->scratch); break;
   case A_FFT: rt_fft_conv2d(&r->p, r->n, r->x, r->wp, r->b, NULL, r->y, r->scratch); break;
+  case A_GEMM: rt_gemm_packed(&r->g); break;
   default: rt_conv2d(&r->p, r->n, r->x, r->w, r->b, NULL, r->y, r->scratch); break;
   }
 }
@@ -147,6 +152,26 @@ int main(int argc, char **argv) {
         r.wp = xalloc(wfloats * 4);
         rt_winograd_weights(&r.p, w, r.wp);
         sbytes = rt_winograd_scratch(&r.p);
+      } else if (a == A_GEMM) {
+        const int M = p.K, N = p.OH * p.OW, Kd = p.C * p.kh * p.kw;
+        float *bp;
+        if (p.groups != 1 || n != 1)
+          continue;
+        sbytes = rt_gemm_scratch(M, N, Kd);
+        bp = xalloc(sbytes);
+        r.wp = bp; /* freed below */
+        { /* any B will do for timing: the packed layout of a Kd x N matrix */
+          float *bm = xalloc((size_t)Kd * N * 4);
+          int64_t q;
+          for (q = 0; q < (int64_t)Kd * N; q++)
+            bm[q] = frand();
+          rt_gemm_pack_b(Kd, N, bm, N, 1, (float *)(((uintptr_t)bp + 63) & ~(uintptr_t)63));
+          free(bm);
+        }
+        r.g.M = M, r.g.N = N, r.g.K = Kd, r.g.A = w, r.g.lda = Kd;
+        r.g.Bp = (float *)(((uintptr_t)bp + 63) & ~(uintptr_t)63);
+        r.g.C = y, r.g.rsc = N, r.g.csc = 1, r.g.bias = b, r.g.act = RT_ACT_RELU;
+        sbytes = 64;
       } else {
         r.p.algo = RT_ALGO_FFT;
         /* FFT pays off for big kernels only; skip the hopeless cases */
@@ -170,7 +195,7 @@ int main(int argc, char **argv) {
           best = t1;
         runs++;
       } while (runs < 5 || now_s() - t_start < min_time);
-      if (a != A_DIRECT)
+      if (a != A_DIRECT && a != A_GEMM)
         for (i = 0; i < ys; i++) {
           double d = (double)y[i] - (double)yref[i];
           d = d < 0 ? -d : d;
