@@ -170,6 +170,21 @@ RT_INLINE void pool_acc(PoolAcc *a, __m512 v) {
 
 RT_INLINE __m512 pool_acc_result(const PoolAcc *a) { return _mm512_mask_mov_ps(a->m, a->nk, a->nanv); }
 
+/* Whether any of x[0..count) is NaN. */
+RT_INLINE int pool_has_nan(const float *x, int64_t count) {
+  __mmask16 k = 0;
+  int64_t i;
+  for (i = 0; i + 16 <= count; i += 16) {
+    const __m512 v = _mm512_loadu_ps(x + i);
+    k = (__mmask16)(k | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q));
+  }
+  if (i < count) {
+    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << (count - i)) - 1u), x + i);
+    k = (__mmask16)(k | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q));
+  }
+  return k != 0;
+}
+
 RT_INLINE int pool_sep_ok(const RtPool *p) {
   return p->dh == 1 && p->dw == 1 && (p->sw == 1 || p->sw == 2) && (p->sh == 1 || p->sh == 2) &&
          p->kh <= POOL_SEP_K && p->kw <= POOL_SEP_K && (p->OW + 15) / 16 * 16 <= POOL_SEP_W;
@@ -199,15 +214,30 @@ RT_HELPER void pool_max_sep_task(const RtPool *p0, int64_t t, const float *x, fl
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   __mmask16 mk[POOL_SEP_W / 16][POOL_SEP_K][2];
   float hm[POOL_SEP_ROWS][POOL_SEP_W];
-  int oh, i, j, v, r;
+  int oh, i, j, v, r, exact;
   for (v = 0; v < nv; v++)
     for (j = 0; j < p->kw; j++) {
       const int c = v * 16 * p->sw - p->pl + j;
       mk[v][j][0] = pool_lanes(c, p->W);
       mk[v][j][1] = pool_lanes(c + 16, p->W);
     }
+  exact = pool_has_nan(xp + (int64_t)r0 * p->W, (int64_t)(r1 - r0) * p->W);
   for (r = r0; r < r1; r++) { /* horizontal window maxima, taps in j order */
     const float *row = xp + (int64_t)r * p->W;
+    if (!exact) { /* NaN-free: a plain running max */
+      for (v = 0; v < nv; v++) {
+        __m512 m = ninf;
+        for (j = 0; j < p->kw; j++) {
+          const float *src = row + (v * 16 * p->sw - p->pl + j);
+          __m512 u = _mm512_mask_loadu_ps(ninf, mk[v][j][0], src);
+          if (p->sw == 2)
+            u = _mm512_permutex2var_ps(u, even, _mm512_mask_loadu_ps(ninf, mk[v][j][1], src + 16));
+          m = _mm512_max_ps(m, u);
+        }
+        _mm512_storeu_ps(hm[r - r0] + v * 16, m);
+      }
+      continue;
+    }
     for (v = 0; v < nv; v++) {
       PoolAcc a;
       a.m = a.nanv = ninf, a.nk = 0;
@@ -252,12 +282,16 @@ RT_HELPER void pool_max_sep(const RtPool *p, int n, const float *x, float *y) {
  * row above/below, or wrapping to the previous/next row) are masked to
  * -inf.  The masks depend on the shape only: computed once per task of
  * several planes.  Taps in (i, j) order with pool_acc, as the other forms. */
-enum { POOL_FLAT_MASKS = 1024 /* vectors per plane x taps */ };
+enum {
+  POOL_FLAT_MASKS = 1024, /* vectors per plane x taps */
+  POOL_FLAT_HM = 2048     /* floats: a plane of horizontal maxima + margins (8 KiB) */
+};
 
 RT_INLINE int pool_flat_ok(const RtPool *p) {
   const int64_t nvec = ((int64_t)p->OH * p->OW + 15) / 16;
+  const int hoff = (p->kh * p->W + 15) / 16 * 16;
   return p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->OW == p->W && p->kh <= POOL_SEP_K &&
-         p->kw <= POOL_SEP_K && nvec * p->kh * p->kw <= POOL_FLAT_MASKS;
+         p->kw <= POOL_SEP_K && nvec * p->kh * p->kw <= POOL_FLAT_MASKS && 2 * hoff + nvec * 16 <= POOL_FLAT_HM;
 }
 
 RT_INLINE int pool_flat_planes(const RtPool *p) { /* planes per task: ~32K outputs */
@@ -270,7 +304,11 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
   const int npix = p->OH * p->OW, nvec = (npix + 15) / 16, taps = p->kh * p->kw, per = pool_flat_planes(p);
   const int64_t pl0 = t * per, pl1 = pl0 + per < nplanes ? pl0 + per : nplanes;
   const __m512 ninf = _mm512_set1_ps(-INFINITY);
-  __mmask16 mk[POOL_FLAT_MASKS];
+  /* hm: a plane of horizontal maxima with kh rows of margin on both sides,
+   * so the vertical taps' (masked-off) lanes stay inside the array */
+  float hm[POOL_FLAT_HM];
+  const int hoff = (p->kh * p->W + 15) / 16 * 16;
+  __mmask16 mk[POOL_FLAT_MASKS], cm[POOL_FLAT_MASKS], rm[POOL_FLAT_MASKS];
   int v, i, j, l;
   int64_t q;
   for (v = 0; v < nvec && (v + 1) * taps <= POOL_FLAT_MASKS; v++) { /* lane l valid for tap (i, j) = row i & col j */
@@ -284,13 +322,35 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
       if (++ow == p->OW)
         ow = 0, oh++;
     }
-    for (i = 0; i < p->kh; i++)
+    for (i = 0; i < p->kh; i++) {
+      rm[v * p->kh + i] = (__mmask16)rows[i];
       for (j = 0; j < p->kw; j++)
         mk[(v * p->kh + i) * p->kw + j] = (__mmask16)(rows[i] & cols[j]);
+    }
+    for (j = 0; j < p->kw; j++)
+      cm[v * p->kw + j] = (__mmask16)cols[j];
   }
   for (q = pl0; q < pl1; q++) {
     const float *xp = x + q * p->H * p->W;
     float *yp = y + q * npix;
+    if (!pool_has_nan(xp, npix)) {
+      /* separable and NaN-free: horizontal maxima of every row, then the
+       * vertical max of kh of them (max is exact: same result) */
+      for (v = 0; v < nvec; v++) {
+        __m512 m = ninf;
+        for (j = 0; j < p->kw; j++)
+          m = _mm512_max_ps(m, _mm512_mask_loadu_ps(ninf, cm[v * p->kw + j], xp + v * 16 + j - p->pl));
+        _mm512_storeu_ps(hm + hoff + v * 16, m);
+      }
+      for (v = 0; v < nvec; v++) {
+        const int nl = npix - v * 16 < 16 ? npix - v * 16 : 16;
+        __m512 m = ninf;
+        for (i = 0; i < p->kh; i++)
+          m = _mm512_max_ps(m, _mm512_mask_loadu_ps(ninf, rm[v * p->kh + i], hm + hoff + v * 16 + (i - p->pt) * p->W));
+        _mm512_mask_storeu_ps(yp + v * 16, (__mmask16)(nl >= 16 ? 0xFFFF : (1u << nl) - 1u), m);
+      }
+      continue;
+    }
     for (v = 0; v < nvec; v++) {
       const int nl = npix - v * 16 < 16 ? npix - v * 16 : 16;
       const __mmask16 *m = mk + v * taps;
