@@ -40,7 +40,8 @@ RT_INLINE __mmask16 crow_mask(int s, int W) {
  * output row oh of one sample (xn: its input, yn: its output).  KB and NV are
  * constants at every call site, so the unused accumulators vanish. */
 RT_INLINE void crow_tile(const RtConv *p, const float *xn, const float *w, const float *b, const float *res,
-                         float *yn, int k0, int oh, int ow0, const __mmask16 (*m)[2], const int KB, const int NV) {
+                         float *yn, int k0, int oh, int ow0, const __mmask16 (*m)[2], const int KB, const int NV,
+                         const int RP) {
   const int64_t taps = (int64_t)p->C * p->kh * p->kw, plane = (int64_t)p->H * p->W;
   const float *wk = w + (int64_t)k0 * taps;
   int c, i, j;
@@ -51,16 +52,21 @@ RT_INLINE void crow_tile(const RtConv *p, const float *xn, const float *w, const
     const float *xc = xn + (int64_t)c * plane;
     const float *wc = wk + (int64_t)c * p->kh * p->kw;
     for (i = 0; i < p->kh; i++) {
-      const int ih = oh * p->sh - p->pt + i * p->dh;
-      const float *xr;
-      if (ih < 0 || ih >= p->H)
+      /* RP: the second vector is output row oh + 1 (input row ih + sh) */
+      const int ih = oh * p->sh - p->pt + i * p->dh, ih1 = ih + p->sh;
+      const int ok0 = ih >= 0 && ih < p->H;
+      const int ok1 = RP ? oh + 1 < p->OH && ih1 >= 0 && ih1 < p->H : ok0;
+      const __mmask16 z0 = (__mmask16)(ok0 ? 0xFFFF : 0), z1 = (__mmask16)(ok1 ? 0xFFFF : 0);
+      const float *xr, *xr1;
+      if (!ok0 && !ok1)
         continue;
-      xr = xc + (int64_t)ih * p->W;
+      xr = xc + (int64_t)(ok0 ? ih : ih1) * p->W;
+      xr1 = RP ? xc + (int64_t)(ok1 ? ih1 : ih) * p->W : xr + 16;
       for (j = 0; j < p->kw; j++) {
         const int s = ow0 - p->pl + j * p->dw; /* input column of lane 0 */
         const float *wt = wc + i * p->kw + j;
-        const __m512 x0 = _mm512_maskz_loadu_ps(m[j][0], xr + s);
-        const __m512 x1 = NV > 1 ? _mm512_maskz_loadu_ps(m[j][1], xr + s + 16) : x0;
+        const __m512 x0 = _mm512_maskz_loadu_ps((__mmask16)(m[j][0] & z0), xr + s);
+        const __m512 x1 = NV > 1 ? _mm512_maskz_loadu_ps((__mmask16)(m[j][RP ? 0 : 1] & z1), xr1 + s) : x0;
 #define CROW_FMA(k)                                                                                        \
   if (KB > k) {                                                                                            \
     const __m512 wv = _mm512_set1_ps(wt[k * taps]);                                                        \
@@ -91,7 +97,9 @@ RT_INLINE void crow_tile(const RtConv *p, const float *xn, const float *w, const
     v[1] = _mm512_add_ps(bv, a##k##1);                                                                     \
     if (res) {                                                                                             \
       v[0] = _mm512_add_ps(_mm512_add_ps(bv, _mm512_maskz_loadu_ps(s0, res + yo)), a##k##0);               \
-      v[1] = _mm512_add_ps(_mm512_add_ps(bv, _mm512_maskz_loadu_ps(s1, res + yo + 16)), a##k##1);          \
+      v[1] = _mm512_add_ps(_mm512_add_ps(bv, _mm512_maskz_loadu_ps(RP ? (oh + 1 < p->OH ? s0 : 0) : s1,     \
+                                                                    res + yo + (RP ? p->OW : 16))),          \
+                           a##k##1);                                                                       \
     }                                                                                                      \
     for (q = 0; q < NV && vact; q++) {                                                                     \
       if (p->act == RT_ACT_RELU) {                                                                         \
@@ -102,10 +110,13 @@ RT_INLINE void crow_tile(const RtConv *p, const float *xn, const float *w, const
       }                                                                                                    \
     }                                                                                                      \
     _mm512_mask_storeu_ps(yn + yo, s0, v[0]);                                                              \
-    if (NV > 1)                                                                                            \
-      _mm512_mask_storeu_ps(yn + yo + 16, s1, v[1]);                                                       \
-    if (!vact)                                                                                             \
-      rt_act_array(p->act, p->alpha, p->beta, yn + yo, yn + yo, cols < 16 * NV ? cols : 16 * NV);          \
+    if (NV > 1 && (!RP || oh + 1 < p->OH))                                                                 \
+      _mm512_mask_storeu_ps(yn + yo + (RP ? p->OW : 16), RP ? s0 : s1, v[1]);                             \
+    if (!vact) {                                                                                           \
+      rt_act_array(p->act, p->alpha, p->beta, yn + yo, yn + yo, cols < (RP ? 16 : 16 * NV) ? cols : (RP ? 16 : 16 * NV)); \
+      if (RP && oh + 1 < p->OH)                                                                            \
+        rt_act_array(p->act, p->alpha, p->beta, yn + yo + p->OW, yn + yo + p->OW, cols < 16 ? cols : 16);  \
+    }                                                                                                      \
   }
     CROW_K8(CROW_ST)
 #undef CROW_ST
@@ -115,26 +126,31 @@ RT_INLINE void crow_tile(const RtConv *p, const float *xn, const float *w, const
 
 /* KB = kb (1..8) as a constant. */
 RT_INLINE void crow_tile_kb(const RtConv *p, const float *xn, const float *w, const float *b, const float *res,
-                            float *yn, int k0, int kb, int oh, int ow0, const __mmask16 (*m)[2], const int NV) {
+                            float *yn, int k0, int kb, int oh, int ow0, const __mmask16 (*m)[2], const int NV,
+                            const int RP) {
   switch (kb) {
-  case 1: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 1, NV); break;
-  case 2: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 2, NV); break;
-  case 3: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 3, NV); break;
-  case 4: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 4, NV); break;
-  case 5: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 5, NV); break;
-  case 6: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 6, NV); break;
-  case 7: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 7, NV); break;
-  default: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 8, NV); break;
+  case 1: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 1, NV, RP); break;
+  case 2: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 2, NV, RP); break;
+  case 3: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 3, NV, RP); break;
+  case 4: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 4, NV, RP); break;
+  case 5: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 5, NV, RP); break;
+  case 6: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 6, NV, RP); break;
+  case 7: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 7, NV, RP); break;
+  default: crow_tile(p, xn, w, b, res, yn, k0, oh, ow0, m, 8, NV, RP); break;
   }
 }
+
+/* Rows at most 16 wide come in pairs: one vector per row, two rows per tile. */
+RT_INLINE int crow_rowpairs(const RtConv *p) { return p->OW <= 16 && p->OH >= 2; }
+RT_INLINE int crow_nrows(const RtConv *p) { return crow_rowpairs(p) ? (p->OH + 1) / 2 : p->OH; }
 
 /* One task: channels [k0, k0 + kb) of output row oh of one sample. */
 RT_HELPER void crow_task(const RtConv *p0, int64_t t, const float *x, const float *w, const float *b,
                          const float *res, float *y) {
   const RtConv pv = *p0, *p = &pv; /* a private copy: the compiler keeps its fields in registers */
-  const int nkb = (p->K + 7) / 8;
-  const int oh = (int)(t % p->OH), kbi = (int)(t / p->OH % nkb);
-  const int64_t ni = t / p->OH / nkb;
+  const int nkb = (p->K + 7) / 8, nr = crow_nrows(p), rp = crow_rowpairs(p);
+  const int oh = (int)(t % nr) * (rp ? 2 : 1), kbi = (int)(t / nr % nkb);
+  const int64_t ni = t / nr / nkb;
   const int k0 = kbi * 8, kb = p->K - k0 < 8 ? p->K - k0 : 8;
   const float *xn = x + ni * p->C * p->H * p->W;
   const int64_t ys = (int64_t)p->K * p->OH * p->OW;
@@ -149,10 +165,12 @@ RT_HELPER void crow_task(const RtConv *p0, int64_t t, const float *x, const floa
       m[j][0] = crow_mask(s, p->W);
       m[j][1] = crow_mask(s + 16, p->W);
     }
-    if (nv == 2)
-      crow_tile_kb(p, xn, w, b, rn, yn, k0, kb, oh, ow0, (const __mmask16(*)[2])m, 2);
+    if (rp)
+      crow_tile_kb(p, xn, w, b, rn, yn, k0, kb, oh, ow0, (const __mmask16(*)[2])m, 2, 1);
+    else if (nv == 2)
+      crow_tile_kb(p, xn, w, b, rn, yn, k0, kb, oh, ow0, (const __mmask16(*)[2])m, 2, 0);
     else
-      crow_tile_kb(p, xn, w, b, rn, yn, k0, kb, oh, ow0, (const __mmask16(*)[2])m, 1);
+      crow_tile_kb(p, xn, w, b, rn, yn, k0, kb, oh, ow0, (const __mmask16(*)[2])m, 1, 0);
   }
 }
 #endif
@@ -169,7 +187,7 @@ RT_FN int rt_conv2d_rows_applies(const RtConv *p) {
 RT_FN int rt_conv2d_rows(const RtConv *p, int n, const float *x, const float *w, const float *b, const float *res,
                          float *y) {
 #if defined(__AVX512F__)
-  const int64_t ntask = (int64_t)n * ((p->K + 7) / 8) * p->OH;
+  const int64_t ntask = (int64_t)n * ((p->K + 7) / 8) * crow_nrows(p);
   const int64_t work = (int64_t)n * p->K * p->OH * p->OW * p->C * p->kh * p->kw;
   int64_t t;
   if (!rt_conv2d_rows_applies(p))

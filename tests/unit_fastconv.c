@@ -278,6 +278,8 @@ static const ConvCase cases[] = {
     {2, 6, 14, 14, 16, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1},    /* LeNet conv2: two 8-channel blocks */
     {1, 3, 9, 75, 13, 3, 5, 2, 1, 1, 3, 1, 7, 0, 9, 1},     /* rows: 3 spans, stride 2 in H, dilation 3, K = 8 + 5 */
     {1, 2, 1, 40, 3, 1, 33, 1, 1, 1, 1, 0, 16, 0, 16, 1},   /* 1-D kernel wider than the row tiles (33 taps) */
+    {2, 5, 12, 9, 11, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},     /* rows: pairs of 9-wide rows, stride 2 in H, odd OH */
+    {1, 4, 7, 12, 9, 3, 3, 1, 1, 2, 1, 2, 1, 1, 1, 1},      /* rows: pairs, dilation 2 in H, pads past both edges */
 };
 
 enum { T_DIRECT, T_GEMM1X1, T_IM2COL, T_WINO2, T_WINO4, T_FFT, T_COUNT };
