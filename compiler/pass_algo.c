@@ -85,7 +85,8 @@ static double estimate(int algo, const RtConv *p, int tile) {
     if (rt_conv2d_rows_applies(p)) {
       /* conv_row.c: 8 channels x 16*NV columns per register tile; per tap NV
        * loads + KB broadcasts against KB*NV FMAs (2 of each per cycle) */
-      const double nv = p->OW > 16 ? 2 : 1, kb = p->K < 8 ? p->K : 8;
+      /* (rows at most 16 wide are tiled two rows at a time: NV = 2 as well) */
+      const double nv = p->OW > 16 || p->OH >= 2 ? 2 : 1, kb = p->K < 8 ? p->K : 8;
       const double lanes = p->OW / (16.0 * ceil(p->OW / 16.0));
       const double fma = kb * nv / 2, ld = (nv + kb) / 2;
       /* a 1-tap j loop (1x1, 1-wide kernels) pays its loop overhead per FMA group */
