@@ -1154,6 +1154,8 @@ RT_HELPER void conv_implicit(const RtConv *p, const float *x, const float *w, co
   int *koff;
   int64_t t;
   (void)par; /* read only by the OpenMP pragmas */
+  if (!scratch) /* never (rt_conv2d checks), but gcc's clones with a NULL scratch must see it */
+    return;
   conv_implicit_dims(p, &hp, &wph);
   xph = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
   wt = xph + ((int64_t)p->C * hp * p->sw * wph + 15) / 16 * 16;
