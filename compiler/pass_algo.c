@@ -26,7 +26,8 @@
 #include <time.h>
 
 #define PEAK_GFLOPS 220.0 /* one Zen 5 core, AVX-512 FMA */
-#define DRAM_GBS 20.0     /* effective single-core bandwidth from memory */
+#define DRAM_GBS 40.0     /* weights streamed under a GEMM (the hardware prefetcher overlaps them) */
+#define DRAM_GBS_BATCHED 14.0 /* weights of Winograd's/FFT's many small GEMMs (little overlap) */
 #define CACHE_GBS 60.0    /* from L2/L3 */
 #define GATE 2e-5
 
@@ -70,7 +71,9 @@ static bool applies(int algo, const RtConv *p) {
 /* Estimated milliseconds for one sample: multiply-adds at an efficiency
  * per algorithm and shape, the bytes it moves, and a fixed cost per call.
  * Weights are streamed from memory on every inference (a network's weights
- * do not stay in cache between layers), at DRAM_GBS; activations, columns
+ * do not stay in cache between layers), at DRAM_GBS (one GEMM streams them
+ * while it computes) or DRAM_GBS_BATCHED (Winograd's 16 or 36 GEMMs and
+ * FFT's per-frequency products barely overlap them); activations, columns
  * and transform tiles mostly stay in L2/L3, at CACHE_GBS.  Calibrated on
  * this kind of machine with `bench/run.sh --layers` and `bench/profile.sh`
  * (per-layer times inside whole models). */
@@ -101,7 +104,7 @@ static double estimate(int algo, const RtConv *p, int tile) {
   case ALGO_IM2COL: {
     /* the 8x48 micro-kernel: rows are output channels, columns pixels */
     const double Kg = (double)(p->K / p->groups);
-    eff = 0.72 * (Kg >= 32 ? 1 : 0.4 + 0.6 * Kg / 32) * (npix >= 48 ? 1 : 0.4 + 0.6 * npix / 48);
+    eff = 0.8 * (Kg >= 32 ? 1 : 0.4 + 0.6 * Kg / 32) * (npix >= 48 ? 1 : 0.4 + 0.6 * npix / 48);
     if (algo == ALGO_IM2COL && !(p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1))
       cbytes += 2.0 * 4 * (double)p->C * p->kh * p->kw * npix; /* write + read the columns */
     fixed_us = 2.0;
@@ -112,7 +115,7 @@ static double estimate(int algo, const RtConv *p, int tile) {
     double tiles = ceil(p->OH / (double)tile) * ceil(p->OW / (double)tile);
     flops = 2.0 * tiles * a * a * p->K * p->C                /* batched GEMMs */
             + tiles * (p->C + p->K) * (double)a * a * 4.0;    /* transforms */
-    eff = p->K >= 32 ? 0.55 : 0.25;
+    eff = p->K >= 32 ? 0.75 : 0.35;
     cbytes += 4.0 * tiles * a * a * (p->C + p->K) * 2;
     wbytes *= a * a / 9.0;
     fixed_us = 2.0;
@@ -133,7 +136,9 @@ static double estimate(int algo, const RtConv *p, int tile) {
   default:
     return INFINITY;
   }
-  return flops / (eff * PEAK_GFLOPS * 1e6) + wbytes / (DRAM_GBS * 1e6) + cbytes / (CACHE_GBS * 1e6) +
+  return flops / (eff * PEAK_GFLOPS * 1e6) +
+         wbytes / ((algo == ALGO_WINOGRAD || algo == ALGO_FFT ? DRAM_GBS_BATCHED : DRAM_GBS) * 1e6) +
+         cbytes / (CACHE_GBS * 1e6) +
          fixed_us * 1e-3;
 }
 

@@ -12,11 +12,14 @@
  *  - K-rows (many tiles per sample T, or few channels):
  *    M_xi[K][T] = U_xi[K][C] V_xi[C][T], tiles along the GEMM's vector
  *    dimension; the transforms work on strips of 16 horizontally adjacent
- *    tiles (one tile per lane);
+ *    tiles (one tile per lane), and the map is processed in blocks of whole
+ *    tile rows (input transform, GEMMs, output transform back to back) so
+ *    a block's V and M stay in L2 (see WinoGeo);
  *  - T-rows (few tiles: 28x28 and smaller maps with enough channels, see
  *    wino_trows): M_xi^T[T][K] = V_xi^T[T][C] U_xi^T[C][K], output channels
- *    along the vector dimension; the transforms work on 16 channels of one
- *    tile (gathered).
+ *    along the vector dimension; the transforms work on 16 channels of a
+ *    chunk of tiles of one tile row, moved between the NCHW maps and
+ *    channel vectors by in-register 16 x 16 transposes (wino_tr16).
  *
  *  - U = G g G^T is computed once, at compile time, in double precision
  *    (rt_winograd_weights), in the layout of the orientation; the generated
@@ -33,8 +36,9 @@
  *  - no heap, no globals; scratch = rt_winograd_scratch(p) bytes, the same for
  *    every instruction set;
  *  - the AVX-512 transforms are vectorized (permutes to de-interleave tile
- *    strips, gathers for channel vectors); other builds use a per-tile
- *    scalar transform with the same operations per element.
+ *    strips, transposes for channel vectors) and specialized for m = 2 and
+ *    4; other builds use a per-tile scalar transform with the same
+ *    operations per element.
  *
  * Accuracy: F(4,3) uses the points 0, +-1, +-2; the transforms grow values
  * by at most ~10x, so fp32 results stay within ~1e-5 relative of fp64 on
@@ -129,14 +133,64 @@ RT_FN void rt_winograd_weights(const RtConv *p, const float *w, float *u) {
     }
 }
 
-/* Scratch: V and M, 64-byte aligned.  K-rows: V[xi][C][ld], M[xi][K][ld]
- * with ld = wino_row(T); T-rows: V[xi][T][wino_row(C)], M[xi][T][wino_row(K)]. */
+/* Geometry of one call, per sample.
+ *
+ * K-rows works on blocks of R whole tile rows at a time (wino_kblock): the
+ * input transform of the block, its a*a GEMMs and its output transform run
+ * back to back, so V and M of a block (a "slot" of about WINO_BLOCK_BYTES)
+ * stay in L2 instead of streaming the whole map's V and M through memory.
+ * Blocks are independent; up to WINO_SLOTS of them run in parallel, each
+ * thread in its own slot.  T-rows keeps whole-map V and M (T < 128 tiles). */
+enum { WINO_BLOCK_BYTES = 640 * 1024, WINO_SLOTS = 4 };
+
+typedef struct WinoGeo {
+  int m, a, th, tw;  /* tile size, transformed size, tiles down and across */
+  int64_t T;         /* tiles per sample */
+  int nstrip;        /* strips of 16 tiles per tile row */
+  /* K-rows: R tile rows per block, nblk blocks, nslot slots of slot floats;
+   * V[xi][C][ld] and M[xi][K][ld] of a block with xi strides vs and ms */
+  int R, nblk, nslot;
+  int64_t ld, vs, ms, slot;
+} WinoGeo;
+
+RT_INLINE void wino_geo(const RtConv *p, WinoGeo *g) {
+  const int64_t per = (int64_t)(wino_m(p) + 2) * (wino_m(p) + 2) * ((int64_t)p->C + p->K) * 4;
+  int64_t want;
+  g->m = wino_m(p);
+  g->a = g->m + 2;
+  g->th = (p->OH + g->m - 1) / g->m;
+  g->tw = (p->OW + g->m - 1) / g->m;
+  g->T = (int64_t)g->th * g->tw;
+  g->nstrip = (g->tw + 15) / 16;
+  /* tiles per block: WINO_BLOCK_BYTES worth, whole tile rows, at least one;
+   * then the rows spread evenly over the blocks */
+  want = WINO_BLOCK_BYTES / per / g->tw;
+  g->R = want < 1 ? 1 : want > g->th ? g->th : (int)want;
+  g->nblk = (g->th + g->R - 1) / g->R;
+  g->R = (g->th + g->nblk - 1) / g->nblk;
+  g->nslot = g->nblk < WINO_SLOTS ? g->nblk : WINO_SLOTS;
+  g->ld = ((int64_t)g->R * g->tw + 15) / 16 * 16;
+  /* odd multiples of 16 floats between the a*a planes, so the transforms'
+   * a*a streams fall in different L1 sets */
+  g->vs = wino_row((int64_t)p->C * g->ld);
+  g->ms = wino_row((int64_t)p->K * g->ld);
+  g->slot = (int64_t)g->a * g->a * (g->vs + g->ms);
+}
+
+/* Scratch, 64-byte aligned.  K-rows: nslot slots, each V then M of one block
+ * (see WinoGeo); T-rows: V[xi][T][wino_row(C)] and M[xi][T][wino_row(K)],
+ * plane strides wino_row(T * row). */
 RT_FN size_t rt_winograd_scratch(const RtConv *p) {
   const int a = wino_m(p) + 2;
   const int64_t T = wino_tiles(p);
   if (wino_trows(p))
-    return (size_t)a * a * (size_t)T * (size_t)(wino_row(p->C) + wino_row(p->K)) * sizeof(float) + 64;
-  return (size_t)a * a * (size_t)wino_row(T) * ((size_t)p->C + (size_t)p->K) * sizeof(float) + 64;
+    return (size_t)a * a * (size_t)(wino_row(T * wino_row(p->C)) + wino_row(T * wino_row(p->K))) * sizeof(float) +
+           64;
+  {
+    WinoGeo g;
+    wino_geo(p, &g);
+    return (size_t)g.nslot * (size_t)g.slot * sizeof(float) + 64;
+  }
 }
 
 /* ------------------------------------------------- scalar 1-D transforms */
@@ -231,32 +285,15 @@ RT_INLINE void wino_out_tile(int m, const float *mm, float *y) {
 #undef WSUB
 #undef WMULC
 
-/* Geometry of one call, per sample. */
-typedef struct WinoGeo {
-  int m, a, th, tw;  /* tile size, transformed size, tiles down and across */
-  int64_t T, ld;     /* tiles per sample, padded row length of V and M */
-  int nstrip;        /* strips of 16 tiles per tile row */
-} WinoGeo;
-
-RT_INLINE void wino_geo(const RtConv *p, WinoGeo *g) {
-  g->m = wino_m(p);
-  g->a = g->m + 2;
-  g->th = (p->OH + g->m - 1) / g->m;
-  g->tw = (p->OW + g->m - 1) / g->m;
-  g->T = (int64_t)g->th * g->tw;
-  g->ld = wino_row(g->T);
-  g->nstrip = (g->tw + 15) / 16;
-}
-
 /* Scalar input transform of the tiles [tx0, tx1) of tile row ty of one
- * channel plane xc into V (v points at V[0][c][0]; xi stride vs). */
+ * channel plane xc into V: v points at the channel's V row at tile column 0
+ * of this tile row (plane stride vs). */
 RT_HELPER void wino_in_scalar(const RtConv *p, const WinoGeo *g, const float *xc, int ty, int tx0, int tx1,
                               float *v, int64_t vs) {
   const int m = g->m, a = g->a;
   int tx, i, j;
   for (tx = tx0; tx < tx1; tx++) {
     float d[36], r[36];
-    const int64_t t = (int64_t)ty * g->tw + tx;
     for (i = 0; i < a; i++) {
       const int ih = ty * m - p->pt + i;
       for (j = 0; j < a; j++) {
@@ -266,21 +303,21 @@ RT_HELPER void wino_in_scalar(const RtConv *p, const WinoGeo *g, const float *xc
     }
     wino_in_tile(m, d, r);
     for (i = 0; i < a * a; i++)
-      v[i * vs + t] = r[i];
+      v[i * vs + tx] = r[i];
   }
 }
 
 /* Scalar output transform of tiles [tx0, tx1) of tile row ty for channel k:
- * mk points at M[0][k][0] (xi stride ms); yk/rk at channel k of y/res. */
+ * mk points at channel k's M row at tile column 0 of this tile row (plane
+ * stride ms); yk/rk at channel k of y/res. */
 RT_HELPER void wino_out_scalar(const RtConv *p, const WinoGeo *g, const float *mk, int64_t ms, float bv, int ty,
                                int tx0, int tx1, const float *rk, float *yk) {
   const int m = g->m, a = g->a;
   int tx, i, j;
   for (tx = tx0; tx < tx1; tx++) {
     float mm[36], o[16];
-    const int64_t t = (int64_t)ty * g->tw + tx;
     for (i = 0; i < a * a; i++)
-      mm[i] = mk[i * ms + t];
+      mm[i] = mk[i * ms + tx];
     wino_out_tile(m, mm, o);
     for (i = 0; i < m; i++) {
       const int oh = ty * m + i;
@@ -358,6 +395,13 @@ RT_HELPER void wino_out_trows_scalar(const RtConv *p, const WinoGeo *g, const fl
   }
 }
 
+/* T-rows chunks: tiles [tx0, tx0 + n) of one tile row, n at most
+ * WINO_CIN(m) for the input transform (its 16-column transposes cover
+ * n*m + 2 <= 32 input columns) and WINO_COUT(m) for the output transform
+ * (n*m <= 16 output columns, one transpose). */
+#define WINO_CIN(m) ((32 - 2) / (m))
+#define WINO_COUT(m) (16 / (m))
+
 #if defined(__AVX512F__)
 
 #define WT __m512
@@ -387,6 +431,36 @@ RT_INLINE __m512 wino_load_row16(const float *row, int c0, int W) {
   }
 }
 
+/* In-register transpose of the 16 x 16 block r[row][lane]: afterwards r[j]
+ * holds what was lane j of every row (unpack, shuffle, two 128-bit lane
+ * shuffles: 64 shuffles). */
+RT_INLINE void wino_tr16(__m512 *r) {
+  __m512 t[16];
+  int i;
+  for (i = 0; i < 8; i++) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (i = 0; i < 4; i++) { /* r[4i + j], 128-bit lane L: column 4L + j of rows 4i..4i+3 */
+    r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (i = 0; i < 4; i++) {
+    t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
+    t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
+    t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
+    t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
+  }
+  for (i = 0; i < 4; i++) {
+    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
+    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
+  }
+}
+
 /* Lanes t of the stride-s sequence z[s*t + j] from the contiguous vectors
  * z0.., via two-source permutes (de-interleave); see wino_in_strip. */
 RT_INLINE __m512 wino_even(__m512 a, __m512 b) {
@@ -406,15 +480,16 @@ RT_INLINE __m512 wino_next(__m512 p, __m512 q, int s) {
 }
 
 /* Input transform of the 16 tiles [tx0, tx0+16) (fewer at the right edge:
- * nt) of tile row ty of channel plane xc into V.  Vertical pass on whole
- * input columns, then the horizontal pass on de-interleaved columns. */
-RT_HELPER void wino_in_strip(const RtConv *p, const WinoGeo *g, const float *xc, int ty, int tx0, int nt,
-                             float *v, int64_t vs) {
-  const int m = g->m, a = g->a;
+ * nt) of tile row ty of channel plane xc into V at vt (the strip's first
+ * tile, plane stride vs).  Vertical pass on whole input columns, then the
+ * horizontal pass on de-interleaved columns. */
+RT_INLINE void wino_in_strip_m(const RtConv *p, const WinoGeo *g, const float *xc, int ty, int tx0, int nt,
+                             float *vt, int64_t vs, const int m) {
+  const int a = m + 2;
+  (void)g;
   const int nv = m == 4 ? 5 : 3; /* input columns needed: 16*m + 2 */
   const int c0 = tx0 * m - p->pl;
   const __mmask16 smask = (__mmask16)(nt >= 16 ? 0xFFFF : (1u << nt) - 1u);
-  float *vt = v + (int64_t)ty * g->tw + tx0;
   __m512 z[6][5];
   int u, q, i;
 
@@ -445,9 +520,21 @@ RT_HELPER void wino_in_strip(const RtConv *p, const WinoGeo *g, const float *xc,
       const __m512 p2 = wino_next(p0, z[u][2], 0), p3 = wino_next(p1, z[u][2], 1);
       WINO_IN2(p0, p1, p2, p3, r[0], r[1], r[2], r[3])
     }
-    for (i = 0; i < a; i++)
-      _mm512_mask_storeu_ps(vt + (int64_t)(u * a + i) * vs, smask, r[i]);
+    if (nt == 16) /* a whole strip: plain stores */
+      for (i = 0; i < a; i++)
+        _mm512_storeu_ps(vt + (int64_t)(u * a + i) * vs, r[i]);
+    else
+      for (i = 0; i < a; i++)
+        _mm512_mask_storeu_ps(vt + (int64_t)(u * a + i) * vs, smask, r[i]);
   }
+}
+
+RT_HELPER void wino_in_strip(const RtConv *p, const WinoGeo *g, const float *xc, int ty, int tx0, int nt,
+                             float *vt, int64_t vs) {
+  if (g->m == 4)
+    wino_in_strip_m(p, g, xc, ty, tx0, nt, vt, vs, 4);
+  else
+    wino_in_strip_m(p, g, xc, ty, tx0, nt, vt, vs, 2);
 }
 
 /* y-row vector epilogue: v + bias (+ res) -> act, stored to the nc <= 16
@@ -469,11 +556,12 @@ RT_INLINE void wino_store16(const RtConv *p, __m512 v, float bv, const float *rr
     rt_act_array(p->act, p->alpha, p->beta, yr, yr, nc);
 }
 
-/* Output transform of the strip of nt tiles at (ty, tx0) for channel k. */
-RT_HELPER void wino_out_strip(const RtConv *p, const WinoGeo *g, const float *mk, int64_t ms, float bv, int ty,
-                              int tx0, int nt, const float *rk, float *yk) {
-  const int m = g->m, a = g->a;
-  const float *mt = mk + (int64_t)ty * g->tw + tx0;
+/* Output transform of the strip of nt tiles at (ty, tx0) for channel k: mt
+ * points at the strip's first tile in M (plane stride ms). */
+RT_INLINE void wino_out_strip_m(const RtConv *p, const WinoGeo *g, const float *mt, int64_t ms, float bv, int ty,
+                              int tx0, int nt, const float *rk, float *yk, const int m) {
+  const int a = m + 2;
+  (void)g;
   const __mmask16 lmask = (__mmask16)(nt >= 16 ? 0xFFFF : (1u << nt) - 1u);
   __m512 z[4][6];
   int w, i, q;
@@ -481,7 +569,8 @@ RT_HELPER void wino_out_strip(const RtConv *p, const WinoGeo *g, const float *mk
   for (w = 0; w < a; w++) { /* vertical: z[row][w] */
     __m512 mm[6];
     for (i = 0; i < a; i++)
-      mm[i] = _mm512_maskz_loadu_ps(lmask, mt + (int64_t)(i * a + w) * ms);
+      mm[i] = nt == 16 ? _mm512_loadu_ps(mt + (int64_t)(i * a + w) * ms)
+                       : _mm512_maskz_loadu_ps(lmask, mt + (int64_t)(i * a + w) * ms);
     if (m == 4)
       WINO_OUT4(mm[0], mm[1], mm[2], mm[3], mm[4], mm[5], z[0][w], z[1][w], z[2][w], z[3][w])
     else
@@ -528,101 +617,139 @@ RT_HELPER void wino_out_strip(const RtConv *p, const WinoGeo *g, const float *mk
   }
 }
 
-/* T-rows: input transform of tile t for the 16 channels from c0 (fewer at
- * the end), lanes = channels, the 6x6 (4x4) patch gathered plane by plane. */
-RT_HELPER void wino_in_trows16(const RtConv *p, const WinoGeo *g, const float *xn, int t, int c0, float *V,
-                               int64_t cs, int64_t vxs) {
-  const int m = g->m, a = g->a, ty = t / g->tw, tx = t % g->tw;
+RT_HELPER void wino_out_strip(const RtConv *p, const WinoGeo *g, const float *mt, int64_t ms, float bv, int ty,
+                              int tx0, int nt, const float *rk, float *yk) {
+  if (g->m == 4)
+    wino_out_strip_m(p, g, mt, ms, bv, ty, tx0, nt, rk, yk, 4);
+  else
+    wino_out_strip_m(p, g, mt, ms, bv, ty, tx0, nt, rk, yk, 2);
+}
+
+/* T-rows: input transform of the nt <= WINO_CIN(m) tiles [tx0, tx0 + nt) of
+ * tile row ty for the 16 channels from c0 (fewer at the end).  Each of the
+ * a input rows is loaded as 16 channel rows of 16 columns (contiguous) and
+ * transposed in registers into a stack patch of channel vectors, pat[row]
+ * [column][channel]; the a x a transform then runs on channel vectors (lanes
+ * = channels) and stores V[xi][t][c0..] directly. */
+RT_INLINE void wino_in_trows_chunk_m(const RtConv *p, const WinoGeo *g, const float *xn, int ty, int tx0, int nt,
+                                   int c0, float *V, int64_t cs, int64_t vxs, const int m) {
+  const int a = m + 2;
+  (void)g;
   const int nc = p->C - c0 < 16 ? p->C - c0 : 16;
   const __mmask16 cm = (__mmask16)(nc >= 16 ? 0xFFFF : (1u << nc) - 1u);
-  const int hw = p->H * p->W;
-  const __m512i vidx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                          _mm512_set1_epi32(hw));
+  const int64_t hw = (int64_t)p->H * p->W;
+  const int col0 = tx0 * m - p->pl, nblk = (nt * m + 2 + 15) / 16;
   const float *xc = xn + (int64_t)c0 * hw;
-  __m512 d[6][6], z[6][6];
-  int i, j;
+  float pat[6][32][16]; /* 12 KiB */
+  int i, j, l, q, tt;
+
   for (i = 0; i < a; i++) {
     const int ih = ty * m - p->pt + i;
-    for (j = 0; j < a; j++) {
-      const int iw = tx * m - p->pl + j;
-      d[i][j] = ih >= 0 && ih < p->H && iw >= 0 && iw < p->W
-                    ? _mm512_mask_i32gather_ps(_mm512_setzero_ps(), cm, vidx, xc + (int64_t)ih * p->W + iw, 4)
-                    : _mm512_setzero_ps();
+    for (q = 0; q < nblk; q++) {
+      __m512 r[16];
+      if (ih < 0 || ih >= p->H) {
+        for (j = 0; j < 16; j++)
+          _mm512_store_ps(pat[i][16 * q + j], _mm512_setzero_ps());
+        continue;
+      }
+      for (l = 0; l < 16; l++)
+        r[l] = l < nc ? wino_load_row16(xc + l * hw + (int64_t)ih * p->W, col0 + 16 * q, p->W) : _mm512_setzero_ps();
+      wino_tr16(r);
+      for (j = 0; j < 16; j++)
+        _mm512_store_ps(pat[i][16 * q + j], r[j]);
     }
   }
-  for (j = 0; j < a; j++) {
-    if (m == 4)
-      WINO_IN4(d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j], z[0][j], z[1][j], z[2][j], z[3][j], z[4][j],
-               z[5][j])
-    else
-      WINO_IN2(d[0][j], d[1][j], d[2][j], d[3][j], z[0][j], z[1][j], z[2][j], z[3][j])
-  }
-  for (i = 0; i < a; i++) {
-    __m512 r[6];
-    if (m == 4)
-      WINO_IN4(z[i][0], z[i][1], z[i][2], z[i][3], z[i][4], z[i][5], r[0], r[1], r[2], r[3], r[4], r[5])
-    else
-      WINO_IN2(z[i][0], z[i][1], z[i][2], z[i][3], r[0], r[1], r[2], r[3])
-    for (j = 0; j < a; j++)
-      _mm512_mask_storeu_ps(V + (int64_t)(i * a + j) * vxs + (int64_t)t * cs + c0, cm, r[j]);
+  for (tt = 0; tt < nt; tt++) {
+    float *vt = V + ((int64_t)ty * g->tw + tx0 + tt) * cs + c0;
+    __m512 z[6][6];
+    for (j = 0; j < a; j++) { /* vertical, column j of the tile */
+      __m512 d[6];
+      for (i = 0; i < a; i++)
+        d[i] = _mm512_load_ps(pat[i][tt * m + j]);
+      if (m == 4)
+        WINO_IN4(d[0], d[1], d[2], d[3], d[4], d[5], z[0][j], z[1][j], z[2][j], z[3][j], z[4][j], z[5][j])
+      else
+        WINO_IN2(d[0], d[1], d[2], d[3], z[0][j], z[1][j], z[2][j], z[3][j])
+    }
+    for (i = 0; i < a; i++) {
+      __m512 r[6];
+      if (m == 4)
+        WINO_IN4(z[i][0], z[i][1], z[i][2], z[i][3], z[i][4], z[i][5], r[0], r[1], r[2], r[3], r[4], r[5])
+      else
+        WINO_IN2(z[i][0], z[i][1], z[i][2], z[i][3], r[0], r[1], r[2], r[3])
+      for (j = 0; j < a; j++)
+        _mm512_mask_storeu_ps(vt + (int64_t)(i * a + j) * vxs, cm, r[j]);
+    }
   }
 }
 
-/* T-rows: output transform of tile t for the 16 channels from k0: 16-lane
- * transform, then a transpose through a stack tile into y's planes. */
-RT_HELPER void wino_out_trows16(const RtConv *p, const WinoGeo *g, const float *M, int64_t ks, int64_t mxs,
-                                int t, int k0, const float *b, const float *rn, float *yn) {
-  const int m = g->m, a = g->a, ty = t / g->tw, tx = t % g->tw;
+RT_HELPER void wino_in_trows_chunk(const RtConv *p, const WinoGeo *g, const float *xn, int ty, int tx0, int nt,
+                                   int c0, float *V, int64_t cs, int64_t vxs) {
+  if (g->m == 4)
+    wino_in_trows_chunk_m(p, g, xn, ty, tx0, nt, c0, V, cs, vxs, 4);
+  else
+    wino_in_trows_chunk_m(p, g, xn, ty, tx0, nt, c0, V, cs, vxs, 2);
+}
+
+/* T-rows: output transform of the nt <= WINO_COUT(m) tiles [tx0, tx0 + nt)
+ * of tile row ty for the 16 channels from k0: the transform runs on channel
+ * vectors into a stack block out[row][column][channel], each output row of
+ * 16 columns is transposed back in registers, and the epilogue (bias,
+ * residual, activation) works on contiguous rows of y. */
+RT_INLINE void wino_out_trows_chunk_m(const RtConv *p, const WinoGeo *g, const float *M, int64_t ks, int64_t mxs,
+                                    int ty, int tx0, int nt, int k0, const float *b, const float *rn, float *yn, const int m) {
+  const int a = m + 2;
+  (void)g;
   const int nk = p->K - k0 < 16 ? p->K - k0 : 16;
   const __mmask16 km = (__mmask16)(nk >= 16 ? 0xFFFF : (1u << nk) - 1u);
   const int64_t ps = (int64_t)p->OH * p->OW;
-  float o[16][16];
-  __m512 z[4][6];
-  int i, j, l;
-  for (j = 0; j < a; j++) {
-    __m512 mm[6];
-    for (i = 0; i < a; i++)
-      mm[i] = _mm512_maskz_loadu_ps(km, M + (int64_t)(i * a + j) * mxs + (int64_t)t * ks + k0);
-    if (m == 4)
-      WINO_OUT4(mm[0], mm[1], mm[2], mm[3], mm[4], mm[5], z[0][j], z[1][j], z[2][j], z[3][j])
-    else
-      WINO_OUT2(mm[0], mm[1], mm[2], mm[3], z[0][j], z[1][j])
-  }
-  {
-    /* epilogue on the 16-channel vectors: + (bias + residual), activation;
-     * the residual of 16 channels at one pixel is a gather (stride OH*OW) */
-    const __m512 bvec = b ? _mm512_maskz_loadu_ps(km, b + k0) : _mm512_setzero_ps();
-    const __m512i ridx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32((int)ps));
-    const int vact = p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU;
+  const int ow0 = tx0 * m, ncol = p->OW - ow0 < 16 ? p->OW - ow0 : 16;
+  float out[4][16][16]; /* 4 KiB */
+  int i, j, l, tt;
+
+  for (tt = 0; tt < nt; tt++) {
+    const float *mt = M + ((int64_t)ty * g->tw + tx0 + tt) * ks + k0;
+    __m512 z[4][6];
+    for (j = 0; j < a; j++) {
+      __m512 mm[6];
+      for (i = 0; i < a; i++)
+        mm[i] = _mm512_maskz_loadu_ps(km, mt + (int64_t)(i * a + j) * mxs);
+      if (m == 4)
+        WINO_OUT4(mm[0], mm[1], mm[2], mm[3], mm[4], mm[5], z[0][j], z[1][j], z[2][j], z[3][j])
+      else
+        WINO_OUT2(mm[0], mm[1], mm[2], mm[3], z[0][j], z[1][j])
+    }
     for (i = 0; i < m; i++) {
       __m512 q[4];
       if (m == 4)
         WINO_OUT4(z[i][0], z[i][1], z[i][2], z[i][3], z[i][4], z[i][5], q[0], q[1], q[2], q[3])
       else
         WINO_OUT2(z[i][0], z[i][1], z[i][2], z[i][3], q[0], q[1])
-      for (j = 0; j < m; j++) {
-        const int oh = ty * m + i, ow = tx * m + j;
-        __m512 s = bvec;
-        if (rn && oh < p->OH && ow < p->OW)
-          s = _mm512_add_ps(s, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), km, ridx,
-                                                        rn + k0 * ps + (int64_t)oh * p->OW + ow, 4));
-        q[j] = _mm512_add_ps(q[j], s);
-        if (p->act == RT_ACT_RELU)
-          q[j] = _mm512_max_ps(q[j], _mm512_setzero_ps());
-        _mm512_storeu_ps(o[i * m + j], q[j]);
-      }
-    }
-    /* transpose out through the stack tile: channel l's m x m block */
-    for (l = 0; l < nk; l++) {
-      float *yk = yn + (k0 + l) * ps;
-      for (i = 0; i < m && ty * m + i < p->OH; i++)
-        for (j = 0; j < m && tx * m + j < p->OW; j++) {
-          const float v = o[i * m + j][l];
-          yk[(int64_t)(ty * m + i) * p->OW + tx * m + j] = vact ? v : rt_act1(p->act, p->alpha, p->beta, v);
-        }
+      for (j = 0; j < m; j++)
+        _mm512_store_ps(out[i][tt * m + j], q[j]);
     }
   }
+  for (i = 0; i < m; i++) {
+    const int oh = ty * m + i;
+    const int64_t yo = (int64_t)oh * p->OW + ow0;
+    __m512 r[16];
+    if (oh >= p->OH)
+      break;
+    for (j = 0; j < 16; j++) /* columns past the chunk: never stored */
+      r[j] = j < nt * m ? _mm512_load_ps(out[i][j]) : _mm512_setzero_ps();
+    wino_tr16(r);
+    for (l = 0; l < nk; l++)
+      wino_store16(p, r[l], b ? b[k0 + l] : 0.0f, rn ? rn + (k0 + l) * ps + yo : NULL, yn + (k0 + l) * ps + yo,
+                   ncol);
+  }
+}
+
+RT_HELPER void wino_out_trows_chunk(const RtConv *p, const WinoGeo *g, const float *M, int64_t ks, int64_t mxs,
+                                    int ty, int tx0, int nt, int k0, const float *b, const float *rn, float *yn) {
+  if (g->m == 4)
+    wino_out_trows_chunk_m(p, g, M, ks, mxs, ty, tx0, nt, k0, b, rn, yn, 4);
+  else
+    wino_out_trows_chunk_m(p, g, M, ks, mxs, ty, tx0, nt, k0, b, rn, yn, 2);
 }
 
 #undef WT
@@ -634,12 +761,16 @@ RT_HELPER void wino_out_trows16(const RtConv *p, const WinoGeo *g, const float *
 
 /* ------------------------------------------------------------ the conv */
 
-/* One sample in the T-rows orientation. */
+/* One sample in the T-rows orientation: input transform (tasks: tile row x
+ * chunk x 16 channels), the a*a GEMMs (tasks: xi x GEMM block), output
+ * transform (tasks: tile row x chunk x 16 channels). */
 RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float *xn, const float *u,
                                  const float *b, const float *rn, float *yn, float *V, float *M) {
   const int64_t cs = wino_row(p->C), ks = wino_row(p->K);
-  const int64_t vxs = g->T * cs, mxs = g->T * ks;
+  const int64_t vxs = wino_row(g->T * cs), mxs = wino_row(g->T * ks);
   const int a2 = g->a * g->a, ncb = (p->C + 15) / 16, nkb = (p->K + 15) / 16;
+  const int cin = WINO_CIN(g->m), cout = WINO_COUT(g->m);
+  const int nchi = (g->tw + cin - 1) / cin, ncho = (g->tw + cout - 1) / cout;
   /* the batched GEMMs' multiply-adds decide for all three loops */
   const int par = (int64_t)g->a * g->a * g->T * p->C * p->K >= RT_PAR_MIN_WORK;
   int64_t t;
@@ -648,12 +779,15 @@ RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float 
 
   (void)par; /* read only by the OpenMP pragmas */
   RT_OMP(parallel for schedule(static) if(par))
-  for (t = 0; t < g->T * ncb; t++) {
-    const int ti = (int)(t / ncb), c0 = (int)(t % ncb) * 16;
+  for (t = 0; t < (int64_t)g->th * nchi * ncb; t++) {
+    const int ty = (int)(t / ((int64_t)nchi * ncb)), ch = (int)(t / ncb % nchi), c0 = (int)(t % ncb) * 16;
+    const int tx0 = ch * cin, nt = g->tw - tx0 < cin ? g->tw - tx0 : cin;
 #if defined(__AVX512F__)
-    wino_in_trows16(p, g, xn, ti, c0, V, cs, vxs);
+    wino_in_trows_chunk(p, g, xn, ty, tx0, nt, c0, V, cs, vxs);
 #else
-    wino_in_trows_scalar(p, g, xn, ti, c0, c0 + 16 < p->C ? c0 + 16 : p->C, V, cs, vxs);
+    int tx;
+    for (tx = tx0; tx < tx0 + nt; tx++)
+      wino_in_trows_scalar(p, g, xn, ty * g->tw + tx, c0, c0 + 16 < p->C ? c0 + 16 : p->C, V, cs, vxs);
 #endif
   }
 
@@ -675,55 +809,59 @@ RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float 
   }
 
   RT_OMP(parallel for schedule(static) if(par))
-  for (t = 0; t < g->T * nkb; t++) {
-    const int ti = (int)(t / nkb), k0 = (int)(t % nkb) * 16;
+  for (t = 0; t < (int64_t)g->th * ncho * nkb; t++) {
+    const int ty = (int)(t / ((int64_t)ncho * nkb)), ch = (int)(t / nkb % ncho), k0 = (int)(t % nkb) * 16;
+    const int tx0 = ch * cout, nt = g->tw - tx0 < cout ? g->tw - tx0 : cout;
 #if defined(__AVX512F__)
-    wino_out_trows16(p, g, M, ks, mxs, ti, k0, b, rn, yn);
+    wino_out_trows_chunk(p, g, M, ks, mxs, ty, tx0, nt, k0, b, rn, yn);
 #else
-    wino_out_trows_scalar(p, g, M, ks, mxs, ti, k0, k0 + 16 < p->K ? k0 + 16 : p->K, b, rn, yn);
+    int tx;
+    for (tx = tx0; tx < tx0 + nt; tx++)
+      wino_out_trows_scalar(p, g, M, ks, mxs, ty * g->tw + tx, k0, k0 + 16 < p->K ? k0 + 16 : p->K, b, rn, yn);
 #endif
   }
 }
 
-/* One sample in the K-rows orientation: input transform (tasks: channel x
- * tile row), the a*a GEMMs (tasks: xi x GEMM block), output transform
- * (tasks: channel x tile row). */
-RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float *xn, const float *u,
-                                 const float *b, const float *rn, float *yn, float *V, float *M) {
-  const int64_t vs = (int64_t)p->C * g->ld, ms = (int64_t)p->K * g->ld;
-  const int64_t nin = (int64_t)p->C * g->th, nout = (int64_t)p->K * g->th;
+/* K-rows, one block: tile rows [blk*R, blk*R + R) of one sample through the
+ * input transform (tasks: channel x tile row), the a*a GEMMs M_xi = U_xi V_xi
+ * (tasks: xi x GEMM block) and the output transform (tasks: channel x tile
+ * row), with V and M of the block in the slot at V.  ipar runs the three
+ * loops in parallel (a lone block of a big layer). */
+RT_HELPER void wino_kblock(const RtConv *p, const WinoGeo *g, int blk, const float *xn, const float *u,
+                           const float *b, const float *rn, float *yn, float *V, int ipar) {
+  const int ty0 = blk * g->R, nr = g->th - ty0 < g->R ? g->th - ty0 : g->R;
+  const int64_t vs = g->vs, ms = g->ms, ld = g->ld;
   const int a2 = g->a * g->a;
-  /* the batched GEMMs' multiply-adds decide for all three loops */
-  const int par = (int64_t)g->a * g->a * g->T * p->C * p->K >= RT_PAR_MIN_WORK;
+  float *M = V + a2 * vs;
   int64_t t;
   RtGemm gm;
   int ntask;
 
-  (void)par; /* read only by the OpenMP pragmas */
-  RT_OMP(parallel for schedule(static) if(par))
-  for (t = 0; t < nin; t++) {
-    const int c = (int)(t / g->th), ty = (int)(t % g->th);
+  (void)ipar; /* read only by the OpenMP pragmas */
+  RT_OMP(parallel for schedule(static) if(ipar))
+  for (t = 0; t < (int64_t)p->C * nr; t++) {
+    const int c = (int)(t / nr), r = (int)(t % nr);
     const float *xc = xn + (int64_t)c * p->H * p->W;
-    float *vc = V + (int64_t)c * g->ld;
+    float *vr = V + (int64_t)c * ld + (int64_t)r * g->tw;
 #if defined(__AVX512F__)
     int s;
     for (s = 0; s < g->nstrip; s++) {
       const int tx0 = s * 16, nt = g->tw - tx0 < 16 ? g->tw - tx0 : 16;
-      wino_in_strip(p, g, xc, ty, tx0, nt, vc, vs);
+      wino_in_strip(p, g, xc, ty0 + r, tx0, nt, vr + tx0, vs);
     }
 #else
-    wino_in_scalar(p, g, xc, ty, 0, g->tw, vc, vs);
+    wino_in_scalar(p, g, xc, ty0 + r, 0, g->tw, vr, vs);
 #endif
   }
 
   memset(&gm, 0, sizeof gm);
-  gm.M = p->K, gm.N = (int)g->T, gm.K = p->C;
-  gm.A = u, gm.lda = p->C, gm.Bp = V, gm.ldb = g->ld;
-  gm.C = M, gm.rsc = g->ld, gm.csc = 1;
+  gm.M = p->K, gm.N = nr * g->tw, gm.K = p->C;
+  gm.A = u, gm.lda = p->C, gm.Bp = V, gm.ldb = ld;
+  gm.C = M, gm.rsc = ld, gm.csc = 1;
   gm.bias = NULL, gm.res = NULL;
   gm.act = RT_ACT_NONE, gm.alpha = 0.0f, gm.beta = 0.0f;
   ntask = rt_gemm_ntasks(&gm);
-  RT_OMP(parallel for schedule(dynamic) if(par))
+  RT_OMP(parallel for schedule(dynamic) if(ipar))
   for (t = 0; t < (int64_t)a2 * ntask; t++) {
     const int xi = (int)(t / ntask);
     RtGemm gx = gm;
@@ -733,10 +871,10 @@ RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float 
     rt_gemm_task(&gx, (int)(t % ntask));
   }
 
-  RT_OMP(parallel for schedule(static) if(par))
-  for (t = 0; t < nout; t++) {
-    const int k = (int)(t / g->th), ty = (int)(t % g->th);
-    const float *mk = M + (int64_t)k * g->ld;
+  RT_OMP(parallel for schedule(static) if(ipar))
+  for (t = 0; t < (int64_t)p->K * nr; t++) {
+    const int k = (int)(t / nr), r = (int)(t % nr);
+    const float *mr = M + (int64_t)k * ld + (int64_t)r * g->tw;
     const float bv = b ? b[k] : 0.0f;
     float *yk = yn + (int64_t)k * p->OH * p->OW;
     const float *rk = rn ? rn + (int64_t)k * p->OH * p->OW : NULL;
@@ -744,11 +882,32 @@ RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float 
     int s;
     for (s = 0; s < g->nstrip; s++) {
       const int tx0 = s * 16, nt = g->tw - tx0 < 16 ? g->tw - tx0 : 16;
-      wino_out_strip(p, g, mk, ms, bv, ty, tx0, nt, rk, yk);
+      wino_out_strip(p, g, mr + tx0, ms, bv, ty0 + r, tx0, nt, rk, yk);
     }
 #else
-    wino_out_scalar(p, g, mk, ms, bv, ty, 0, g->tw, rk, yk);
+    wino_out_scalar(p, g, mr, ms, bv, ty0 + r, 0, g->tw, rk, yk);
 #endif
+  }
+}
+
+/* One sample in the K-rows orientation, block by block.  With enough work
+ * for threads and several blocks, slot s runs the blocks s, s + nslot, ...
+ * (one task per slot); otherwise the blocks run in turn in slot 0, each
+ * with its own loops parallel when the work asks for it. */
+RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float *xn, const float *u,
+                                 const float *b, const float *rn, float *yn, float *S) {
+  const int par = (int64_t)g->a * g->a * g->T * p->C * p->K >= RT_PAR_MIN_WORK;
+  int s;
+  if (par && g->nslot > 1) {
+    RT_OMP(parallel for schedule(static))
+    for (s = 0; s < g->nslot; s++) {
+      int blk;
+      for (blk = s; blk < g->nblk; blk += g->nslot)
+        wino_kblock(p, g, blk, xn, u, b, rn, yn, S + s * g->slot, 0);
+    }
+  } else {
+    for (s = 0; s < g->nblk; s++)
+      wino_kblock(p, g, s, xn, u, b, rn, yn, S, par);
   }
 }
 
@@ -757,18 +916,18 @@ RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float 
 RT_FN void rt_winograd_conv2d(const RtConv *p, int n, const float *x, const float *u, const float *b,
                               const float *res, float *y, void *scratch) {
   WinoGeo g;
-  float *V = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *M;
+  float *S = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
   const int tr = wino_trows(p);
   int ni;
   wino_geo(p, &g);
-  M = V + (tr ? g.a * g.a * g.T * wino_row(p->C) : (int64_t)g.a * g.a * p->C * g.ld);
   for (ni = 0; ni < n; ni++) {
     const float *xn = x + (int64_t)ni * p->C * p->H * p->W;
     float *yn = y + (int64_t)ni * p->K * p->OH * p->OW;
     const float *rn = res ? res + (int64_t)ni * p->K * p->OH * p->OW : NULL;
     if (tr)
-      wino_sample_trows(p, &g, xn, u, b, rn, yn, V, M);
+      wino_sample_trows(p, &g, xn, u, b, rn, yn, S,
+                        S + (int64_t)g.a * g.a * wino_row(g.T * wino_row(p->C)));
     else
-      wino_sample_krows(p, &g, xn, u, b, rn, yn, V, M);
+      wino_sample_krows(p, &g, xn, u, b, rn, yn, S);
   }
 }
