@@ -851,6 +851,12 @@ RT_HELPER void conv_pack_panels(const RtConv *p, const float *xg, int Cg, int q0
 /* Panels per fused pack-and-multiply task. */
 enum { CONV_GP = 4 };
 
+/* The phase-split packing (below, after the phase-split helpers) */
+RT_INLINE int conv_q_ok(const RtConv *p);
+RT_INLINE int64_t conv_q_size(const RtConv *p, int Cg);
+RT_HELPER void conv_q_fill(const RtConv *p, const float *xg, int Cg, float *xq, int par);
+RT_HELPER void conv_q_pack(const RtConv *p, const float *xq, int Cg, int q0, int q1, float *Bp);
+
 /* One sample and group: y (Kg x npix) = act(b + res + W (Kg x kdim) im2col(x)).
  * With enough column panels, each task packs a few panels and multiplies
  * all Kg rows over them while they are hot in L2 (the packed matrix never
@@ -861,6 +867,7 @@ RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const f
                                const float *rg, float *yg, float *Bp) {
   RtGemm gm;
   int np, ngrp, q, par;
+  float *xq;
   memset(&gm, 0, sizeof gm);
   gm.M = Kg, gm.N = p->OH * p->OW, gm.K = Cg * p->kh * p->kw;
   gm.A = wg, gm.lda = gm.K, gm.Bp = Bp, gm.ldb = 0;
@@ -889,17 +896,28 @@ RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const f
   ngrp = (np + CONV_GP - 1) / CONV_GP;
   par = (int64_t)gm.M * gm.N * gm.K >= RT_PAR_MIN_WORK;
   (void)par; /* read only by the OpenMP pragmas */
+  /* the phase-split copy sits after the packed B (rt_conv2d_scratch) */
+  xq = conv_q_ok(p) ? Bp + (int64_t)gm.K * ((gm.N + 15) / 16 * 16) : NULL;
+  if (xq)
+    conv_q_fill(p, xg, Cg, xq, par);
   if (ngrp >= 4) {
     RT_OMP(parallel for schedule(dynamic) if(par))
     for (q = 0; q < ngrp; q++) {
       const int q1 = (q + 1) * CONV_GP < np ? (q + 1) * CONV_GP : np;
-      conv_pack_panels(p, xg, Cg, q * CONV_GP, q1, Bp);
+      if (xq)
+        conv_q_pack(p, xq, Cg, q * CONV_GP, q1, Bp);
+      else
+        conv_pack_panels(p, xg, Cg, q * CONV_GP, q1, Bp);
       rt_gemm_panels(&gm, q * CONV_GP, q1, 0, Kg);
     }
   } else {
     RT_OMP(parallel for schedule(static) if(par))
-    for (q = 0; q < np; q++)
-      conv_pack_panels(p, xg, Cg, q, q + 1, Bp);
+    for (q = 0; q < np; q++) {
+      if (xq)
+        conv_q_pack(p, xq, Cg, q, q + 1, Bp);
+      else
+        conv_pack_panels(p, xg, Cg, q, q + 1, Bp);
+    }
     rt_gemm_packed(&gm);
   }
 }
@@ -978,6 +996,206 @@ RT_HELPER void conv_phase_fill(const RtConv *p, const float *x, int C, int hp, i
           d[q] = 0.0f;
       } else {
         conv_phase_row(x + ((int64_t)c * p->H + ih) * p->W, p->W, p->sw, ph - p->pl, d, wph);
+      }
+    }
+  }
+}
+
+/* ----------------------- im2col from a row- and column-phase-split copy */
+
+/* Packing the im2col matrix straight from x costs a bounds check and a
+ * short copy per output row per tap (7 copies of 7 floats per row of B on a
+ * 7x7 map): 15-40% of ResNet's deep 3x3 convs.  Instead x is first copied,
+ * zero-padded, into planes split by row phase a = r % sh and column phase
+ * b = q % sw of the padded row r and column q:
+ *   xq[(((c*sh + a)*sw + b)*hq + r/sh)*wq + q/sw],
+ * so tap (c, i, j) of output pixel n = (oh, ow) is at
+ *   xq[conv_q_tap(c, i, j) + oh*wq + ow]:
+ * the pixels of a row of B are runs of OW consecutive floats, wq - OW
+ * apart (2 for 3x3 stride 1, 1 for stride 2).  16 consecutive pixels then
+ * span at most 32 floats, and one row of a B panel is 2 loads and a
+ * permute per 16 columns, with no test.  Applies when every phase plane
+ * is read (dilation 1 and kernel >= stride, or stride 1); 1x1 convs keep
+ * their own paths. */
+RT_INLINE int conv_q_ok(const RtConv *p) {
+  return !conv_is_1x1(p) && (p->sh == 1 || (p->dh == 1 && p->kh >= p->sh)) &&
+         (p->sw == 1 || (p->dw == 1 && p->kw >= p->sw));
+}
+
+/* Rows and columns of one phase plane */
+RT_INLINE void conv_q_dims(const RtConv *p, int *hq, int *wq) {
+  *hq = p->OH + (p->kh - 1) * p->dh / p->sh;
+  *wq = p->OW + (p->kw - 1) * p->dw / p->sw;
+}
+
+/* Floats of the split copy of Cg channels */
+RT_INLINE int64_t conv_q_size(const RtConv *p, int Cg) {
+  int hq, wq;
+  conv_q_dims(p, &hq, &wq);
+  return (int64_t)Cg * p->sh * p->sw * hq * wq;
+}
+
+/* Offset of tap (i, j) of output (0, 0) within its channel's planes */
+RT_INLINE int conv_q_tap(const RtConv *p, int hq, int wq, int i, int j) {
+  return (((i * p->dh) % p->sh * p->sw + (j * p->dw) % p->sw) * hq + (i * p->dh) / p->sh) * wq + (j * p->dw) / p->sw;
+}
+
+enum { CONV_QCH = 16 /* 16-column pieces of the phase rows of one input row, precomputed */ };
+
+/* The split copy of channels [0, Cg) of xg: one task per (channel, row
+ * phase, plane row); rows in parallel when par.  With AVX-512 and sw <= 2,
+ * each 16-column piece of a phase row is 2 masked loads and a permute whose
+ * masks, computed once, hold the padding (small maps have short rows:
+ * conv_phase_row's per-call setup would cost more than the copy). */
+RT_HELPER void conv_q_fill(const RtConv *p, const float *xg, int Cg, float *xq, int par) {
+  int hq, wq, t, nch = 0;
+#if defined(__AVX512F__)
+  int s0[CONV_QCH], off[CONV_QCH];
+  __mmask16 vm[CONV_QCH], sm[CONV_QCH], m0[CONV_QCH], m1[CONV_QCH];
+  __m512i idx;
+#endif
+  (void)par, (void)nch; /* par: read only by the OpenMP pragma; nch: AVX-512 only */
+  conv_q_dims(p, &hq, &wq);
+#if defined(__AVX512F__)
+  idx = p->sw == 2 ? _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+                   : _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  if (p->sw <= 2 && p->sw * ((wq + 15) / 16) <= CONV_QCH) {
+    int b, c0;
+    for (b = 0; b < p->sw; b++)
+      for (c0 = 0; c0 < wq; c0 += 16, nch++) {
+        /* phase b, columns [c0, c0 + nl): input columns s + sw*l, those in
+         * [0, W) for l in [lo, hi) */
+        const int nl = wq - c0 < 16 ? wq - c0 : 16, s = b + p->sw * c0 - p->pl;
+        int lo, hi, tlo, thi;
+        uint32_t lm;
+        conv_valid_range(0, nl, p->sw, s, p->W, &lo, &hi);
+        tlo = p->sw * lo, thi = hi > lo ? p->sw * (hi - 1) + 1 : tlo; /* loaded lanes [tlo, thi) of 32 */
+        lm = (uint32_t)(thi >= 32 ? 0xFFFFFFFFu : (1u << thi) - 1u) & ~(uint32_t)((1u << tlo) - 1u);
+        s0[nch] = s, off[nch] = b * hq * wq + c0;
+        vm[nch] = (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+        sm[nch] = (__mmask16)((1u << nl) - 1u);
+        m0[nch] = (__mmask16)(lm & 0xFFFF), m1[nch] = (__mmask16)(lm >> 16);
+      }
+  }
+#endif
+  RT_OMP(parallel for schedule(static) if(par))
+  for (t = 0; t < Cg * p->sh * hq; t++) {
+    const int c = t / (p->sh * hq), a = t / hq % p->sh, r = t % hq, ih = r * p->sh + a - p->pt;
+    float *d0 = xq + ((int64_t)(c * p->sh + a) * p->sw * hq + r) * wq; /* phase 0's row */
+    const float *xr = ih >= 0 && ih < p->H ? xg + ((int64_t)c * p->H + ih) * p->W : NULL; /* NULL: padding */
+    int b, q;
+#if defined(__AVX512F__)
+    if (nch) {
+      int h;
+      for (h = 0; h < nch; h++) {
+        __m512 v = _mm512_setzero_ps();
+        if (xr) {
+          const float *s = xr + s0[h]; /* masked: never read outside the row */
+          v = _mm512_maskz_permutex2var_ps(vm[h], _mm512_maskz_loadu_ps(m0[h], s), idx,
+                                           _mm512_maskz_loadu_ps(m1[h], s + 16));
+        }
+        _mm512_mask_storeu_ps(d0 + off[h], sm[h], v);
+      }
+      continue;
+    }
+#endif
+    for (b = 0; b < p->sw; b++) {
+      float *d = d0 + (int64_t)b * hq * wq;
+      if (!xr) {
+        for (q = 0; q < wq; q++)
+          d[q] = 0.0f;
+      } else {
+        conv_phase_row(xr, p->W, p->sw, b - p->pl, d, wq);
+      }
+    }
+  }
+}
+
+enum { CONV_QTAPS = 256 /* taps whose offsets are precomputed */ };
+
+/* conv_pack_panels from the split copy xq (conv_q_fill): panels [q0, q1)
+ * of the im2col matrix in the GEMM's packed-B layout. */
+RT_HELPER void conv_q_pack(const RtConv *p, const float *xq, int Cg, int q0, int q1, float *Bp) {
+  const int N = p->OH * p->OW, ntap = p->kh * p->kw, K = Cg * ntap;
+  const int nmain = RT_GEMM_NMAIN(N), np = (nmain + RT_GEMM_NR - 1) / RT_GEMM_NR;
+  int hq, wq, q, u;
+  int64_t cs;
+  int toff[CONV_QTAPS];
+  conv_q_dims(p, &hq, &wq);
+  cs = (int64_t)p->sh * p->sw * hq * wq;
+  for (u = 0; u < ntap && u < CONV_QTAPS; u++)
+    toff[u] = conv_q_tap(p, hq, wq, u / p->kw, u % p->kw);
+  for (q = q0; q < q1; q++) {
+    const int tail = q >= np;
+    const int n0 = tail ? nmain : q * RT_GEMM_NR;
+    const int w = tail ? N - nmain : (nmain - n0 < RT_GEMM_NR ? nmain - n0 : RT_GEMM_NR);
+    const int pw = tail ? 0 : RT_GEMM_PANEL_W(N, n0);
+    float *dst = Bp + (int64_t)n0 * K;
+    int pos[RT_GEMM_NR]; /* where pixel n0 + u is, from tap (0, 0) of channel 0 */
+    int c, k;
+    if (w <= 0)
+      continue;
+    for (u = 0; u < w; u++)
+      pos[u] = (n0 + u) / p->OW * wq + (n0 + u) % p->OW;
+    if (tail) { /* k-major columns */
+      for (u = 0; u < w; u++) {
+        float *d = dst + (int64_t)u * K;
+        for (c = 0, k = 0; c < Cg; c++) {
+          const float *xc = xq + c * cs + pos[u];
+          int t;
+          for (t = 0; t < ntap; t++, k++)
+            d[k] = xc[t < CONV_QTAPS ? toff[t] : conv_q_tap(p, hq, wq, t / p->kw, t % p->kw)];
+        }
+      }
+      continue;
+    }
+#if defined(__AVX512F__)
+    {
+      /* per 16-column vector v: pixels w/in [16v, 16v + nl) from the floats
+       * [s, s + span) of the tap's row: two masked loads, one permute */
+      __m512i idx[RT_GEMM_NR / 16];
+      int s[RT_GEMM_NR / 16], nv = pw / 16, v, t, direct = 1;
+      __mmask16 lm[RT_GEMM_NR / 16], m0[RT_GEMM_NR / 16], m1[RT_GEMM_NR / 16];
+      for (v = 0; v < nv; v++) {
+        const int u0 = 16 * v, nl = w - u0 < 0 ? 0 : (w - u0 < 16 ? w - u0 : 16);
+        const int span = nl ? pos[u0 + nl - 1] - pos[u0] + 1 : 0;
+        int l, lane[16];
+        if (span > 32)
+          direct = 0;
+        for (l = 0; l < 16; l++)
+          lane[l] = l < nl ? pos[u0 + l] - pos[u0] : 0;
+        idx[v] = _mm512_loadu_si512((const void *)lane);
+        s[v] = nl ? pos[u0] : 0;
+        lm[v] = (__mmask16)((1u << nl) - 1u);
+        m0[v] = (__mmask16)(span >= 16 ? 0xFFFF : (1u << span) - 1u);
+        m1[v] = (__mmask16)(span <= 16 ? 0 : (1u << (span - 16)) - 1u);
+      }
+      if (direct && ntap <= CONV_QTAPS) {
+        for (c = 0, k = 0; c < Cg; c++) {
+          const float *xc = xq + c * cs;
+          for (t = 0; t < ntap; t++, k++) {
+            const float *src = xc + toff[t];
+            float *d = dst + (int64_t)k * pw;
+            for (v = 0; v < nv; v++) {
+              const float *sv = src + s[v];
+              const __m512 lo = _mm512_maskz_loadu_ps(m0[v], sv), hi = _mm512_maskz_loadu_ps(m1[v], sv + 16);
+              _mm512_storeu_ps(d + 16 * v, _mm512_maskz_permutex2var_ps(lm[v], lo, idx[v], hi));
+            }
+          }
+        }
+        continue;
+      }
+    }
+#endif
+    for (c = 0, k = 0; c < Cg; c++) {
+      int t;
+      for (t = 0; t < ntap; t++, k++) {
+        const float *src = xq + c * cs + (t < CONV_QTAPS ? toff[t] : conv_q_tap(p, hq, wq, t / p->kw, t % p->kw));
+        float *d = dst + (int64_t)k * pw;
+        for (u = 0; u < w; u++)
+          d[u] = src[pos[u]];
+        for (; u < pw; u++)
+          d[u] = 0.0f;
       }
     }
   }
@@ -1214,7 +1432,8 @@ RT_FN size_t rt_conv2d_scratch(const RtConv *p) {
   switch (conv_algo(p)) {
   case RT_ALGO_GEMM1X1:
   case RT_ALGO_IM2COL: {
-    const size_t im = rt_gemm_scratch(Kg, p->OH * p->OW, Cg * p->kh * p->kw);
+    const size_t im = rt_gemm_scratch(Kg, p->OH * p->OW, Cg * p->kh * p->kw) +
+                      (conv_q_ok(p) ? (size_t)conv_q_size(p, Cg) * sizeof(float) : 0);
     const size_t ig = conv_implicit_ok(p) ? conv_implicit_scratch(p) : 0;
     return im > ig ? im : ig;
   }

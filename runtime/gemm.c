@@ -35,7 +35,12 @@
  * multiple of 16 (7x7 maps: N = 49; 14x14: N = 196) go to a dot-product
  * kernel over k-contiguous columns instead of a mostly empty 16-wide vector
  * (ResNet-18's 512 x 49 x 4608 layer: 66% -> 85% of peak).  The same kernel
- * is rt_gemm_dot, which rt_linear uses with nothing to pack.
+ * is rt_gemm_dot, which rt_linear uses with nothing to pack.  Up to 4 tail
+ * columns after a full 48-wide last panel (N = 49, 100, 196) ride inside
+ * that panel's k loop (gemm_micro_tail): their 16-lane dot products advance
+ * every 16 k while those floats of A are in L1, with gemm_dot4's lanes and
+ * reduction (the same bits), instead of a second pass over A, which for a
+ * 4608-deep A no longer in L2 cost 15% of the panel's time.
  */
 #include "cnnc_rt.h"
 
@@ -119,31 +124,77 @@ RT_INLINE void gemm_epi16(__m512 v, float *c, const float *r, float bv, __mmask1
  * and their FMAs disappear. */
 RT_INLINE void gemm_kernel_avx512(int kc, const float *a, int64_t lda, const float *b, int64_t bs, __mmask16 bm,
                                   const int rows, const int nv, int mr, int nr, float *c, int64_t rsc,
-                                  const float *bias, const float *res, int act, float alpha, float beta) {
+                                  const float *bias, const float *res, int act, float alpha, float beta,
+                                  const int nt, const float *bt, int64_t ldbt, float *tile) {
   int k;
+  __m512 tacc[GEMM_MR * 4]; /* tail dot products: row i, column j at 4i + j */
 #define GEMM_DECL(i)                                                                                       \
   __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps(), c##i##2 = _mm512_setzero_ps();      \
   const float *a##i = a + (i < mr ? i : mr - 1) * lda;
   GEMM_R8(GEMM_DECL)
 #undef GEMM_DECL
-  for (k = 0; k < kc; k++) {
-    /* bm masks the last vector's load (an unpacked B read exactly to N) */
-    const __m512 b0 = nv == 1 ? _mm512_maskz_loadu_ps(bm, b) : _mm512_loadu_ps(b);
-    const __m512 b1 = nv == 2 ? _mm512_maskz_loadu_ps(bm, b + 16) : nv > 2 ? _mm512_loadu_ps(b + 16) : b0;
-    const __m512 b2 = nv > 2 ? _mm512_maskz_loadu_ps(bm, b + 32) : b0;
+  /* bm masks the last vector's load (an unpacked B read exactly to N) */
+#define GEMM_STEP(kk) /* one k of the panel: the FMAs read A at column kk */                              \
+  {                                                                                                        \
+    const __m512 b0 = nv == 1 ? _mm512_maskz_loadu_ps(bm, b) : _mm512_loadu_ps(b);                          \
+    const __m512 b1 = nv == 2 ? _mm512_maskz_loadu_ps(bm, b + 16) : nv > 2 ? _mm512_loadu_ps(b + 16) : b0;  \
+    const __m512 b2 = nv > 2 ? _mm512_maskz_loadu_ps(bm, b + 32) : b0;                                     \
+    GEMM_R8(GEMM_FMA)                                                                                      \
+    b += bs;                                                                                               \
+  }
 #define GEMM_FMA(i)                                                                                        \
   if (i < rows) {                                                                                          \
-    const __m512 s = _mm512_set1_ps(a##i[k]);                                                              \
+    const __m512 s = _mm512_set1_ps(a##i[kk]);                                                             \
     c##i##0 = _mm512_fmadd_ps(s, b0, c##i##0);                                                             \
     if (nv > 1)                                                                                            \
       c##i##1 = _mm512_fmadd_ps(s, b1, c##i##1);                                                           \
     if (nv > 2)                                                                                            \
       c##i##2 = _mm512_fmadd_ps(s, b2, c##i##2);                                                           \
   }
-    GEMM_R8(GEMM_FMA)
-#undef GEMM_FMA
-    b += bs;
+  if (nt == 0) {
+    int kk;
+    for (kk = 0; kk < kc; kk++)
+      GEMM_STEP(kk)
+  } else {
+    /* nt (<= 4) tail columns of B stored k-contiguous (column j at
+     * bt + j*ldbt) ride along: after every 16 k, while those 16 floats of
+     * each row of A are in L1, gemm_dot4's 16-lane dot products advance by
+     * them (the same lanes, the same order, so the same sums as gemm_dot4)
+     * instead of a second pass that would stream A from memory again. */
+    int j;
+    for (j = 0; j < rows * 4; j++)
+      tacc[j] = _mm512_setzero_ps();
+    for (k = 0; k < kc; k += 16) {
+      const int ke = kc - k < 16 ? kc - k : 16;
+      const __mmask16 m = (__mmask16)(ke >= 16 ? 0xFFFF : (1u << ke) - 1u);
+      int kk;
+      __m512 v0, v1, v2, v3;
+      for (kk = k; kk < k + ke; kk++)
+        GEMM_STEP(kk)
+      v0 = _mm512_maskz_loadu_ps(m, bt + k);
+      v1 = nt > 1 ? _mm512_maskz_loadu_ps(m, bt + ldbt + k) : v0;
+      v2 = nt > 2 ? _mm512_maskz_loadu_ps(m, bt + 2 * ldbt + k) : v0;
+      v3 = nt > 3 ? _mm512_maskz_loadu_ps(m, bt + 3 * ldbt + k) : v0;
+#define GEMM_TFMA(i)                                                                                       \
+  if (i < rows) {                                                                                          \
+    const __m512 u = _mm512_maskz_loadu_ps(m, a##i + k);                                                   \
+    tacc[4 * i] = _mm512_fmadd_ps(u, v0, tacc[4 * i]);                                                     \
+    if (nt > 1)                                                                                            \
+      tacc[4 * i + 1] = _mm512_fmadd_ps(u, v1, tacc[4 * i + 1]);                                           \
+    if (nt > 2)                                                                                            \
+      tacc[4 * i + 2] = _mm512_fmadd_ps(u, v2, tacc[4 * i + 2]);                                           \
+    if (nt > 3)                                                                                            \
+      tacc[4 * i + 3] = _mm512_fmadd_ps(u, v3, tacc[4 * i + 3]);                                           \
   }
+      GEMM_R8(GEMM_TFMA)
+#undef GEMM_TFMA
+    }
+    for (j = 0; j < rows * 4; j++)
+      if (j % 4 < nt)
+        tile[j] = _mm512_reduce_add_ps(tacc[j]);
+  }
+#undef GEMM_FMA
+#undef GEMM_STEP
   {
     const __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1u);
     const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1u);
@@ -245,23 +296,59 @@ RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, i
   const int sact = gemm_act_simple(act) ? act : RT_ACT_NONE;
   const int last = nload - (pw - 16); /* valid columns of the last vector */
   const __mmask16 bm = (__mmask16)(last >= 16 ? 0xFFFF : (1u << (last > 0 ? last : 0)) - 1u);
+#define GEMM_K(rows, nv) \
+  gemm_kernel_avx512(kc, a, lda, b, bs, bm, rows, nv, mr, nr, c, rsc, bias, res, sact, alpha, beta, 0, NULL, 0, NULL)
   if (mr > 4) {
     if (pw == 48)
-      gemm_kernel_avx512(kc, a, lda, b, bs, bm, 8, 3, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+      GEMM_K(8, 3);
     else if (pw == 32)
-      gemm_kernel_avx512(kc, a, lda, b, bs, bm, 8, 2, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+      GEMM_K(8, 2);
     else
-      gemm_kernel_avx512(kc, a, lda, b, bs, bm, 8, 1, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+      GEMM_K(8, 1);
   } else {
     if (pw == 48)
-      gemm_kernel_avx512(kc, a, lda, b, bs, bm, 4, 3, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+      GEMM_K(4, 3);
     else if (pw == 32)
-      gemm_kernel_avx512(kc, a, lda, b, bs, bm, 4, 2, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+      GEMM_K(4, 2);
     else
-      gemm_kernel_avx512(kc, a, lda, b, bs, bm, 4, 1, mr, nr, c, rsc, bias, res, sact, alpha, beta);
+      GEMM_K(4, 1);
   }
+#undef GEMM_K
   if (sact != act)
     gemm_act_rows(mr, nr, c, rsc, act, alpha, beta);
+}
+
+/* gemm_micro on a full 48-wide panel (column stride 1) with the nt (1..4)
+ * tail columns of B (k-contiguous, column j at bt + j*K) fused in: the
+ * results are gemm_micro's for the panel and gemm_dot4's for the tail,
+ * whose C starts at ct (with its residual rt). */
+RT_HELPER void gemm_micro_tail(int kc, const float *a, int64_t lda, const float *b, int mr, int nr, float *c,
+                               int64_t rsc, const float *bias, const float *res, int act, float alpha, float beta,
+                               int nt, const float *bt, float *ct, const float *rt) {
+  const int sact = gemm_act_simple(act) ? act : RT_ACT_NONE;
+  float tile[GEMM_MR * 4];
+#define GEMM_K(rows, t)                                                                                    \
+  gemm_kernel_avx512(kc, a, lda, b, 48, 0xFFFF, rows, 3, mr, nr, c, rsc, bias, res, sact, alpha, beta, t, bt, kc, \
+                     tile)
+#define GEMM_KT(rows)                                                                                      \
+  if (nt == 1)                                                                                             \
+    GEMM_K(rows, 1);                                                                                       \
+  else if (nt == 2)                                                                                        \
+    GEMM_K(rows, 2);                                                                                       \
+  else if (nt == 3)                                                                                        \
+    GEMM_K(rows, 3);                                                                                       \
+  else                                                                                                     \
+    GEMM_K(rows, 4);
+  if (mr > 4) {
+    GEMM_KT(8)
+  } else {
+    GEMM_KT(4)
+  }
+#undef GEMM_KT
+#undef GEMM_K
+  if (sact != act)
+    gemm_act_rows(mr, nr, c, rsc, act, alpha, beta);
+  gemm_epi_scalar(tile, 4, mr, nt, ct, rsc, 1, bias, rt, act, alpha, beta);
 }
 
 #elif defined(__AVX2__) && defined(__FMA__)
@@ -511,7 +598,19 @@ RT_FN void rt_gemm_panels(const RtGemm *g, int p0, int p1, int m0, int m1) {
             float zero[GEMM_MR * GEMM_NR] = {0.0f};
             gemm_epi_scalar(zero, GEMM_NR, mr, nr, g->C + o, g->rsc, g->csc, bias, g->res ? g->res + o : NULL,
                             g->act, g->alpha, g->beta);
-          } else if (g->csc == 1) {
+          }
+#if defined(__AVX512F__)
+          else if (fused && p == np - 1 && g->csc == 1 && pw == 48 && nr == 48 && g->N - nmain <= 4 &&
+                   g->ldb == 0) {
+            /* the tail columns inside the last panel's k loop */
+            const int64_t ot = i * g->rsc + nmain;
+            gemm_micro_tail(K, a, g->lda, bp, mr, nr, g->C + o, g->rsc, bias, g->res ? g->res + o : NULL, g->act,
+                            g->alpha, g->beta, g->N - nmain, g->Bp + (int64_t)nmain * K, g->C + ot,
+                            g->res ? g->res + ot : NULL);
+            continue;
+          }
+#endif
+          else if (g->csc == 1) {
             gemm_micro(K, a, g->lda, bp, bs, pw, nload, mr, nr, g->C + o, g->rsc, bias, g->res ? g->res + o : NULL,
                        g->act, g->alpha, g->beta);
           } else {

@@ -280,6 +280,34 @@ static const ConvCase cases[] = {
     {1, 2, 1, 40, 3, 1, 33, 1, 1, 1, 1, 0, 16, 0, 16, 1},   /* 1-D kernel wider than the row tiles (33 taps) */
     {2, 5, 12, 9, 11, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1},     /* rows: pairs of 9-wide rows, stride 2 in H, odd OH */
     {1, 4, 7, 12, 9, 3, 3, 1, 1, 2, 1, 2, 1, 1, 1, 1},      /* rows: pairs, dilation 2 in H, pads past both edges */
+    /* Winograd: T-rows with several transpose chunks per tile row (F(4,3):
+     * 7 + 7 + 2 tiles in, 4 x 4 out; F(2,3): 15 + 15 + 1 in, 8 + 8 + 8 + 7
+     * out), C and K not multiples of 16 */
+    {2, 40, 6, 61, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {1, 40, 6, 61, 70, 3, 3, 1, 1, 1, 1, 0, 2, 1, 0, 1},    /* same, asymmetric pads */
+    {1, 64, 13, 13, 96, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* T-rows, 13x13 (SqueezeNet-like) */
+    {2, 96, 7, 7, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* T-rows, 7x7, K = 16 + 16 + 8 */
+    /* Winograd K-rows in several tile-row blocks (4 blocks of 5, 5, 5, 3 tile
+     * rows for F(4,3); 6 for F(2,3)), more blocks than slots, ragged strips */
+    {2, 20, 70, 70, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {1, 20, 67, 71, 21, 3, 3, 1, 1, 1, 1, 1, 0, 2, 1, 1},   /* same, odd sizes, asymmetric pads */
+    {1, 16, 55, 55, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* SqueezeNet expand3x3, 55x55 */
+    /* im2col packed from the phase-split copy (conv_q_*), the GEMM's tail
+     * columns fused into its last panel: N = 49 (1 tail column), 196 and 100
+     * (4), K not a multiple of 16, M = 8j + 5 and 8j + 4 (both sliver
+     * kernels), strides 1, 2, 3, wide phase rows (2 pieces), groups */
+    {2, 23, 7, 7, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* 7x7 s1, batch 2 */
+    {1, 300, 7, 7, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    /* 7x7, K = 2700 */
+    {1, 17, 14, 14, 36, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},   /* 14x14: 4 panels + 4 tail columns */
+    {2, 19, 14, 13, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},   /* stride 2 to 7x7, batch 2 */
+    {1, 9, 28, 28, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},    /* stride 2 to 14x14 */
+    {1, 30, 57, 57, 18, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},   /* stride 2, 30-column phase rows */
+    {1, 30, 21, 19, 10, 5, 5, 2, 2, 1, 1, 2, 1, 2, 3, 1},   /* 5x5 stride 2, asymmetric pads */
+    {1, 30, 20, 23, 10, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},   /* stride 3: scalar phase rows */
+    {1, 40, 13, 11, 12, 3, 2, 2, 1, 1, 1, 1, 0, 1, 1, 1},   /* 3x2, strides 2 and 1 */
+    {1, 24, 10, 10, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},   /* 10x10 groups 2: 96 + 4 tail */
+    {1, 10, 6, 6, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     /* 6x6: a 32-wide panel + 4 tail */
+    {2, 40, 9, 9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},      /* dilation 2, stride 1 */
 };
 
 enum { T_DIRECT, T_GEMM1X1, T_IM2COL, T_WINO2, T_WINO4, T_FFT, T_COUNT };
@@ -463,9 +491,15 @@ static void thread_tests(void) {
     same_bits(name, y1, y2, yn);
   }
   {
-    /* depthwise (AVX-512 row kernel) and a shallow stem (implicit GEMM) */
-    static const int extra[2][9] = {{48, 60, 60, 48, 3, 1, 1, 48, 0}, {3, 64, 64, 64, 7, 2, 3, 1, 0}};
-    for (int e = 0; e < 2; e++) {
+    /* depthwise (AVX-512 row kernel), a shallow stem (implicit GEMM), and
+     * im2col from the phase-split copy: stride 2, and 7x7 with a fused tail */
+    static const int extra[4][9] = {{48, 60, 60, 48, 3, 1, 1, 48, 0},
+                                    {3, 64, 64, 64, 7, 2, 3, 1, 0},
+                                    {64, 30, 30, 56, 3, 2, 1, 1, 0}, /* K <= 56: b's size */
+                                    {128, 7, 7, 56, 3, 1, 1, 1, 0}};
+    static const char *names[4] = {"conv2d depthwise", "conv2d implicit GEMM stem", "conv2d im2col stride 2",
+                                   "conv2d im2col 7x7 (fused tail)"};
+    for (int e = 0; e < 4; e++) {
       RtConv q;
       memset(&q, 0, sizeof q);
       q.C = extra[e][0], q.H = extra[e][1], q.W = extra[e][2], q.K = extra[e][3];
@@ -481,10 +515,37 @@ static void thread_tests(void) {
         conv_run(&q, 2, xx, ww, b, NULL, z1);
         omp_set_num_threads(2);
         conv_run(&q, 2, xx, ww, b, NULL, z2);
-        same_bits(e ? "conv2d implicit GEMM stem" : "conv2d depthwise", z1, z2, yq);
+        same_bits(names[e], z1, z2, yq);
         free(xx), free(ww), free(z1), free(z2);
       }
     }
+  }
+  {
+    /* Winograd paths: T-rows, K-rows with one block (its loops parallel) and
+     * with more blocks than slots (one task per slot) */
+    static const int wl[3][4] = {{64, 13, 13, 96}, {32, 20, 20, 48}, {20, 70, 70, 24}};
+    for (int e = 0; e < 3; e++)
+      for (int tile = 2; tile <= 4; tile += 2) {
+        RtConv q;
+        char name[80];
+        memset(&q, 0, sizeof q);
+        q.C = wl[e][0], q.H = wl[e][1], q.W = wl[e][2], q.K = wl[e][3];
+        q.kh = q.kw = 3, q.sh = q.sw = q.dh = q.dw = 1, q.pt = q.pl = 1, q.groups = 1;
+        q.OH = q.H, q.OW = q.W, q.act = RT_ACT_RELU, q.algo = RT_ALGO_WINOGRAD, q.tile = tile;
+        {
+          const int64_t xq = 2LL * q.C * q.H * q.W, yq = 2LL * q.K * q.OH * q.OW;
+          float *xx = rnd(xq, -1, 1), *ww = rnd((int64_t)q.K * q.C * 9, -0.2f, 0.2f), *bb = rnd(q.K, -1, 1);
+          float *rr = rnd(yq, -1, 1);
+          float *z1 = xmalloc((size_t)yq * 4), *z2 = xmalloc((size_t)yq * 4);
+          omp_set_num_threads(1);
+          conv_run(&q, 2, xx, ww, bb, rr, z1);
+          omp_set_num_threads(2);
+          conv_run(&q, 2, xx, ww, bb, rr, z2);
+          snprintf(name, sizeof name, "conv2d winograd%d %d->%d %dx%d +res", tile, q.C, q.K, q.H, q.W);
+          same_bits(name, z1, z2, yq);
+          free(xx), free(ww), free(bb), free(rr), free(z1), free(z2);
+        }
+      }
   }
   {
     /* big enough to pass RT_PAR_MIN_WORK and really run on two threads */
