@@ -6,8 +6,9 @@
 # MODEL is a name under $CNNC_BENCH_MODELS (default /tmp/cnnc-peers/models,
 # made by bench/run.sh) or a path to a .onnx/.yaml file.  The model is compiled
 # with the CNNC_LAYER_HOOK profiling hook (bench/profile_hook.h) and timed by
-# bench/harness.c built with -DCNNC_PROFILE, 1 thread; prints the JSON timing
-# line, then each layer's median milliseconds and share of the total.
+# bench/harness.c built with -DCNNC_PROFILE, 1 thread (CNNC_PROFILE_THREADS=N:
+# OpenMP with N threads); prints the JSON timing line, then each layer's
+# median milliseconds and share of the total.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
@@ -20,8 +21,12 @@ if [ -f "$m" ]; then src=$m; input=""; else src=$models/$m/model.onnx; input=$mo
 work=$(mktemp -d /tmp/cnnc-profile.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "$cnnc" "$src" --name m -o "$work/m.c" "$@"
-"$cc" -O3 -march=native -std=c99 -include "$here/profile_hook.h" -c "$work/m.c" -o "$work/m.o"
-"$cc" -O3 -march=native -std=c99 -DCNNC_PROFILE -I "$work" "$here/harness.c" "$work/m.o" -o "$work/h" -lm
+threads=${CNNC_PROFILE_THREADS:-1}
+omp=""
+[ "$threads" -gt 1 ] && omp=-fopenmp
+"$cc" -O3 -march=native -std=c99 $omp -include "$here/profile_hook.h" -c "$work/m.c" -o "$work/m.o"
+"$cc" -O3 -march=native -std=c99 $omp -DCNNC_PROFILE -I "$work" "$here/harness.c" "$work/m.o" -o "$work/h" -lm
+export OMP_NUM_THREADS=$threads
 if [ -z "$input" ]; then
   input=$work/zero.bin
   head -c "$(( $(sed -n 's/^#define M_INPUT_SIZE \([0-9]*\).*/\1/p' "$work/m.h") * 4 ))" /dev/zero > "$input"
