@@ -437,8 +437,15 @@ static InferV build_and_load(Cmd *c, Graph *g, char *dir, void **handle, void **
   const char *omp = c->opt.threads > 1 ? "-fopenmp" : "-O2";
   if (c->opt.threads > 1)
     setenv("OMP_NUM_THREADS", cnnc_fmt("%d", c->opt.threads), 1);
+  /* CNNC_EXTRA_CFLAGS: up to 4 more words (tests use it to lower the
+   * runtime's parallel thresholds, RT_PAR_MIN_WORK / RT_PAR_MIN_ELEMS) */
+  char *extra[4] = {NULL, NULL, NULL, NULL};
+  const char *ev = getenv("CNNC_EXTRA_CFLAGS");
+  char *ecopy = ev ? cnnc_strdup(ev) : NULL;
+  for (int i = 0; ecopy && i < 4; i++)
+    extra[i] = strtok(i ? NULL : ecopy, " ");
   char *argv[] = {(char *)c_compiler(), "-std=c99", "-O2", "-march=native", (char *)omp, "-fPIC", "-shared", "-o",
-                  (char *)so, (char *)cp, "-lm", NULL};
+                  (char *)so, (char *)cp, "-lm", extra[0], extra[1], extra[2], extra[3], NULL};
   if (!run_prog(argv)) {
     fprintf(stderr, "cnnc: error: the C compiler failed on the generated code (kept in %s)\n", dir);
     c->keep = true;

@@ -31,11 +31,45 @@
 #else
 #define RT_OMP(x)
 #endif
-/* A parallel loop whose whole work (multiply-adds, or elements touched) is
- * below this runs on one thread (an `if` clause): a fork/join costs a few
- * microseconds, more than such a loop takes, and on a busy machine waking a
- * second thread can cost far more.  Results are identical either way. */
-#define RT_PAR_MIN_WORK ((int64_t)1 << 20)
+/* A parallel loop whose whole work is below these runs on one thread (an
+ * `if` clause): RT_PAR_MIN_WORK multiply-adds (~80 us of one core) for
+ * compute loops, RT_PAR_MIN_ELEMS elements for memory-bound ones.  Measured
+ * on the 2-vCPU machines this is built on: a fork/join costs ~3 us, and the
+ * next layer then reads half its input from the other core's cache (~10 us
+ * for a 64 KiB activation), so smaller layers only get slower on 2 threads.
+ * Results are identical either way. */
+#ifndef RT_PAR_MIN_WORK /* tests lower both to force the parallel paths */
+#define RT_PAR_MIN_WORK ((int64_t)1 << 24)
+#endif
+/* for (v = 0; v < n; v++) body, on several threads when `par`: the serial
+ * branch stays a plain inline loop, so the compiler still specializes it for
+ * the layer's constant descriptor (an OpenMP region's outlined body would
+ * not be, even with a false `if` clause: small layers ran ~2x slower). */
+#ifdef _OPENMP
+#define RT_PAR_FOR(par, sched, v, n, ...)                                                                  \
+  do {                                                                                                     \
+    if (par) {                                                                                             \
+      RT_PRAGMA_(omp parallel for schedule(sched))                                                         \
+      for (v = 0; v < (n); v++) {                                                                          \
+        __VA_ARGS__                                                                                        \
+      }                                                                                                    \
+    } else {                                                                                               \
+      for (v = 0; v < (n); v++) {                                                                          \
+        __VA_ARGS__                                                                                        \
+      }                                                                                                    \
+    }                                                                                                      \
+  } while (0)
+#else
+#define RT_PAR_FOR(par, sched, v, n, ...)                                                                  \
+  do {                                                                                                     \
+    for (v = 0; v < (n); v++) {                                                                            \
+      __VA_ARGS__                                                                                          \
+    }                                                                                                      \
+  } while (0)
+#endif
+#ifndef RT_PAR_MIN_ELEMS
+#define RT_PAR_MIN_ELEMS ((int64_t)1 << 20)
+#endif
 
 #if defined(__GNUC__)
 #define RT_RESTRICT __restrict__

@@ -242,8 +242,7 @@ RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *
   const int tiled = p->sw * conv_pad_phase_len(p) <= CONV_XB;
   int64_t t;
 
-  RT_OMP(parallel for schedule(static) if(ntask * p->OW * taps * CONV_KB >= RT_PAR_MIN_WORK))
-  for (t = 0; t < ntask; t++) {
+  RT_PAR_FOR(ntask * p->OW * taps * CONV_KB >= RT_PAR_MIN_WORK, static, t, ntask,
     const int oh = (int)(t % p->OH);
     const int kb = (int)(t / p->OH % nkb);
     const int g = (int)(t / p->OH / nkb % G);
@@ -286,7 +285,7 @@ RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *
         rt_act_array(p->act, p->alpha, p->beta, yr, yr, tw);
       }
     }
-  }
+  );
 }
 
 /* ------------------------------------------------- depthwise (AVX-512) */
@@ -722,14 +721,10 @@ RT_HELPER void conv_depthwise(const RtConv *p, int n, const float *x, const floa
   (void)work; /* read only by the OpenMP pragmas */
   if (conv_dw3_ok(p)) {
     const int64_t ntask = (int64_t)n * p->K * ((p->OH + CONV_DW_BAND - 1) / CONV_DW_BAND);
-    RT_OMP(parallel for schedule(static) if(work >= RT_PAR_MIN_WORK))
-    for (t = 0; t < ntask; t++)
-      conv_dw3_task(p, t, x, w, b, res, y);
+    RT_PAR_FOR(work >= RT_PAR_MIN_WORK, static, t, ntask, conv_dw3_task(p, t, x, w, b, res, y););
   } else {
     const int64_t ntask = (int64_t)n * p->K * ((p->OH + CONV_DW_R - 1) / CONV_DW_R);
-    RT_OMP(parallel for schedule(static) if(work >= RT_PAR_MIN_WORK))
-    for (t = 0; t < ntask; t++)
-      conv_dw_task(p, t, x, w, b, res, y);
+    RT_PAR_FOR(work >= RT_PAR_MIN_WORK, static, t, ntask, conv_dw_task(p, t, x, w, b, res, y););
   }
 }
 #endif
@@ -901,23 +896,21 @@ RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const f
   if (xq)
     conv_q_fill(p, xg, Cg, xq, par);
   if (ngrp >= 4) {
-    RT_OMP(parallel for schedule(dynamic) if(par))
-    for (q = 0; q < ngrp; q++) {
+    RT_PAR_FOR(par, dynamic, q, ngrp,
       const int q1 = (q + 1) * CONV_GP < np ? (q + 1) * CONV_GP : np;
       if (xq)
         conv_q_pack(p, xq, Cg, q * CONV_GP, q1, Bp);
       else
         conv_pack_panels(p, xg, Cg, q * CONV_GP, q1, Bp);
       rt_gemm_panels(&gm, q * CONV_GP, q1, 0, Kg);
-    }
+    );
   } else {
-    RT_OMP(parallel for schedule(static) if(par))
-    for (q = 0; q < np; q++) {
+    RT_PAR_FOR(par, static, q, np,
       if (xq)
         conv_q_pack(p, xq, Cg, q, q + 1, Bp);
       else
         conv_pack_panels(p, xg, Cg, q, q + 1, Bp);
-    }
+    );
     rt_gemm_packed(&gm);
   }
 }
@@ -985,8 +978,7 @@ RT_HELPER void conv_phase_row(const float *src, int W, int s, int q0, float *dst
 RT_HELPER void conv_phase_fill(const RtConv *p, const float *x, int C, int hp, int wph, float *xph, int par) {
   int cr;
   (void)par; /* read only by the OpenMP pragma */
-  RT_OMP(parallel for schedule(static) if(par))
-  for (cr = 0; cr < C * hp; cr++) {
+  RT_PAR_FOR(par, static, cr, C * hp,
     const int c = cr / hp, ih = cr % hp - p->pt;
     float *d = xph + (int64_t)cr * p->sw * wph;
     int ph, q;
@@ -998,7 +990,7 @@ RT_HELPER void conv_phase_fill(const RtConv *p, const float *x, int C, int hp, i
         conv_phase_row(x + ((int64_t)c * p->H + ih) * p->W, p->W, p->sw, ph - p->pl, d, wph);
       }
     }
-  }
+  );
 }
 
 /* ----------------------- im2col from a row- and column-phase-split copy */
@@ -1394,12 +1386,11 @@ RT_HELPER void conv_implicit(const RtConv *p, const float *x, const float *w, co
         for (j = 0; j < p->kw; j++)
           koff[k++] = (int)conv_phase_koff(p, hp, wph, c, i, j);
   }
-  RT_OMP(parallel for schedule(static) if(par))
-  for (t = 0; t < (int64_t)p->OH * nkg; t++) {
+  RT_PAR_FOR(par, static, t, (int64_t)p->OH * nkg,
     const int oh = (int)(t / nkg), kg = (int)(t % nkg);
     const int kb1 = (kg + 1) * CONV_IMKB < nkb ? (kg + 1) * CONV_IMKB : nkb;
     conv_implicit_row(p, oh, kg * CONV_IMKB, kb1, xph, wt, koff, b, res, y, wph);
-  }
+  );
 }
 #endif
 
@@ -1600,9 +1591,7 @@ RT_HELPER void conv_t_task(const RtConv *p0, int64_t t, const float *x, const fl
 RT_FN void rt_conv_transpose2d(const RtConv *p, int n, const float *x, const float *w, const float *b, float *y) {
   const int64_t ntask = (int64_t)n * p->K * p->OH;
   int64_t t;
-  RT_OMP(parallel for schedule(static) if(ntask * p->OW * (p->C / p->groups) * p->kh * p->kw >= RT_PAR_MIN_WORK))
-  for (t = 0; t < ntask; t++)
-    conv_t_task(p, t, x, w, b, y);
+  RT_PAR_FOR(ntask * p->OW * (p->C / p->groups) * p->kh * p->kw >= RT_PAR_MIN_WORK, static, t, ntask, conv_t_task(p, t, x, w, b, y););
 }
 
 /* -------------------------------------------------------------- linear */

@@ -86,7 +86,7 @@ RT_HELPER void cbw_pack(int Kt, int N, const float *base, int kd, int64_t ks1, i
                         int64_t ns0, float *Bp) {
   const int nmain = RT_GEMM_NMAIN(N), np = (nmain + RT_GEMM_NR - 1) / RT_GEMM_NR;
   int pi;
-  RT_OMP(parallel for schedule(static))
+  RT_OMP(parallel for schedule(static) if((int64_t)Kt * N >= RT_PAR_MIN_ELEMS))
   for (pi = 0; pi <= np; pi++) {
     const int n0 = pi == np ? nmain : pi * RT_GEMM_NR;
     const int w = pi == np ? N - nmain : (nmain - n0 < RT_GEMM_NR ? nmain - n0 : RT_GEMM_NR);
@@ -122,7 +122,7 @@ RT_HELPER void cbw_im2col(const RtConv *p, const float *xg, int Cg, float *col, 
   const int ksz = p->kh * p->kw, OW = p->OW;
   const int64_t HW = (int64_t)p->H * p->W;
   int64_t r;
-  RT_OMP(parallel for schedule(static))
+  RT_OMP(parallel for schedule(static) if((int64_t)Cg * ksz * p->OH * OW >= RT_PAR_MIN_ELEMS))
   for (r = 0; r < (int64_t)Cg * ksz; r++) {
     const int c = (int)(r / ksz), i = (int)(r % ksz) / p->kw, j = (int)(r % ksz) % p->kw;
     const float *xc = xg + c * HW;
@@ -161,7 +161,7 @@ RT_HELPER void cbw_col2im(const RtConv *p, const float *dcol, int64_t ld, int Cg
   const int ksz = p->kh * p->kw, OW = p->OW;
   const int64_t HW = (int64_t)p->H * p->W;
   int c;
-  RT_OMP(parallel for schedule(static))
+  RT_OMP(parallel for schedule(static) if((int64_t)Cg * ksz * p->OH * OW >= RT_PAR_MIN_ELEMS))
   for (c = 0; c < Cg; c++) {
     float *dxc = dxg + c * HW;
     int i, j, oh, ow;
@@ -226,7 +226,7 @@ RT_FN void rt_conv2d_bwd_ws(const RtConv *p, int n, const float *x, const float 
 
   if (dx) { /* W[g]^T: (KK x Kg) per group, row-major */
     int64_t t;
-    RT_OMP(parallel for schedule(static))
+    RT_OMP(parallel for schedule(static) if((int64_t)KK * p->K >= RT_PAR_MIN_ELEMS))
     for (t = 0; t < (int64_t)G * KK; t++) {
       const int gg = (int)(t / KK), r = (int)(t % KK);
       const float *src = w + (int64_t)gg * Kg * KK + r;

@@ -193,9 +193,7 @@ RT_FN int rt_conv2d_rows(const RtConv *p, int n, const float *x, const float *w,
   if (!rt_conv2d_rows_applies(p))
     return 0;
   (void)work; /* read only by the OpenMP pragma */
-  RT_OMP(parallel for schedule(static) if(work >= RT_PAR_MIN_WORK))
-  for (t = 0; t < ntask; t++)
-    crow_task(p, t, x, w, b, res, y);
+  RT_PAR_FOR(work >= RT_PAR_MIN_WORK, static, t, ntask, crow_task(p, t, x, w, b, res, y););
   return 1;
 #else
   (void)p, (void)n, (void)x, (void)w, (void)b, (void)res, (void)y;

@@ -553,11 +553,10 @@ RT_FN void rt_fft_conv2d(const RtConv *p, int n, const float *x, const float *ws
         for (ch = slot; ch < nin; ch += FFT_SLOTS)
           fft_forward_chunk(p, &pl, xn, t0, nt, ch * 2 * FFT_L, work);
       }
-      RT_OMP(parallel for schedule(static) if(par))
-      for (i = 0; i < nf * pl.G; i++) {
+      RT_PAR_FOR(par, static, i, nf * pl.G,
         const int g = i / nf, f0 = i % nf * 32, f1 = f0 + 32 < pl.F ? f0 + 32 : pl.F;
         fft_product(&pl, ws, g, nt, f0, f1);
-      }
+      );
       RT_OMP(parallel for schedule(static, 1) if(par))
       for (slot = 0; slot < FFT_SLOTS; slot++) {
         float *work = pl.work + slot * fft_work_floats(pl.P, pl.Q);

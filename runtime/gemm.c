@@ -651,31 +651,27 @@ RT_FN void rt_gemm_dot(int M, int N, int K, const float *A, int64_t lda, const f
   int64_t t;
 #if defined(__AVX512F__)
   if (N == 1) { /* matrix-vector: 8 rows per task, no duplicated columns */
-    RT_OMP(parallel for schedule(static) if((int64_t)M * K >= RT_PAR_MIN_WORK))
-    for (t = 0; t < (M + 7) / 8; t++) {
+    RT_PAR_FOR((int64_t)M * K >= RT_PAR_MIN_WORK, static, t, (M + 7) / 8,
       const int i = (int)t * 8;
       gemm_dot_col8(K, A + i * lda, lda, Bt, M - i < 8 ? M - i : 8, C + i * rsc, rsc, bias ? bias + i : NULL,
                     res ? res + i * rsc : NULL, act, alpha, beta);
-    }
+    );
     return;
   }
 #endif
-  RT_OMP(parallel for schedule(static) if((int64_t)M * N * K >= RT_PAR_MIN_WORK))
-  for (t = 0; t < (int64_t)mb * nb; t++) {
+  RT_PAR_FOR((int64_t)M * N * K >= RT_PAR_MIN_WORK, static, t, (int64_t)mb * nb,
     /* the N block fastest: consecutive tasks reuse the same rows of A */
     const int i = (int)(t / nb) * 4, j = (int)(t % nb) * 4;
     const int64_t o = i * rsc + j * csc;
     gemm_dot4(K, A + i * lda, lda, Bt + j * ldbt, ldbt, M - i < 4 ? M - i : 4, N - j < 4 ? N - j : 4, C + o, rsc,
               csc, bias ? bias + i : NULL, res ? res + o : NULL, act, alpha, beta);
-  }
+  );
 }
 
 RT_FN void rt_gemm_packed(const RtGemm *g) {
   const int nt = rt_gemm_ntasks(g);
   int t;
-  RT_OMP(parallel for schedule(dynamic) if((int64_t)g->M * g->N * g->K >= RT_PAR_MIN_WORK))
-  for (t = 0; t < nt; t++)
-    rt_gemm_task(g, t);
+  RT_PAR_FOR((int64_t)g->M * g->N * g->K >= RT_PAR_MIN_WORK, dynamic, t, nt, rt_gemm_task(g, t););
 }
 
 RT_FN void rt_gemm(int M, int N, int K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,

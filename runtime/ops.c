@@ -62,26 +62,24 @@ RT_HELPER void ops_moments(const float *x, int64_t count, double *mean, double *
 RT_FN void rt_unary(int act, float a, float b, int64_t count, const float *x, float *y) {
   const int64_t nchunk = (count + OPS_CHUNK - 1) / OPS_CHUNK;
   int64_t t;
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < nchunk; t++) {
+  RT_PAR_FOR(count >= RT_PAR_MIN_ELEMS, static, t, nchunk,
     const int64_t i0 = t * OPS_CHUNK;
     const int64_t len = count - i0 < OPS_CHUNK ? count - i0 : OPS_CHUNK;
     rt_act_array(act, a, b, x + i0, y + i0, len);
-  }
+  );
 }
 
 RT_FN void rt_prelu(int n, int C, int HW, const float *x, const float *w, int nw, float *y) {
   const int64_t planes = (int64_t)n * C;
   int64_t t;
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < planes; t++) {
+  RT_PAR_FOR(planes * HW >= RT_PAR_MIN_ELEMS, static, t, planes,
     const float s = nw == 1 ? w[0] : w[t % C];
     const float *xp = x + t * HW;
     float *yp = y + t * HW;
     int i;
     for (i = 0; i < HW; i++)
       yp[i] = xp[i] >= 0.0f ? xp[i] : s * xp[i];
-  }
+  );
 }
 
 /* Folded per channel in double: y = x * scale + shift. */
@@ -89,8 +87,7 @@ RT_FN void rt_batchnorm(int n, int C, int HW, const float *x, const float *w, co
                         const float *var, float eps, float *y) {
   const int64_t planes = (int64_t)n * C;
   int64_t t;
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < planes; t++) {
+  RT_PAR_FOR(planes * HW >= RT_PAR_MIN_ELEMS, static, t, planes,
     const int c = (int)(t % C);
     const double sc = (w ? (double)w[c] : 1.0) / sqrt((double)var[c] + (double)eps);
     const float scale = (float)sc;
@@ -100,7 +97,7 @@ RT_FN void rt_batchnorm(int n, int C, int HW, const float *x, const float *w, co
     int i;
     for (i = 0; i < HW; i++)
       yp[i] = xp[i] * scale + shift;
-  }
+  );
 }
 
 RT_FN void rt_layernorm(int n, int M, const float *x, const float *w, const float *b, float eps, float *y) {
@@ -115,8 +112,7 @@ RT_FN void rt_layernorm(int n, int M, const float *x, const float *w, const floa
     ops_moments(xs, M, &mean, &var);
     m = (float)mean;
     r = (float)(1.0 / sqrt(var + (double)eps));
-    RT_OMP(parallel for schedule(static))
-    for (t = 0; t < nchunk; t++) {
+    RT_PAR_FOR((int64_t)M >= RT_PAR_MIN_ELEMS, static, t, nchunk,
       const int64_t i0 = t * OPS_CHUNK;
       const int64_t e = M - i0 < OPS_CHUNK ? M : i0 + OPS_CHUNK;
       int64_t i;
@@ -128,7 +124,7 @@ RT_FN void rt_layernorm(int n, int M, const float *x, const float *w, const floa
           v += b[i];
         ys[i] = v;
       }
-    }
+    );
   }
 }
 
@@ -137,8 +133,7 @@ RT_FN void rt_groupnorm(int n, int C, int HW, int G, const float *x, const float
   const int Cg = C / G;
   const int64_t gsize = (int64_t)Cg * HW, ngroups = (int64_t)n * G;
   int64_t t;
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < ngroups; t++) {
+  RT_PAR_FOR(ngroups * gsize >= RT_PAR_MIN_ELEMS, static, t, ngroups,
     const float *xg = x + t * gsize;
     float *yg = y + t * gsize;
     const int g = (int)(t % G);
@@ -157,15 +152,14 @@ RT_FN void rt_groupnorm(int n, int C, int HW, int G, const float *x, const float
       for (i = 0; i < HW; i++)
         yp[i] = (xp[i] - m) * sc + sh;
     }
-  }
+  );
 }
 
 RT_FN void rt_maxout(int n, int C, int HW, int pieces, const float *x, float *y) {
   const int Co = C / pieces;
   const int64_t planes = (int64_t)n * Co;
   int64_t t;
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < planes; t++) {
+  RT_PAR_FOR(planes * HW * pieces >= RT_PAR_MIN_ELEMS, static, t, planes,
     const int64_t s = t / Co;
     const int c = (int)(t % Co);
     const float *xs = x + s * C * HW;
@@ -181,7 +175,7 @@ RT_FN void rt_maxout(int n, int C, int HW, int pieces, const float *x, float *y)
           yp[i] = v;
       }
     }
-  }
+  );
 }
 
 /* Softmax over `dim` for up to OPS_SMT neighbouring inner positions at once,
@@ -236,8 +230,7 @@ RT_FN void rt_softmax(int64_t outer, int dim, int64_t inner, const float *x, flo
   if (dim <= 0)
     return;
   if (inner == 1) {
-    RT_OMP(parallel for schedule(static))
-    for (t = 0; t < outer; t++) {
+    RT_PAR_FOR(outer * dim >= RT_PAR_MIN_ELEMS, static, t, outer,
       const float *xr = x + t * dim;
       float *yr = y + t * dim;
       float m = xr[0], s = 0.0f;
@@ -255,16 +248,15 @@ RT_FN void rt_softmax(int64_t outer, int dim, int64_t inner, const float *x, flo
         for (d = 0; d < dim; d++)
           yr[d] = expf(xr[d] - m) * r;
       }
-    }
+    );
     return;
   }
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < outer * nib; t++) {
+  RT_PAR_FOR(outer * nib * dim >= RT_PAR_MIN_ELEMS, static, t, outer * nib,
     const int64_t o = t / nib, i0 = t % nib * OPS_SMT;
     const int nb = (int)(inner - i0 < OPS_SMT ? inner - i0 : OPS_SMT);
     const int64_t base = o * dim * inner + i0;
     ops_softmax_block(dim, inner, nb, x + base, y + base, log);
-  }
+  );
 }
 
 /* y[i] = a[i*sa] op b[i*sb] for i < len; the unit/zero strides get their own
@@ -325,8 +317,7 @@ RT_FN void rt_binary(int op, int rank, const int64_t *ydims, const int64_t *astr
   for (d = 0; d < orank; d++)
     rows *= ydims[d];
 
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < rows; t++) {
+  RT_PAR_FOR(rows * len >= RT_PAR_MIN_ELEMS, static, t, rows,
     int64_t rem = t, ao = 0, bo = 0;
     int e;
     for (e = orank - 1; e >= 0; e--) {
@@ -337,27 +328,24 @@ RT_FN void rt_binary(int op, int rank, const int64_t *ydims, const int64_t *astr
     }
     ops_binary_row(op, len, a + ao, sa, b + bo, sb, y + t * len);
     rt_act_array(act, alpha, beta, y + t * len, y + t * len, len);
-  }
+  );
 }
 
 RT_FN void rt_binary_same(int op, int64_t count, const float *a, const float *b, float *y, int act, float alpha,
                           float beta) {
   const int64_t nchunk = (count + OPS_CHUNK - 1) / OPS_CHUNK;
   int64_t t;
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < nchunk; t++) {
+  RT_PAR_FOR(count >= RT_PAR_MIN_ELEMS, static, t, nchunk,
     const int64_t i0 = t * OPS_CHUNK;
     const int64_t len = count - i0 < OPS_CHUNK ? count - i0 : OPS_CHUNK;
     ops_binary_row(op, len, a + i0, 1, b + i0, 1, y + i0);
     rt_act_array(act, alpha, beta, y + i0, y + i0, len);
-  }
+  );
 }
 
 RT_FN void rt_copy_slice(int64_t outer, int64_t inner_x, int64_t inner_y, int64_t off, const float *x, float *y) {
   int64_t o;
-  RT_OMP(parallel for schedule(static))
-  for (o = 0; o < outer; o++)
-    memcpy(y + o * inner_y + off, x + o * inner_x, (size_t)inner_x * sizeof(float));
+  RT_PAR_FOR(outer * inner_y >= RT_PAR_MIN_ELEMS, static, o, outer, memcpy(y + o * inner_y + off, x + o * inner_x, (size_t)inner_x * sizeof(float)););
 }
 
 RT_FN void rt_slice_copy(int64_t outer, int64_t inner_x, int64_t inner_y, int64_t off, const float *x, float *y) {
@@ -369,8 +357,7 @@ RT_FN void rt_slice_copy(int64_t outer, int64_t inner_x, int64_t inner_y, int64_
 RT_FN void rt_upsample_nearest(int n, int C, int H, int W, int fh, int fw, const float *x, float *y) {
   const int64_t rows = (int64_t)n * C * H, OW = (int64_t)W * fw;
   int64_t t;
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < rows; t++) {
+  RT_PAR_FOR(rows * OW * fh >= RT_PAR_MIN_ELEMS, static, t, rows,
     const float *xr = x + t * W;
     float *yr = y + t * fh * OW; /* input row t of its plane maps to fh output rows */
     int i, k;
@@ -379,7 +366,7 @@ RT_FN void rt_upsample_nearest(int n, int C, int H, int W, int fh, int fw, const
         yr[(int64_t)i * fw + k] = xr[i];
     for (k = 1; k < fh; k++)
       memcpy(yr + k * OW, yr, (size_t)OW * sizeof(float));
-  }
+  );
 }
 
 /* Source index of padded position i for an axis of length L (L >= 1).
@@ -408,8 +395,7 @@ RT_FN void rt_pad2d(int n, int C, int H, int W, int pt, int pl, int pb, int pr, 
   int64_t t;
   if (OH <= 0 || OW <= 0)
     return;
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < rows; t++) {
+  RT_PAR_FOR(rows * OW >= RT_PAR_MIN_ELEMS, static, t, rows,
     const int64_t oh = t % OH, plane = t / OH;
     float *yr = y + t * OW;
     int64_t ih = oh - pt, o;
@@ -428,7 +414,7 @@ RT_FN void rt_pad2d(int n, int C, int H, int W, int pt, int pl, int pb, int pr, 
       yr[o] = xr[o - pl];
     for (o = hi > lo ? hi : lo; o < OW; o++)
       yr[o] = mode == 0 ? value : xr[ops_pad_src(o - pl, W, mode)];
-  }
+  );
 }
 
 /* Rows of y along its last axis; each row's start in x is rebuilt from its
@@ -448,8 +434,7 @@ RT_FN void rt_transpose(int rank, const int64_t *xdims, const int *perm, const f
   for (d = 0; d < rank - 1; d++)
     rows *= xdims[perm[d]];
 
-  RT_OMP(parallel for schedule(static))
-  for (t = 0; t < rows; t++) {
+  RT_PAR_FOR(rows * len >= RT_PAR_MIN_ELEMS, static, t, rows,
     int64_t rem = t, xo = 0, i;
     int dd, ee;
     float *yr = y + t * len;
@@ -467,5 +452,5 @@ RT_FN void rt_transpose(int rank, const int64_t *xdims, const int *perm, const f
       for (i = 0; i < len; i++)
         yr[i] = x[xo + i * xs_last];
     }
-  }
+  );
 }

@@ -271,9 +271,7 @@ RT_HELPER void pool_max_sep(const RtPool *p, int n, const float *x, float *y) {
   const int nrb = (p->OH + POOL_SEP_RB - 1) / POOL_SEP_RB;
   const int64_t ntask = (int64_t)n * p->C * nrb;
   int64_t t;
-  RT_OMP(parallel for schedule(static) if(ntask * POOL_SEP_RB * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK))
-  for (t = 0; t < ntask; t++)
-    pool_max_sep_task(p, t, x, y);
+  RT_PAR_FOR(ntask * POOL_SEP_RB * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK, static, t, ntask, pool_max_sep_task(p, t, x, y););
 }
 
 /* Stride-1 max pooling that keeps the width (OW == W, dilation 1): output
@@ -369,17 +367,13 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
 RT_HELPER void pool_max_flat(const RtPool *p, int n, const float *x, float *y) {
   const int64_t nplanes = (int64_t)n * p->C, per = pool_flat_planes(p), ntask = (nplanes + per - 1) / per;
   int64_t t;
-  RT_OMP(parallel for schedule(static) if(nplanes * p->OH * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK))
-  for (t = 0; t < ntask; t++)
-    pool_max_flat_task(p, t, nplanes, x, y);
+  RT_PAR_FOR(nplanes * p->OH * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK, static, t, ntask, pool_max_flat_task(p, t, nplanes, x, y););
 }
 
 RT_HELPER void pool_max_vec(const RtPool *p, int n, const float *x, float *y) {
   const int64_t ntask = (int64_t)n * p->C * p->OH;
   int64_t t;
-  RT_OMP(parallel for schedule(static) if(ntask * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK))
-  for (t = 0; t < ntask; t++)
-    pool_max_task(p, t, x, y);
+  RT_PAR_FOR(ntask * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK, static, t, ntask, pool_max_task(p, t, x, y););
 }
 #endif
 
@@ -399,8 +393,7 @@ RT_HELPER void pool_window(const RtPool *p, int n, const float *x, float *y, int
   const int ow_a = ow_a0 < ow_b ? ow_a0 : ow_b;
   int64_t t;
 
-  RT_OMP(parallel for schedule(static) if(ntask * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK))
-  for (t = 0; t < ntask; t++) {
+  RT_PAR_FOR(ntask * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK, static, t, ntask,
     const int oh = (int)(t % p->OH);
     const float *xp = x + (t / p->OH) * p->H * p->W;
     float *yr = y + t * p->OW;
@@ -456,7 +449,7 @@ RT_HELPER void pool_window(const RtPool *p, int n, const float *x, float *y, int
       }
       yr[ow] = kind == 0 ? acc : pool_finish(p, kind, acc, (ihi - ilo) * (jhi - jlo), (phi - plo) * (qhi - qlo));
     }
-  }
+  );
 }
 
 RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y) {
@@ -491,8 +484,7 @@ RT_FN void rt_adaptive_avgpool2d(int n, int C, int H, int W, int OH, int OW, con
   const int64_t ntask = (int64_t)n * C * OH;
   int64_t t;
 
-  RT_OMP(parallel for schedule(static) if((int64_t)n * C * H * W >= RT_PAR_MIN_WORK))
-  for (t = 0; t < ntask; t++) {
+  RT_PAR_FOR((int64_t)n * C * H * W >= RT_PAR_MIN_WORK, static, t, ntask,
     const int oh = (int)(t % OH);
     const float *xp = x + (t / OH) * H * W;
     const int hs = (int)((int64_t)oh * H / OH);
@@ -508,7 +500,7 @@ RT_FN void rt_adaptive_avgpool2d(int n, int C, int H, int W, int OH, int OW, con
           s += xp[(int64_t)i * W + j];
       y[t * OW + ow] = s / (float)((he - hs) * (we - ws));
     }
-  }
+  );
 }
 
 RT_FN void rt_global_avgpool(int n, int C, int HW, const float *x, float *y) {
@@ -518,15 +510,12 @@ RT_FN void rt_global_avgpool(int n, int C, int HW, const float *x, float *y) {
 RT_FN void rt_reduce_mean(int64_t outer, int64_t red, int64_t inner, const float *x, float *y) {
   int64_t o;
   if (inner == 1) {
-    RT_OMP(parallel for schedule(static) if(outer * red * inner >= RT_PAR_MIN_WORK))
-    for (o = 0; o < outer; o++)
-      y[o] = pool_sum(x + o * red, red) / (float)red;
+    RT_PAR_FOR(outer * red * inner >= RT_PAR_MIN_WORK, static, o, outer, y[o] = pool_sum(x + o * red, red) / (float)red;);
     return;
   }
   /* Strided case: accumulate whole rows so the inner loop is contiguous; the
    * sum of each output still runs over r = 0, 1, ... in order. */
-  RT_OMP(parallel for schedule(static) if(outer * red * inner >= RT_PAR_MIN_WORK))
-  for (o = 0; o < outer; o++) {
+  RT_PAR_FOR(outer * red * inner >= RT_PAR_MIN_WORK, static, o, outer,
     const float *xo = x + o * red * inner;
     float *yo = y + o * inner;
     int64_t r, i;
@@ -537,5 +526,5 @@ RT_FN void rt_reduce_mean(int64_t outer, int64_t red, int64_t inner, const float
         yo[i] += xo[r * inner + i];
     for (i = 0; i < inner; i++)
       yo[i] /= (float)red;
-  }
+  );
 }

@@ -798,15 +798,14 @@ RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float 
   gm.bias = NULL, gm.res = NULL;
   gm.act = RT_ACT_NONE, gm.alpha = 0.0f, gm.beta = 0.0f;
   ntask = rt_gemm_ntasks(&gm);
-  RT_OMP(parallel for schedule(dynamic) if(par))
-  for (t = 0; t < (int64_t)a2 * ntask; t++) {
+  RT_PAR_FOR(par, dynamic, t, (int64_t)a2 * ntask,
     const int xi = (int)(t / ntask);
     RtGemm gx = gm;
     gx.A = V + xi * vxs;
     gx.Bp = u + xi * (int64_t)p->C * ks;
     gx.C = M + xi * mxs;
     rt_gemm_task(&gx, (int)(t % ntask));
-  }
+  );
 
   RT_OMP(parallel for schedule(static) if(par))
   for (t = 0; t < (int64_t)g->th * ncho * nkb; t++) {
@@ -861,15 +860,14 @@ RT_HELPER void wino_kblock(const RtConv *p, const WinoGeo *g, int blk, const flo
   gm.bias = NULL, gm.res = NULL;
   gm.act = RT_ACT_NONE, gm.alpha = 0.0f, gm.beta = 0.0f;
   ntask = rt_gemm_ntasks(&gm);
-  RT_OMP(parallel for schedule(dynamic) if(ipar))
-  for (t = 0; t < (int64_t)a2 * ntask; t++) {
+  RT_PAR_FOR(ipar, dynamic, t, (int64_t)a2 * ntask,
     const int xi = (int)(t / ntask);
     RtGemm gx = gm;
     gx.A = u + (int64_t)xi * p->K * p->C;
     gx.Bp = V + xi * vs;
     gx.C = M + xi * ms;
     rt_gemm_task(&gx, (int)(t % ntask));
-  }
+  );
 
   RT_OMP(parallel for schedule(static) if(ipar))
   for (t = 0; t < (int64_t)p->K * nr; t++) {
@@ -899,12 +897,11 @@ RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float 
   const int par = (int64_t)g->a * g->a * g->T * p->C * p->K >= RT_PAR_MIN_WORK;
   int s;
   if (par && g->nslot > 1) {
-    RT_OMP(parallel for schedule(static))
-    for (s = 0; s < g->nslot; s++) {
+    RT_PAR_FOR(par, static, s, g->nslot,
       int blk;
       for (blk = s; blk < g->nblk; blk += g->nslot)
         wino_kblock(p, g, blk, xn, u, b, rn, yn, S + s * g->slot, 0);
-    }
+    );
   } else {
     for (s = 0; s < g->nblk; s++)
       wino_kblock(p, g, s, xn, u, b, rn, yn, S, par);

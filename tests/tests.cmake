@@ -16,6 +16,8 @@ if(CNNC_NATIVE)
   find_package(OpenMP COMPONENTS C)
   add_executable(unit_fastconv_native ${CMAKE_SOURCE_DIR}/tests/unit_fastconv.c)
   target_compile_options(unit_fastconv_native PRIVATE -O2 -march=native)
+  # tiny parallel thresholds: the 1-vs-2-thread checks run every parallel loop
+  target_compile_definitions(unit_fastconv_native PRIVATE RT_PAR_MIN_WORK=64 RT_PAR_MIN_ELEMS=64)
   target_link_libraries(unit_fastconv_native cnnc_lib cnnc_rt)
   if(OpenMP_C_FOUND)
     target_link_libraries(unit_fastconv_native OpenMP::OpenMP_C)
