@@ -153,6 +153,33 @@ RT_HELPER void rt_act_array(int act, float a, float b, const float *x, float *y,
   }
 }
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+/* The fused epilogue of the AVX-512 conv/GEMM kernels on one 16-lane
+ * vector: v + (bias + r) -> relu/leaky/clip (others left to rt_act_array)
+ * -> c, m masking the lanes (masked lanes neither loaded nor stored). */
+RT_INLINE void rt_epi16(__m512 v, float *c, const float *r, float bv, __mmask16 m, int act, float alpha,
+                          float beta) {
+  __m512 s = _mm512_set1_ps(bv);
+  if (r)
+    s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, r));
+  v = _mm512_add_ps(v, s);
+  if (act == RT_ACT_RELU) {
+    v = _mm512_max_ps(v, _mm512_setzero_ps());
+  } else if (act == RT_ACT_LEAKY) {
+    const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    v = _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha));
+  } else if (act == RT_ACT_CLIP) {
+    /* v < a ? a : (v > b ? b : v), NaN passing through, exactly as rt_act1 */
+    const __mmask16 lo = _mm512_cmp_ps_mask(v, _mm512_set1_ps(alpha), _CMP_LT_OQ);
+    const __mmask16 hi = _mm512_cmp_ps_mask(v, _mm512_set1_ps(beta), _CMP_GT_OQ);
+    v = _mm512_mask_mov_ps(v, hi, _mm512_set1_ps(beta));
+    v = _mm512_mask_mov_ps(v, lo, _mm512_set1_ps(alpha));
+  }
+  _mm512_mask_storeu_ps(c, m, v);
+}
+#endif
+
 /* ---------------------------------------------------------------- conv.c */
 
 /* 2-D convolution (also 1-D with H = kh = 1).  Weight (K, C/groups, kh, kw).

@@ -1238,25 +1238,6 @@ RT_INLINE size_t conv_implicit_scratch(const RtConv *p) {
 /* v + bias (+ r) -> activation -> y for one 16-column vector (m masks the
  * columns: masked lanes are neither loaded nor stored); gemm.c's
  * arithmetic: (bias + r) first, then + the sum. */
-RT_INLINE void conv_epi16(__m512 v, float *y, const float *r, float bv, __mmask16 m, int act, float alpha,
-                          float beta) {
-  __m512 s = _mm512_set1_ps(bv);
-  if (r)
-    s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, r));
-  v = _mm512_add_ps(v, s);
-  if (act == RT_ACT_RELU) {
-    v = _mm512_max_ps(v, _mm512_setzero_ps());
-  } else if (act == RT_ACT_LEAKY) {
-    const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-    v = _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha));
-  } else if (act == RT_ACT_CLIP) { /* as rt_act1: v < a ? a : (v > b ? b : v) */
-    const __mmask16 lo = _mm512_cmp_ps_mask(v, _mm512_set1_ps(alpha), _CMP_LT_OQ);
-    const __mmask16 hi = _mm512_cmp_ps_mask(v, _mm512_set1_ps(beta), _CMP_GT_OQ);
-    v = _mm512_mask_mov_ps(v, hi, _mm512_set1_ps(beta));
-    v = _mm512_mask_mov_ps(v, lo, _mm512_set1_ps(alpha));
-  }
-  _mm512_mask_storeu_ps(y, m, v);
-}
 
 #define CONV_R8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
@@ -1299,11 +1280,11 @@ RT_INLINE void conv_implicit_kernel(int kdim, const float *xb, const int *koff, 
     float *yi = y + i * cs;                                                                                \
     const float *ri = r ? r + i * cs : NULL;                                                               \
     const float bv = bias ? bias[i] : 0.0f;                                                                \
-    conv_epi16(c##i##0, yi, ri, bv, m0, act, alpha, beta);                                                 \
+    rt_epi16(c##i##0, yi, ri, bv, m0, act, alpha, beta);                                                 \
     if (nv > 1)                                                                                            \
-      conv_epi16(c##i##1, yi + 16, ri ? ri + 16 : NULL, bv, m1, act, alpha, beta);                         \
+      rt_epi16(c##i##1, yi + 16, ri ? ri + 16 : NULL, bv, m1, act, alpha, beta);                         \
     if (nv > 2)                                                                                            \
-      conv_epi16(c##i##2, yi + 32, ri ? ri + 32 : NULL, bv, m2, act, alpha, beta);                         \
+      rt_epi16(c##i##2, yi + 32, ri ? ri + 32 : NULL, bv, m2, act, alpha, beta);                         \
   }
     CONV_R8(CONV_ST)
 #undef CONV_ST

@@ -94,26 +94,6 @@ RT_HELPER void gemm_act_rows(int mr, int nr, float *c, int64_t rsc, int act, flo
 
 /* v + bias (+ r) -> activation -> C for one 16-column vector of one row; m
  * masks the columns (masked lanes are neither loaded nor stored). */
-RT_INLINE void gemm_epi16(__m512 v, float *c, const float *r, float bv, __mmask16 m, int act, float alpha,
-                          float beta) {
-  __m512 s = _mm512_set1_ps(bv);
-  if (r)
-    s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, r));
-  v = _mm512_add_ps(v, s);
-  if (act == RT_ACT_RELU) {
-    v = _mm512_max_ps(v, _mm512_setzero_ps());
-  } else if (act == RT_ACT_LEAKY) {
-    const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
-    v = _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha));
-  } else if (act == RT_ACT_CLIP) {
-    /* v < a ? a : (v > b ? b : v), NaN passing through, exactly as rt_act1 */
-    const __mmask16 lo = _mm512_cmp_ps_mask(v, _mm512_set1_ps(alpha), _CMP_LT_OQ);
-    const __mmask16 hi = _mm512_cmp_ps_mask(v, _mm512_set1_ps(beta), _CMP_GT_OQ);
-    v = _mm512_mask_mov_ps(v, hi, _mm512_set1_ps(beta));
-    v = _mm512_mask_mov_ps(v, lo, _mm512_set1_ps(alpha));
-  }
-  _mm512_mask_storeu_ps(c, m, v);
-}
 
 #define GEMM_R8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
@@ -204,11 +184,11 @@ RT_INLINE void gemm_kernel_avx512(int kc, const float *a, int64_t lda, const flo
     float *ci = c + i * rsc;                                                                               \
     const float *ri = res ? res + i * rsc : NULL;                                                          \
     const float bv = bias ? bias[i] : 0.0f;                                                                \
-    gemm_epi16(c##i##0, ci, ri, bv, m0, act, alpha, beta);                                                 \
+    rt_epi16(c##i##0, ci, ri, bv, m0, act, alpha, beta);                                                 \
     if (nv > 1)                                                                                            \
-      gemm_epi16(c##i##1, ci + 16, ri ? ri + 16 : NULL, bv, m1, act, alpha, beta);                         \
+      rt_epi16(c##i##1, ci + 16, ri ? ri + 16 : NULL, bv, m1, act, alpha, beta);                         \
     if (nv > 2)                                                                                            \
-      gemm_epi16(c##i##2, ci + 32, ri ? ri + 32 : NULL, bv, m2, act, alpha, beta);                         \
+      rt_epi16(c##i##2, ci + 32, ri ? ri + 32 : NULL, bv, m2, act, alpha, beta);                         \
   }
     GEMM_R8(GEMM_STORE)
 #undef GEMM_STORE
