@@ -155,6 +155,37 @@ RT_HELPER void rt_act_array(int act, float a, float b, const float *x, float *y,
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
+/* Lanes l of a 16-wide access at column c + l that lie in [0, W). */
+RT_INLINE __mmask16 rt_lanes16(int c, int W) {
+  const int lo = c >= 0 ? 0 : -c, hi = W - c >= 16 ? 16 : W - c;
+  if (hi <= lo)
+    return 0;
+  return (__mmask16)((hi >= 16 ? 0xFFFFu : (1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+/* x[c0 .. c0+16) of a row of length W, zero outside [0, W); memory outside
+ * the row is never touched (masked loads; lanes moved up by a permute when
+ * c0 < 0: the expanding load that does this is microcoded and slow on AMD). */
+RT_INLINE __m512 rt_load16(const float *row, int c0, int W) {
+  if (c0 >= 0 && c0 + 16 <= W)
+    return _mm512_loadu_ps(row + c0);
+  if (c0 >= W || c0 + 16 <= 0)
+    return _mm512_setzero_ps();
+  if (c0 >= 0)
+    return _mm512_maskz_loadu_ps((__mmask16)((1u << (W - c0)) - 1u), row + c0);
+  {
+    /* lanes [-c0, min(16, W - c0)) take row[0], row[1], ...: load from the
+     * row start and move lanes up by -c0 (a permute; the expanding load that
+     * does this in one instruction is microcoded and slow on AMD) */
+    const int hi = W - c0 < 16 ? W - c0 : 16;
+    const __mmask16 mk = (__mmask16)(((1u << hi) - 1u) & ~((1u << -c0) - 1u));
+    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << (hi + c0)) - 1u), row);
+    const __m512i idx = _mm512_sub_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                         _mm512_set1_epi32(-c0));
+    return _mm512_maskz_permutexvar_ps(mk, idx, v);
+  }
+}
+
 /* The fused epilogue of the AVX-512 conv/GEMM kernels on one 16-lane
  * vector: v + (bias + r) -> relu/leaky/clip (others left to rt_act_array)
  * -> c, m masking the lanes (masked lanes neither loaded nor stored). */

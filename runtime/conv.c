@@ -293,36 +293,15 @@ RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
-/* x[c0 .. c0+16) of a row of length W, zero outside [0, W); memory outside
- * the row is never touched (masked and expanding loads). */
-RT_INLINE __m512 conv_load16(const float *row, int c0, int W) {
-  if (c0 >= 0 && c0 + 16 <= W)
-    return _mm512_loadu_ps(row + c0);
-  if (c0 >= W || c0 + 16 <= 0)
-    return _mm512_setzero_ps();
-  if (c0 >= 0)
-    return _mm512_maskz_loadu_ps((__mmask16)((1u << (W - c0)) - 1u), row + c0);
-  {
-    /* lanes [-c0, min(16, W - c0)) take row[0], row[1], ...: load from the
-     * row start and move lanes up by -c0 (a permute; the expanding load that
-     * does this in one instruction is microcoded and slow on AMD) */
-    const int hi = W - c0 < 16 ? W - c0 : 16;
-    const __mmask16 mk = (__mmask16)(((1u << hi) - 1u) & ~((1u << -c0) - 1u));
-    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << (hi + c0)) - 1u), row);
-    const __m512i idx = _mm512_sub_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                         _mm512_set1_epi32(-c0));
-    return _mm512_maskz_permutexvar_ps(mk, idx, v);
-  }
-}
 
 /* The 16 inputs x[c0 + s*l], l < 16, of one row (zero outside [0, W)):
  * contiguous for stride 1, even lanes of 32 for stride 2, a gather else. */
 RT_INLINE __m512 conv_load16s(const float *row, int c0, int s, int W) {
   if (s == 1)
-    return conv_load16(row, c0, W);
+    return rt_load16(row, c0, W);
   if (s == 2) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    return _mm512_permutex2var_ps(conv_load16(row, c0, W), even, conv_load16(row, c0 + 16, W));
+    return _mm512_permutex2var_ps(rt_load16(row, c0, W), even, rt_load16(row, c0 + 16, W));
   }
   {
     const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(c0),
@@ -836,7 +815,7 @@ RT_HELPER void conv_pack_panels(const RtConv *p, const float *xg, int Cg, int q0
           } else {
             float col[8]; /* the tail has at most 8 columns */
             conv_im2col_run(p, xg + c * plane, i, off, l, h, oh0, ow0, w, col);
-            for (u = 0; u < w; u++)
+            for (u = 0; u < w && u < 8; u++)
               dst[(int64_t)u * K + k] = col[u];
           }
         }

@@ -28,13 +28,6 @@ enum { CROW_KWMAX = 32 };
 
 #define CROW_K8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
-/* Lanes l of a 16-wide load at input column s + l that lie in [0, W). */
-RT_INLINE __mmask16 crow_mask(int s, int W) {
-  const int lo = s >= 0 ? 0 : -s, hi = W - s >= 16 ? 16 : W - s;
-  if (hi <= lo)
-    return 0;
-  return (__mmask16)((hi >= 16 ? 0xFFFFu : (1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
 
 /* The register tile: KB channels starting at k0 x 16*NV columns from ow0 of
  * output row oh of one sample (xn: its input, yn: its output).  KB and NV are
@@ -162,8 +155,8 @@ RT_HELPER void crow_task(const RtConv *p0, int64_t t, const float *x, const floa
     const int nv = p->OW - ow0 > 16 ? 2 : 1;
     for (j = 0; j < p->kw; j++) {
       const int s = ow0 - p->pl + j * p->dw;
-      m[j][0] = crow_mask(s, p->W);
-      m[j][1] = crow_mask(s + 16, p->W);
+      m[j][0] = rt_lanes16(s, p->W);
+      m[j][1] = rt_lanes16(s + 16, p->W);
     }
     if (rp)
       crow_tile_kb(p, xn, w, b, rn, yn, k0, kb, oh, ow0, (const __mmask16(*)[2])m, 2, 1);

@@ -190,13 +190,6 @@ RT_INLINE int pool_sep_ok(const RtPool *p) {
          p->kh <= POOL_SEP_K && p->kw <= POOL_SEP_K && (p->OW + 15) / 16 * 16 <= POOL_SEP_W;
 }
 
-/* Lanes l of a 16-wide load at column c + l that lie in [0, W). */
-RT_INLINE __mmask16 pool_lanes(int c, int W) {
-  const int lo = c >= 0 ? 0 : -c, hi = W - c >= 16 ? 16 : W - c;
-  if (hi <= lo)
-    return 0;
-  return (__mmask16)((hi >= 16 ? 0xFFFFu : (1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
 
 RT_HELPER void pool_max_sep_task(const RtPool *p0, int64_t t, const float *x, float *y) {
   const RtPool pv = *p0, *p = &pv;
@@ -218,8 +211,8 @@ RT_HELPER void pool_max_sep_task(const RtPool *p0, int64_t t, const float *x, fl
   for (v = 0; v < nv; v++)
     for (j = 0; j < p->kw; j++) {
       const int c = v * 16 * p->sw - p->pl + j;
-      mk[v][j][0] = pool_lanes(c, p->W);
-      mk[v][j][1] = pool_lanes(c + 16, p->W);
+      mk[v][j][0] = rt_lanes16(c, p->W);
+      mk[v][j][1] = rt_lanes16(c + 16, p->W);
     }
   exact = pool_has_nan(xp + (int64_t)r0 * p->W, (int64_t)(r1 - r0) * p->W);
   for (r = r0; r < r1; r++) { /* horizontal window maxima, taps in j order */

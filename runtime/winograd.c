@@ -409,27 +409,6 @@ RT_HELPER void wino_out_trows_scalar(const RtConv *p, const WinoGeo *g, const fl
 #define WSUB(x, y) _mm512_sub_ps(x, y)
 #define WMULC(x, c) _mm512_mul_ps(x, _mm512_set1_ps(c))
 
-/* x[c0 .. c0+16) of a row of length W, zero outside [0, W); never touches
- * memory outside the row (masked/expanding loads). */
-RT_INLINE __m512 wino_load_row16(const float *row, int c0, int W) {
-  if (c0 >= 0 && c0 + 16 <= W)
-    return _mm512_loadu_ps(row + c0);
-  if (c0 >= W || c0 + 16 <= 0)
-    return _mm512_setzero_ps();
-  if (c0 >= 0)
-    return _mm512_maskz_loadu_ps((__mmask16)((1u << (W - c0)) - 1u), row + c0);
-  {
-    /* lanes [-c0, min(16, W - c0)) take row[0], row[1], ...: load from the
-     * row start and move lanes up by -c0 (a permute; the expanding load that
-     * does this in one instruction is microcoded and slow on AMD) */
-    const int hi = W - c0 < 16 ? W - c0 : 16;
-    const __mmask16 mk = (__mmask16)(((1u << hi) - 1u) & ~((1u << -c0) - 1u));
-    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << (hi + c0)) - 1u), row);
-    const __m512i idx = _mm512_sub_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                         _mm512_set1_epi32(-c0));
-    return _mm512_maskz_permutexvar_ps(mk, idx, v);
-  }
-}
 
 /* In-register transpose of the 16 x 16 block r[row][lane]: afterwards r[j]
  * holds what was lane j of every row (unpack, shuffle, two 128-bit lane
@@ -497,7 +476,7 @@ RT_INLINE void wino_in_strip_m(const RtConv *p, const WinoGeo *g, const float *x
     __m512 d[6];
     for (i = 0; i < a; i++) {
       const int ih = ty * m - p->pt + i;
-      d[i] = ih >= 0 && ih < p->H ? wino_load_row16(xc + (int64_t)ih * p->W, c0 + 16 * q, p->W)
+      d[i] = ih >= 0 && ih < p->H ? rt_load16(xc + (int64_t)ih * p->W, c0 + 16 * q, p->W)
                                   : _mm512_setzero_ps();
     }
     if (m == 4)
@@ -653,7 +632,7 @@ RT_INLINE void wino_in_trows_chunk_m(const RtConv *p, const WinoGeo *g, const fl
         continue;
       }
       for (l = 0; l < 16; l++)
-        r[l] = l < nc ? wino_load_row16(xc + l * hw + (int64_t)ih * p->W, col0 + 16 * q, p->W) : _mm512_setzero_ps();
+        r[l] = l < nc ? rt_load16(xc + l * hw + (int64_t)ih * p->W, col0 + 16 * q, p->W) : _mm512_setzero_ps();
       wino_tr16(r);
       for (j = 0; j < 16; j++)
         _mm512_store_ps(pat[i][16 * q + j], r[j]);
