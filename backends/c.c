@@ -12,6 +12,7 @@
  * One emit function per op, dispatched through a table indexed by OpKind.
  */
 #include "backend.h"
+#include "cnnc_rt.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -109,21 +110,62 @@ static void hw(const Tensor *t, int64_t *H, int64_t *W) {
   }
 }
 
-/* `static const RtConv p = {...}` for a conv node (act only in inference). */
-static void emit_conv_desc(CGen *cg, Node *n) {
-  Tensor *x = n->in[0], *y = n->out;
+/* The runtime descriptor of a conv node (act only in inference). */
+static RtConv conv_desc(const Node *n) {
   int64_t H, W, OH, OW;
-  hw(x, &H, &W);
-  hw(y, &OH, &OW);
-  emitf(cg->E, "static const RtConv p = {.C = %lld, .H = %lld, .W = %lld, .K = %lld, .OH = %lld, .OW = %lld, "
-               ".kh = %d, .kw = %d, .sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .groups = %d, "
-               ".act = %d, .alpha = %s, .beta = %s, .algo = %d, .tile = %d};",
-        (long long)x->shape.d[1], (long long)H, (long long)W, (long long)y->shape.d[1], (long long)OH,
-        (long long)OW, n->kernel[0], n->kernel[1], n->stride[0], n->stride[1], n->dilation[0], n->dilation[1],
-        n->pad[0], n->pad[1], n->groups, rt_act(n->act), fl(n->act_alpha), fl(n->act_beta), n->algo,
-        n->algo_tile);
+  hw(n->in[0], &H, &W);
+  hw(n->out, &OH, &OW);
+  RtConv p = {.C = (int)n->in[0]->shape.d[1], .H = (int)H, .W = (int)W, .K = (int)n->out->shape.d[1],
+              .OH = (int)OH, .OW = (int)OW, .kh = n->kernel[0], .kw = n->kernel[1], .sh = n->stride[0],
+              .sw = n->stride[1], .dh = n->dilation[0], .dw = n->dilation[1], .pt = n->pad[0], .pl = n->pad[1],
+              .groups = n->groups, .act = rt_act(n->act), .alpha = n->act_alpha, .beta = n->act_beta,
+              .algo = n->algo, .tile = n->algo_tile};
+  return p;
 }
 
+/* `static const RtConv p = {...}` for a conv node. */
+static void emit_conv_desc(CGen *cg, Node *n) {
+  RtConv p = conv_desc(n);
+  emitf(cg->E, "static const RtConv p = {.C = %d, .H = %d, .W = %d, .K = %d, .OH = %d, .OW = %d, "
+               ".kh = %d, .kw = %d, .sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .groups = %d, "
+               ".act = %d, .alpha = %s, .beta = %s, .algo = %d, .tile = %d};",
+        p.C, p.H, p.W, p.K, p.OH, p.OW, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl, p.groups, p.act,
+        fl(n->act_alpha), fl(n->act_beta), p.algo, p.tile);
+}
+
+/* The call for a forward conv: straight to the kernel rt_conv2d would
+ * dispatch to (the same function of the descriptor), so gcc compiles only
+ * the kernels the model uses. */
+static void emit_conv_call(CGen *cg, Node *n) {
+  Tensor *x = n->in[0], *y = n->out;
+  RtConv p = conv_desc(n);
+  const char *args = cnnc_fmt("&p, batch, %s, %s, %s, %s, %s", ref(cg, x),
+                              ref(cg, n->algo_weight ? n->algo_weight : n->weight), opt_ref(cg, n->bias),
+                              opt_ref(cg, n->residual), ref(cg, y));
+  const char *scratch = n->scratch_bytes ? cnnc_fmt("A + %lld", (long long)n->scratch_offset) : "NULL";
+  switch (rt_conv2d_algo(&p, n->scratch_bytes != 0)) {
+  case RT_ALGO_WINOGRAD:
+    emitf(cg->E, "rt_winograd_conv2d(%s, %s);", args, scratch);
+    return;
+  case RT_ALGO_FFT:
+    emitf(cg->E, "rt_fft_conv2d(%s, %s);", args, scratch);
+    return;
+  case RT_ALGO_GEMM1X1:
+  case RT_ALGO_IM2COL:
+    emitf(cg->E, "rt_conv2d_gemm(%s, %s);", args, scratch);
+    return;
+  default: {
+    static const char *const form[] = {[RT_DIRECT_ROWS] = "(void)rt_conv2d_rows",
+                                       [RT_DIRECT_DEPTHWISE] = "rt_conv2d_depthwise",
+                                       [RT_DIRECT_PLAIN] = "rt_conv2d_plain"};
+    emitf(cg->E, "#if defined(__AVX512F__)");
+    emitf(cg->E, "%s(%s);", form[rt_conv2d_direct_form(&p)], args);
+    emitf(cg->E, "#else");
+    emitf(cg->E, "rt_conv2d_plain(%s);", args);
+    emitf(cg->E, "#endif");
+  }
+  }
+}
 
 static void emit_conv(CGen *cg, Node *n) {
   Tensor *x = n->in[0], *y = n->out;
@@ -135,10 +177,7 @@ static void emit_conv(CGen *cg, Node *n) {
     emitf(cg->E, "rt_conv_transpose2d(&p, batch, %s, %s, %s, %s);", ref(cg, x), ref(cg, n->weight),
           opt_ref(cg, n->bias), ref(cg, y));
   else
-    emitf(cg->E, "rt_conv2d(&p, batch, %s, %s, %s, %s, %s, %s);", ref(cg, x),
-          ref(cg, n->algo_weight ? n->algo_weight : n->weight),
-          opt_ref(cg, n->bias), opt_ref(cg, n->residual), ref(cg, y),
-          n->scratch_bytes ? cnnc_fmt("A + %lld", (long long)n->scratch_offset) : "NULL");
+    emit_conv_call(cg, n);
 }
 
 static void emit_linear(CGen *cg, Node *n) {
@@ -893,26 +932,36 @@ static unsigned char *build_blob(CGen *cg) {
   return blob;
 }
 
+/* The blob as one string literal: printable bytes as themselves, the rest
+ * as 3-digit octal escapes (never ambiguous with a following digit), in
+ * lines of about 4000 characters (C99's minimum logical line is 4095):
+ * gcc lexes a few long string tokens much faster than many short ones.
+ * Encoded into a buffer by hand: fprintf per byte was most of cnnc's time. */
 static void emit_weight_bytes(CGen *cg, FILE *f) {
-  int64_t nbytes = cg->wsize * 4;
+  enum { LINE = 4000 };
+  const int64_t nbytes = cg->wsize * 4;
   unsigned char *blob = build_blob(cg);
-  int col = 0;
-  fputs("\"", f);
+  char buf[LINE + 16];
+  size_t k = 0;
+  buf[k++] = '"';
   for (int64_t i = 0; i < nbytes; i++) {
-    unsigned char c = blob[i];
+    const unsigned char c = blob[i];
     if (c >= 32 && c < 127 && c != '"' && c != '\\' && c != '?') {
-      fputc(c, f);
-      col++;
+      buf[k++] = (char)c;
     } else {
-      fprintf(f, "\\%03o", c);
-      col += 4;
+      buf[k++] = '\\';
+      buf[k++] = (char)('0' + (c >> 6));
+      buf[k++] = (char)('0' + ((c >> 3) & 7));
+      buf[k++] = (char)('0' + (c & 7));
     }
-    if (col >= 120 && i + 1 < nbytes) {
-      fputs("\"\n\"", f);
-      col = 0;
+    if (k >= LINE && i + 1 < nbytes) {
+      memcpy(buf + k, "\"\n\"", 3);
+      fwrite(buf, 1, k + 3, f);
+      k = 0;
     }
   }
-  fputs("\"", f);
+  buf[k++] = '"';
+  fwrite(buf, 1, k, f);
   free(blob);
 }
 

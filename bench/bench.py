@@ -21,6 +21,12 @@ Layer mode (--layers): every conv layer shape of the models (deduplicated) is
 timed with each algorithm alone via bench/layers.c linked with runtime/*.c,
 printing GFLOP/s and % of peak per algorithm and the best one.
 
+Compile mode (--compile): each model is compiled by cnnc and then by
+`cc -O2 -march=native -c`, once with the weights embedded in the C file (the
+default form) and once with --weights-out (a blob file), timing each step
+with /usr/bin/time (wall seconds, peak resident memory) -- the issue's
+"compiles in <= 10 s and <= 1 GiB" measure.
+
 Everything printed is also written as JSON to WORK/results.json (or
 layers.json).  WORK defaults to /tmp/cnnc-bench.  Use /usr/bin/python3: it
 has numpy/onnx/torch as Debian packages.
@@ -352,10 +358,44 @@ def print_layer_table(layers, seen, threads, rows):
         print(f"sum over all conv layers with the best algorithm, {t} thread(s): {ms:.3f} ms")
 
 
+def timed(cmd):
+    """Run cmd under /usr/bin/time; return (wall seconds, peak MiB)."""
+    r = subprocess.run(["/usr/bin/time", "-f", "@@TIME %e %M"] + cmd, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:3])}... exited {r.returncode}: {r.stderr.strip()[-800:]}")
+    line = [x for x in r.stderr.splitlines() if x.startswith("@@TIME ")][-1].split()
+    return float(line[1]), int(line[2]) / 1024.0
+
+
+def compile_mode(a):
+    names = ensure_models(a.names)
+    cnnc = find_cnnc(a.cnnc)
+    rows = []
+    print("| model | form | C file MB | cnnc s | cc -O2 s | total s | peak MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for n in names:
+        d = os.path.join(WORK, n, "compile")
+        os.makedirs(d, exist_ok=True)
+        for form in ("embedded", "blob"):
+            src = os.path.join(d, f"m_{form}.c")
+            extra = ["--weights-out", os.path.join(d, "m.bin")] if form == "blob" else []
+            t1, m1 = timed([cnnc, os.path.join(MODELS, n, "model.onnx"), "--name", "m", "-o", src] + extra)
+            t2, m2 = timed([CC, "-O2", "-march=native", "-std=c99", "-c", src, "-o", src[:-2] + ".o"])
+            row = {"model": n, "form": form, "c_mb": os.path.getsize(src) / 1e6, "cnnc_s": t1, "cc_s": t2,
+                   "total_s": t1 + t2, "peak_mib": max(m1, m2)}
+            rows.append(row)
+            print(f"| {n} | {form} | {row['c_mb']:.1f} | {t1:.2f} | {t2:.2f} | {t1 + t2:.2f} | {row['peak_mib']:.0f} |",
+                  flush=True)
+    with open(os.path.join(WORK, "compile.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("names", nargs="*", help=f"models (default: {' '.join(ORDER)})")
     ap.add_argument("--layers", action="store_true", help="per-layer algorithm timing instead of whole models")
+    ap.add_argument("--compile", action="store_true", help="compile time and memory (cnnc + cc -O2) per model")
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds of timed runs per measurement")
     ap.add_argument("--cnnc", default=None, help="cnnc binary (default $CNNC or build/cnnc)")
@@ -367,7 +407,9 @@ def main():
     for n in a.names:
         if n not in ORDER:
             sys.exit(f"bench: unknown model {n}; have {' '.join(ORDER)}")
-    if a.layers:
+    if a.compile:
+        compile_mode(a)
+    elif a.layers:
         a.min_time = min(a.min_time, 0.3) if a.min_time == 1.0 else a.min_time
         layer_mode(a)
     else:

@@ -7,7 +7,8 @@
 # made by bench/run.sh) or a path to a .onnx/.yaml file.  The model is compiled
 # with the CNNC_LAYER_HOOK profiling hook (bench/profile_hook.h) and timed by
 # bench/harness.c built with -DCNNC_PROFILE, 1 thread (CNNC_PROFILE_THREADS=N:
-# OpenMP with N threads); prints the JSON timing line, then each layer's
+# OpenMP with N threads; CNNC_EXTRA_CFLAGS: more compiler flags, e.g.
+# -DRT_PAR_MIN_WORK=...); prints the JSON timing line, then each layer's
 # median milliseconds and share of the total.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,7 +25,7 @@ trap 'rm -rf "$work"' EXIT
 threads=${CNNC_PROFILE_THREADS:-1}
 omp=""
 [ "$threads" -gt 1 ] && omp=-fopenmp
-"$cc" -O3 -march=native -std=c99 $omp -include "$here/profile_hook.h" -c "$work/m.c" -o "$work/m.o"
+"$cc" -O3 -march=native -std=c99 $omp ${CNNC_EXTRA_CFLAGS:-} -include "$here/profile_hook.h" -c "$work/m.c" -o "$work/m.o"
 "$cc" -O3 -march=native -std=c99 $omp -DCNNC_PROFILE -I "$work" "$here/harness.c" "$work/m.o" -o "$work/h" -lm
 export OMP_NUM_THREADS=$threads
 if [ -z "$input" ]; then

@@ -3,6 +3,7 @@
 #
 #   bench/run.sh [MODEL...] [--threads 1,2] [--min-time S] [--no-peers]
 #   bench/run.sh --layers [MODEL...]     # every conv shape x every algorithm
+#   bench/run.sh --compile [MODEL...]    # cnnc + cc -O2 time and memory
 #
 # Environment: CNNC_PEERS_BENCH (peer scripts, default /work/shared/bench),
 # CNNC_BENCH_MODELS (exported models, default /tmp/cnnc-peers/models),

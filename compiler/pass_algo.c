@@ -162,62 +162,103 @@ static uint64_t rng_next(uint64_t *s) {
   return z ^ (z >> 31);
 }
 
-/* Run `algo` on a cropped copy of the layer; return max|y - y64| / max(1, max|y64|). */
-static double gate_error(Node *n, int algo, int tile) {
+static void *xmalloc(size_t n) {
+  void *m = malloc(n ? n : 1);
+  if (!m)
+    die("out of memory in the algorithm choice");
+  return m;
+}
+
+/* The accuracy gate's test case: the layer cropped to at most 14x14, a
+ * fixed pseudo-random input and the float64 direct result for its first 64
+ * output channels (a representative sample of the error that keeps the
+ * reference cheap on wide layers).  Built once per layer, shared by every
+ * candidate. */
+typedef struct GateCase {
+  RtConv p;      /* cropped descriptor; OH/OW <= 0: no case */
+  float *x;      /* C x Hc x Wc */
+  double *ref;   /* min(K, 64) x OH x OW */
+  double maxref; /* max|ref| */
+} GateCase;
+
+static GateCase gate_case(const Node *n) {
   int H, W;
   in_hw(n, &H, &W);
-  int Hc = H < 14 ? H : 14, Wc = W < 14 ? W : 14;
-  RtConv p = desc(n, Hc, Wc);
-  if (p.OH <= 0 || p.OW <= 0)
+  const int Hc = H < 14 ? H : 14, Wc = W < 14 ? W : 14;
+  GateCase gc = {.p = desc(n, Hc, Wc)};
+  const RtConv *p = &gc.p;
+  if (p->OH <= 0 || p->OW <= 0)
+    return gc;
+  const size_t nx = (size_t)p->C * Hc * Wc, npix = (size_t)p->OH * p->OW;
+  const int nk = p->K < 64 ? p->K : 64, Cg = p->C / p->groups, Kg = p->K / p->groups;
+  gc.x = xmalloc(nx * sizeof(float));
+  gc.ref = xmalloc((size_t)nk * npix * sizeof(double));
+  uint64_t s = 12345;
+  for (size_t i = 0; i < nx; i++) /* Box-Muller-free: sum of uniforms is close enough to normal */
+    gc.x[i] = (float)(((rng_next(&s) >> 11) * 0x1.0p-53 + (rng_next(&s) >> 11) * 0x1.0p-53 +
+                       (rng_next(&s) >> 11) * 0x1.0p-53 - 1.5) * 2.0);
+  const float *w = n->weight->data;
+  for (int k = 0; k < nk; k++) {
+    double *r = gc.ref + (size_t)k * npix;
+    const double bv = n->bias ? n->bias->data[k] : 0;
+    for (size_t o = 0; o < npix; o++)
+      r[o] = bv;
+    const int gi = k / Kg;
+    for (int c = 0; c < Cg; c++)
+      for (int i = 0; i < p->kh; i++)
+        for (int j = 0; j < p->kw; j++) {
+          const double wv = w[(((size_t)k * Cg + c) * p->kh + i) * p->kw + j];
+          const float *xc = gc.x + (size_t)(gi * Cg + c) * Hc * Wc;
+          for (int oh = 0; oh < p->OH; oh++) {
+            const int ih = oh * p->sh - p->pt + i * p->dh;
+            if (ih < 0 || ih >= Hc)
+              continue;
+            for (int ow = 0; ow < p->OW; ow++) {
+              const int iw = ow * p->sw - p->pl + j * p->dw;
+              if (iw >= 0 && iw < Wc)
+                r[(size_t)oh * p->OW + ow] += wv * xc[(size_t)ih * Wc + iw];
+            }
+          }
+        }
+  }
+  for (size_t i = 0; i < (size_t)nk * npix; i++)
+    if (fabs(gc.ref[i]) > gc.maxref)
+      gc.maxref = fabs(gc.ref[i]);
+  return gc;
+}
+
+/* Run `algo` on the gate case; return max|y - y64| / max(1, max|y64|).
+ * Only the checked output channels are computed when the algorithm applies
+ * to that narrower conv (the weights are k-major, so they are a prefix). */
+static double gate_error(const Node *n, const GateCase *gc, int algo, int tile) {
+  RtConv p = gc->p;
+  if (!gc->x)
     return INFINITY;
   p.algo = algo == ALGO_WINOGRAD ? RT_ALGO_WINOGRAD : RT_ALGO_FFT;
   p.tile = tile;
-  if (!applies(algo, &p))
+  RtConv narrow = p;
+  narrow.K = p.K < 64 ? p.K : 64;
+  if (p.groups == 1 && applies(algo, &narrow))
+    p = narrow;
+  else if (!applies(algo, &p))
     return INFINITY;
-  size_t nx = (size_t)p.C * Hc * Wc, ny = (size_t)p.K * p.OH * p.OW;
-  float *x = cnnc_alloc(nx * sizeof(float)), *y = cnnc_alloc(ny * sizeof(float));
-  uint64_t s = 12345;
-  for (size_t i = 0; i < nx; i++) /* Box-Muller-free: sum of uniforms is close enough to normal */
-    x[i] = (float)(((rng_next(&s) >> 11) * 0x1.0p-53 + (rng_next(&s) >> 11) * 0x1.0p-53 +
-                    (rng_next(&s) >> 11) * 0x1.0p-53 - 1.5) * 2.0);
+  const size_t npix = (size_t)p.OH * p.OW;
+  float *y = xmalloc((size_t)p.K * npix * sizeof(float));
   size_t cnt;
   float *u = transform(n, &p, algo, &cnt);
   size_t scratch = rt_conv2d_scratch(&p);
   void *sc = aligned_alloc(64, (scratch + 127) / 64 * 64);
-  rt_conv2d(&p, 1, x, u, n->bias ? n->bias->data : NULL, NULL, y, sc);
+  rt_conv2d(&p, 1, gc->x, u, n->bias ? n->bias->data : NULL, NULL, y, sc);
   free(sc);
   free(u);
-  /* float64 direct reference */
-  const float *w = n->weight->data;
-  int Cg = p.C / p.groups, Kg = p.K / p.groups;
-  double maxref = 0, maxerr = 0;
-  /* The first 64 output channels are a representative sample of the error
-   * and keep the float64 reference cheap on wide layers. */
-  for (int k = 0; k < p.K && k < 64; k++)
-    for (int oh = 0; oh < p.OH; oh++)
-      for (int ow = 0; ow < p.OW; ow++) {
-        double acc = n->bias ? n->bias->data[k] : 0;
-        int gi = k / Kg;
-        for (int c = 0; c < Cg; c++)
-          for (int i = 0; i < p.kh; i++) {
-            int ih = oh * p.sh - p.pt + i * p.dh;
-            if (ih < 0 || ih >= Hc)
-              continue;
-            for (int j = 0; j < p.kw; j++) {
-              int iw = ow * p.sw - p.pl + j * p.dw;
-              if (iw < 0 || iw >= Wc)
-                continue;
-              acc += (double)w[(((size_t)k * Cg + c) * p.kh + i) * p.kw + j] *
-                     x[((size_t)(gi * Cg + c) * Hc + ih) * Wc + iw];
-            }
-          }
-        double e = fabs(acc - y[((size_t)k * p.OH + oh) * p.OW + ow]);
-        if (!(e <= maxerr))
-          maxerr = isnan(e) ? INFINITY : e;
-        if (fabs(acc) > maxref)
-          maxref = fabs(acc);
-      }
-  return maxerr / (maxref > 1 ? maxref : 1);
+  double maxerr = 0;
+  for (size_t i = 0; i < (size_t)(p.K < 64 ? p.K : 64) * npix; i++) {
+    double e = fabs(gc->ref[i] - y[i]);
+    if (!(e <= maxerr))
+      maxerr = isnan(e) ? INFINITY : e;
+  }
+  free(y);
+  return maxerr / (gc->maxref > 1 ? gc->maxref : 1);
 }
 
 /* Median wall time in ms of the candidate on the layer's real size. */
@@ -278,6 +319,8 @@ static void choose(Graph *g, Node *n, const Options *opt) {
   double best_cost = INFINITY;
   char notes[512] = "", refused[256] = "";
   size_t kn = 0, kr = 0;
+  GateCase gc = {0};
+  bool have_gc = false;
   for (int ci = 0; ci < 5; ci++) {
     int a = cands[ci];
     if (forced != ALGO_AUTO && a != forced)
@@ -302,7 +345,11 @@ static void choose(Graph *g, Node *n, const Options *opt) {
       if (tile < 0 || (forced_tile && tile != forced_tile))
         continue;
       if (a == ALGO_WINOGRAD || a == ALGO_FFT) {
-        double err = gate_error(n, a, tile);
+        if (!have_gc) {
+          gc = gate_case(n);
+          have_gc = true;
+        }
+        double err = gate_error(n, &gc, a, tile);
         if (!(err <= GATE)) {
           if (kr < sizeof refused - 48)
             kr += (size_t)snprintf(refused + kr, sizeof refused - kr, "%s%s%s error %.1e", kr ? ", " : "",
@@ -321,6 +368,8 @@ static void choose(Graph *g, Node *n, const Options *opt) {
       }
     }
   }
+  free(gc.x);
+  free(gc.ref);
   if (forced != ALGO_AUTO && best_cost == INFINITY)
     return;
   n->algo = best;

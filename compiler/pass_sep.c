@@ -62,6 +62,8 @@ static void jacobi(int n, double *A, double *ev, double *V) {
     ev[i] = A[i * n + i];
 }
 
+static bool worth_it(Node *n, int R);
+
 typedef struct Factor {
   int R;        /* rank used */
   double *a;    /* [K][C][R][kh] (depthwise: K == C, only c == k used) */
@@ -69,7 +71,8 @@ typedef struct Factor {
   double err;   /* relative Frobenius error of the reconstruction */
 } Factor;
 
-/* Factor the weights of conv n with rank at most max_rank (0 = exact rank). */
+/* Factor the weights of conv n with rank at most max_rank (0 = exact rank);
+ * false when a rank-R form would not save multiply-adds. */
 static bool factor(Node *n, int max_rank, Factor *F) {
   const Shape *ws = &n->weight->shape;
   int K = (int)ws->d[0], Cg = (int)ws->d[1], kh = (int)ws->d[2], kw = (int)ws->d[3];
@@ -122,6 +125,8 @@ static bool factor(Node *n, int max_rank, Factor *F) {
   if (max_rank > 0 && R > max_rank)
     R = max_rank;
   F->R = R;
+  if (!worth_it(n, R)) /* decided before the big rank-R factors are built */
+    return false;
   F->b = cnnc_alloc(sizeof(double) * (size_t)C * R * kw);
   F->a = cnnc_alloc(sizeof(double) * (size_t)K * C * R * kh);
   double num = 0, den = 0;

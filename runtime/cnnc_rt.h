@@ -232,6 +232,20 @@ enum { RT_ALGO_AUTO, RT_ALGO_DIRECT, RT_ALGO_GEMM1X1, RT_ALGO_IM2COL, RT_ALGO_WI
 RT_FN size_t rt_conv2d_scratch(const RtConv *p);
 RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, const float *b,
                      const float *res, float *y, void *scratch);
+/* rt_conv2d's parts, which the C backend calls directly so that a model
+ * carries only the kernels it uses: rt_conv2d_algo is the RT_ALGO_* it runs
+ * (with or without scratch), a function of p alone; RT_ALGO_DIRECT runs
+ * rt_conv2d_rows, rt_conv2d_depthwise or rt_conv2d_plain by
+ * rt_conv2d_direct_form (with AVX-512; rt_conv2d_plain without). */
+enum { RT_DIRECT_ROWS = 1, RT_DIRECT_DEPTHWISE, RT_DIRECT_PLAIN };
+RT_FN int rt_conv2d_algo(const RtConv *p, int has_scratch);
+RT_FN int rt_conv2d_direct_form(const RtConv *p);
+RT_FN void rt_conv2d_gemm(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                          const float *res, float *y, void *scratch);
+RT_FN void rt_conv2d_depthwise(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                               const float *res, float *y);
+RT_FN void rt_conv2d_plain(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                           const float *res, float *y);
 
 /* Direct conv with vectors along output rows (conv_row.c): groups == 1,
  * stride 1 along W.  Returns 0 without doing anything when it does not

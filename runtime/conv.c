@@ -1394,18 +1394,56 @@ RT_FN size_t rt_conv2d_scratch(const RtConv *p) {
   }
 }
 
-RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, const float *b, const float *res, float *y,
-                     void *scratch) {
+RT_FN int rt_conv2d_algo(const RtConv *p, int has_scratch) {
+  const int algo = conv_algo(p);
+  /* Every algorithm but direct needs the scratch rt_conv2d_scratch sized;
+   * without it only the PyTorch-layout weights can be used. */
+  if (!has_scratch && (algo == RT_ALGO_GEMM1X1 || algo == RT_ALGO_IM2COL))
+    return RT_ALGO_DIRECT;
+  return algo;
+}
+
+RT_FN void rt_conv2d_gemm(const RtConv *p, int n, const float *x, const float *w, const float *b, const float *res,
+                          float *y, void *scratch) {
   const int G = p->groups, Cg = p->C / G, Kg = p->K / G;
   const int64_t xs = (int64_t)p->C * p->H * p->W, ys = (int64_t)p->K * p->OH * p->OW;
   const int npix = p->OH * p->OW, kdim = Cg * p->kh * p->kw;
-  int algo = conv_algo(p), ni, g;
+  float *Bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+  int ni, g;
+#if defined(__AVX512F__)
+  if (conv_implicit_ok(p)) { /* never 1x1 */
+    for (ni = 0; ni < n; ni++)
+      conv_implicit(p, x + ni * xs, w, b, res ? res + ni * ys : NULL, y + ni * ys, scratch);
+    return;
+  }
+#endif
+  for (ni = 0; ni < n; ni++)
+    for (g = 0; g < G; g++) {
+      const int64_t yo = ni * ys + (int64_t)g * Kg * npix;
+      conv_gemm_group(p, x + ni * xs + (int64_t)g * Cg * p->H * p->W, Cg, w + (int64_t)g * Kg * kdim, Kg,
+                      b ? b + g * Kg : NULL, res ? res + yo : NULL, y + yo, Bp);
+    }
+}
 
-  /* Every algorithm but direct needs the scratch rt_conv2d_scratch sized;
-   * without it only the PyTorch-layout weights can be used. */
-  if (!scratch && (algo == RT_ALGO_GEMM1X1 || algo == RT_ALGO_IM2COL))
-    algo = RT_ALGO_DIRECT;
-  switch (algo) {
+RT_FN void rt_conv2d_depthwise(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                               const float *res, float *y) {
+#if defined(__AVX512F__)
+  if (p->C == p->groups) { /* vectors along the output row */
+    conv_depthwise(p, n, x, w, b, res, y);
+    return;
+  }
+#endif
+  conv_direct(p, n, x, w, b, res, y);
+}
+
+RT_FN void rt_conv2d_plain(const RtConv *p, int n, const float *x, const float *w, const float *b, const float *res,
+                           float *y) {
+  conv_direct(p, n, x, w, b, res, y);
+}
+
+RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, const float *b, const float *res, float *y,
+                     void *scratch) {
+  switch (rt_conv2d_algo(p, scratch != NULL)) {
   case RT_ALGO_WINOGRAD:
     rt_winograd_conv2d(p, n, x, w, b, res, y, scratch);
     return;
@@ -1413,33 +1451,13 @@ RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, con
     rt_fft_conv2d(p, n, x, w, b, res, y, scratch);
     return;
   case RT_ALGO_GEMM1X1:
-  case RT_ALGO_IM2COL: {
-    float *Bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-#if defined(__AVX512F__)
-    if (algo == RT_ALGO_IM2COL && conv_implicit_ok(p)) {
-      for (ni = 0; ni < n; ni++)
-        conv_implicit(p, x + ni * xs, w, b, res ? res + ni * ys : NULL, y + ni * ys, scratch);
-      return;
-    }
-#endif
-    for (ni = 0; ni < n; ni++)
-      for (g = 0; g < G; g++) {
-        const int64_t yo = ni * ys + (int64_t)g * Kg * npix;
-        conv_gemm_group(p, x + ni * xs + (int64_t)g * Cg * p->H * p->W, Cg, w + (int64_t)g * Kg * kdim, Kg,
-                        b ? b + g * Kg : NULL, res ? res + yo : NULL, y + yo, Bp);
-      }
+  case RT_ALGO_IM2COL:
+    rt_conv2d_gemm(p, n, x, w, b, res, y, scratch);
     return;
-  }
   default:
     if (rt_conv2d_rows(p, n, x, w, b, res, y)) /* AVX-512, groups == 1, stride 1 along W */
       return;
-#if defined(__AVX512F__)
-    if (Cg == 1) { /* depthwise: vectors along the output row */
-      conv_depthwise(p, n, x, w, b, res, y);
-      return;
-    }
-#endif
-    conv_direct(p, n, x, w, b, res, y);
+    rt_conv2d_depthwise(p, n, x, w, b, res, y);
   }
 }
 

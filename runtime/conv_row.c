@@ -168,9 +168,17 @@ RT_HELPER void crow_task(const RtConv *p0, int64_t t, const float *x, const floa
 }
 #endif
 
+/* Which direct kernel rt_conv2d runs for p with AVX-512 (the C backend
+ * calls it directly, so only the kernels a model uses are compiled). */
+RT_FN int rt_conv2d_direct_form(const RtConv *p) {
+  if (p->groups == 1 && p->sw == 1 && p->kw <= CROW_KWMAX && p->OH > 0 && p->OW > 0)
+    return RT_DIRECT_ROWS;
+  return p->C == p->groups ? RT_DIRECT_DEPTHWISE : RT_DIRECT_PLAIN;
+}
+
 RT_FN int rt_conv2d_rows_applies(const RtConv *p) {
 #if defined(__AVX512F__)
-  return p->groups == 1 && p->sw == 1 && p->kw <= CROW_KWMAX && p->OH > 0 && p->OW > 0;
+  return rt_conv2d_direct_form(p) == RT_DIRECT_ROWS;
 #else
   (void)p;
   return 0;

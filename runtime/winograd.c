@@ -106,12 +106,12 @@ RT_FN void rt_winograd_weights(const RtConv *p, const float *w, float *u) {
   static const double g2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   const int m = wino_m(p), a = m + 2, tr = wino_trows(p);
   const int64_t kp = wino_row(p->K), xs = tr ? (int64_t)p->C * kp : (int64_t)p->K * p->C;
-  int64_t k, c;
-  if (tr) /* zero the row padding */
-    for (k = 0; k < (int64_t)a * a * xs; k++)
-      u[k] = 0.0f;
-  for (k = 0; k < p->K; k++)
-    for (c = 0; c < p->C; c++) {
+  /* outer/inner so that consecutive (k, c) write consecutive floats */
+  const int64_t no = tr ? p->C : p->K, ni = tr ? p->K : p->C;
+  int64_t io, ii;
+  for (io = 0; io < no; io++) {
+    for (ii = 0; ii < ni; ii++) {
+      const int64_t k = tr ? ii : io, c = tr ? io : ii;
       const float *g = w + (k * p->C + c) * 9;
       const int64_t o = tr ? c * kp + k : k * p->C + c;
       double t[6][3];
@@ -131,6 +131,13 @@ RT_FN void rt_winograd_weights(const RtConv *p, const float *w, float *u) {
           u[(int64_t)(i * a + j) * xs + o] = (float)s;
         }
     }
+    if (tr) /* zero the row padding of channel io */
+      for (ii = (int64_t)p->K; ii < kp; ii++) {
+        int xi;
+        for (xi = 0; xi < a * a; xi++)
+          u[(int64_t)xi * xs + io * kp + ii] = 0.0f;
+      }
+  }
 }
 
 /* Geometry of one call, per sample.
