@@ -122,7 +122,8 @@ def build_model(cnnc, name, threads_list):
         tag = "omp" if omp else "serial"
         obj = os.path.join(d, f"m_{tag}.o")
         exe = os.path.join(d, f"harness_{tag}")
-        flags = ["-O3", "-march=native", "-std=c99"] + (["-fopenmp"] if omp else [])
+        flags = ["-O3", "-march=native", "-std=c99"] + (["-fopenmp"] if omp else []) + \
+            os.environ.get("CNNC_EXTRA_CFLAGS", "").split()
         t0 = time.time()
         run([CC] + flags + ["-c", src, "-o", obj])
         run([CC] + flags + ["-I", d, os.path.join(ROOT, "bench", "harness.c"), obj, "-o", exe, "-lm"])

@@ -41,6 +41,12 @@
 #ifndef RT_PAR_MIN_WORK /* tests lower both to force the parallel paths */
 #define RT_PAR_MIN_WORK ((int64_t)1 << 24)
 #endif
+/* Loops that split the output channels in contiguous halves the same way in
+ * every layer (the 1x1/GEMM products, depthwise convs), so each thread reads
+ * mostly what it wrote itself, pay from ~1M multiply-adds (~10 us). */
+#ifndef RT_PAR_MIN_WORK_CH
+#define RT_PAR_MIN_WORK_CH (RT_PAR_MIN_WORK >> 4)
+#endif
 /* for (v = 0; v < n; v++) body, on several threads when `par`: the serial
  * branch stays a plain inline loop, so the compiler still specializes it for
  * the layer's constant descriptor (an OpenMP region's outlined body would
@@ -163,27 +169,30 @@ RT_INLINE __mmask16 rt_lanes16(int c, int W) {
   return (__mmask16)((hi >= 16 ? 0xFFFFu : (1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
 
-/* x[c0 .. c0+16) of a row of length W, zero outside [0, W); memory outside
+/* x[c0 .. c0+16) of a row of length W, `fill` outside [0, W); memory outside
  * the row is never touched (masked loads; lanes moved up by a permute when
  * c0 < 0: the expanding load that does this is microcoded and slow on AMD). */
-RT_INLINE __m512 rt_load16(const float *row, int c0, int W) {
+RT_INLINE __m512 rt_load16_fill(const float *row, int c0, int W, __m512 fill) {
   if (c0 >= 0 && c0 + 16 <= W)
     return _mm512_loadu_ps(row + c0);
   if (c0 >= W || c0 + 16 <= 0)
-    return _mm512_setzero_ps();
+    return fill;
   if (c0 >= 0)
-    return _mm512_maskz_loadu_ps((__mmask16)((1u << (W - c0)) - 1u), row + c0);
+    return _mm512_mask_loadu_ps(fill, (__mmask16)((1u << (W - c0)) - 1u), row + c0);
   {
-    /* lanes [-c0, min(16, W - c0)) take row[0], row[1], ...: load from the
-     * row start and move lanes up by -c0 (a permute; the expanding load that
-     * does this in one instruction is microcoded and slow on AMD) */
+    /* lanes [-c0, min(16, W - c0)) take row[0], row[1], ... */
     const int hi = W - c0 < 16 ? W - c0 : 16;
     const __mmask16 mk = (__mmask16)(((1u << hi) - 1u) & ~((1u << -c0) - 1u));
     const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << (hi + c0)) - 1u), row);
     const __m512i idx = _mm512_sub_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                          _mm512_set1_epi32(-c0));
-    return _mm512_maskz_permutexvar_ps(mk, idx, v);
+    return _mm512_mask_permutexvar_ps(fill, mk, idx, v);
   }
+}
+
+/* The same, zero outside the row. */
+RT_INLINE __m512 rt_load16(const float *row, int c0, int W) {
+  return rt_load16_fill(row, c0, W, _mm512_setzero_ps());
 }
 
 /* The fused epilogue of the AVX-512 conv/GEMM kernels on one 16-lane

@@ -700,10 +700,10 @@ RT_HELPER void conv_depthwise(const RtConv *p, int n, const float *x, const floa
   (void)work; /* read only by the OpenMP pragmas */
   if (conv_dw3_ok(p)) {
     const int64_t ntask = (int64_t)n * p->K * ((p->OH + CONV_DW_BAND - 1) / CONV_DW_BAND);
-    RT_PAR_FOR(work >= RT_PAR_MIN_WORK, static, t, ntask, conv_dw3_task(p, t, x, w, b, res, y););
+    RT_PAR_FOR(work >= RT_PAR_MIN_WORK_CH, static, t, ntask, conv_dw3_task(p, t, x, w, b, res, y););
   } else {
     const int64_t ntask = (int64_t)n * p->K * ((p->OH + CONV_DW_R - 1) / CONV_DW_R);
-    RT_PAR_FOR(work >= RT_PAR_MIN_WORK, static, t, ntask, conv_dw_task(p, t, x, w, b, res, y););
+    RT_PAR_FOR(work >= RT_PAR_MIN_WORK_CH, static, t, ntask, conv_dw_task(p, t, x, w, b, res, y););
   }
 }
 #endif

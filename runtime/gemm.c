@@ -609,16 +609,26 @@ RT_FN void rt_gemm_panels(const RtGemm *g, int p0, int p1, int m0, int m1) {
   }
 }
 
-RT_FN int rt_gemm_ntasks(const RtGemm *g) {
-  const int npt = rt_gemm_npanels(g);
-  return ((g->M + GEMM_MC - 1) / GEMM_MC) * ((npt + GEMM_NCP - 1) / GEMM_NCP);
+/* Rows of C per task: the fewest blocks of at most GEMM_MC rows (each block
+ * sweeps B once), of equal size up to a multiple of 8, so that a static
+ * split of the m-major tasks gives the threads equal work and contiguous
+ * output channels.  The blocking does not change any result: each element
+ * of C is one micro-kernel sum. */
+RT_INLINE int gemm_mc(int M) {
+  const int nb = (M + GEMM_MC - 1) / GEMM_MC, mc = nb > 1 ? (M + nb - 1) / nb : M;
+  return mc > 8 ? (mc + 7) / 8 * 8 : 8;
 }
 
-/* Task t: rows [m0, m0 + GEMM_MC) x panels [p0, p0 + GEMM_NCP). */
+RT_FN int rt_gemm_ntasks(const RtGemm *g) {
+  const int npt = rt_gemm_npanels(g), mc = gemm_mc(g->M);
+  return ((g->M + mc - 1) / mc) * ((npt + GEMM_NCP - 1) / GEMM_NCP);
+}
+
+/* Task t: rows [m0, m0 + gemm_mc(M)) x panels [p0, p0 + GEMM_NCP). */
 RT_FN void rt_gemm_task(const RtGemm *g, int t) {
-  const int npt = rt_gemm_npanels(g), tn = (npt + GEMM_NCP - 1) / GEMM_NCP;
-  const int m0 = (t / tn) * GEMM_MC, p0 = (t % tn) * GEMM_NCP;
-  rt_gemm_panels(g, p0, p0 + GEMM_NCP, m0, g->M - m0 < GEMM_MC ? g->M : m0 + GEMM_MC);
+  const int npt = rt_gemm_npanels(g), tn = (npt + GEMM_NCP - 1) / GEMM_NCP, mc = gemm_mc(g->M);
+  const int m0 = (t / tn) * mc, p0 = (t % tn) * GEMM_NCP;
+  rt_gemm_panels(g, p0, p0 + GEMM_NCP, m0, g->M - m0 < mc ? g->M : m0 + mc);
 }
 
 /* C = act(bias + res + A B) with B given by columns (column j at
@@ -651,7 +661,7 @@ RT_FN void rt_gemm_dot(int M, int N, int K, const float *A, int64_t lda, const f
 RT_FN void rt_gemm_packed(const RtGemm *g) {
   const int nt = rt_gemm_ntasks(g);
   int t;
-  RT_PAR_FOR((int64_t)g->M * g->N * g->K >= RT_PAR_MIN_WORK, dynamic, t, nt, rt_gemm_task(g, t););
+  RT_PAR_FOR((int64_t)g->M * g->N * g->K >= RT_PAR_MIN_WORK_CH, static, t, nt, rt_gemm_task(g, t););
 }
 
 RT_FN void rt_gemm(int M, int N, int K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,

@@ -79,27 +79,6 @@ RT_INLINE float pool_term(int kind, float pw, float v) {
 }
 
 #if defined(__AVX512F__)
-/* x[c0 + s*l] for l < 16 (s = 1 or 2) of one row, `fill` outside [0, W);
- * memory outside the row is never touched. */
-RT_INLINE __m512 pool_load16(const float *row, int c0, int W, __m512 fill) {
-  if (c0 >= 0 && c0 + 16 <= W)
-    return _mm512_loadu_ps(row + c0);
-  if (c0 >= W || c0 + 16 <= 0)
-    return fill;
-  if (c0 >= 0)
-    return _mm512_mask_loadu_ps(fill, (__mmask16)((1u << (W - c0)) - 1u), row + c0);
-  {
-    /* lanes [-c0, hi) take row[0], row[1], ...: a masked load moved up by
-     * -c0 lanes (a permute; expanding loads are slow on AMD) */
-    const int hi = W - c0 < 16 ? W - c0 : 16;
-    const __mmask16 mk = (__mmask16)(((1u << hi) - 1u) & ~((1u << -c0) - 1u));
-    const __m512 v = _mm512_maskz_loadu_ps((__mmask16)((1u << (hi + c0)) - 1u), row);
-    const __m512i idx = _mm512_sub_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                         _mm512_set1_epi32(-c0));
-    return _mm512_mask_permutexvar_ps(fill, mk, idx, v);
-  }
-}
-
 /* Max pooling with strides 1 and 2: one task = one output row of one plane,
  * 16 outputs per vector with the running max in a register; taps outside the
  * input read -inf, so borders and ceil_mode windows need no scalar path.  The
@@ -125,9 +104,9 @@ RT_HELPER void pool_max_task(const RtPool *p0, int64_t t, const float *x, float 
         const float *xr = xp + (int64_t)(h0 + i * p->dh) * p->W;
         for (j = 0; j < p->kw; j++) {
           const int c = c0 + j * p->dw;
-          const __m512 v = p->sw == 1 ? pool_load16(xr, c, p->W, ninf)
-                                      : _mm512_permutex2var_ps(pool_load16(xr, c, p->W, ninf), even,
-                                                               pool_load16(xr, c + 16, p->W, ninf));
+          const __m512 v = p->sw == 1 ? rt_load16_fill(xr, c, p->W, ninf)
+                                      : _mm512_permutex2var_ps(rt_load16_fill(xr, c, p->W, ninf), even,
+                                                               rt_load16_fill(xr, c + 16, p->W, ninf));
           const __mmask16 take = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
           m = _mm512_mask_mov_ps(m, take, v);
         }

@@ -260,6 +260,10 @@ static const ConvCase cases[] = {
     {1, 5, 19, 40, 5, 5, 5, 3, 3, 2, 2, 4, 4, 4, 4, 5},     /* depthwise stride 3, dilation 2 */
     {1, 4, 9, 33, 4, 3, 3, 1, 1, 1, 1, 0, 1, 2, 1, 4},      /* depthwise asymmetric pads */
     {1, 3, 2, 70, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},      /* depthwise, more pad than rows */
+    {2, 24, 7, 7, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 24},   /* depthwise on a 7x7 map, batch 2 */
+    {1, 9, 8, 8, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 9},      /* depthwise, 8x8 map */
+    {1, 5, 1, 37, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5},     /* depthwise, one row */
+    {1, 7, 5, 3, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 7},      /* depthwise, rows narrower than the strip */
     {1, 40, 7, 7, 33, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},     /* 1x1 on 7x7: one tail column */
     {2, 24, 11, 9, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},    /* 1x1, N = 99: 3 tail columns */
     {1, 3, 40, 37, 20, 7, 7, 2, 2, 1, 1, 3, 3, 2, 3, 1},    /* shallow stem: implicit GEMM, 20 channels */
@@ -409,6 +413,7 @@ static void act_sweep(void) {
       /* C  H   W   K  kh sh pad groups */
       {3, 40, 37, 20, 7, 2, 3, 1, 0},   /* implicit GEMM */
       {16, 18, 21, 16, 3, 1, 1, 16, 0}, /* depthwise 3x3 */
+      {16, 7, 7, 16, 3, 1, 1, 16, 0},   /* depthwise 3x3 on a 7x7 map */
       {16, 7, 9, 40, 1, 1, 0, 1, 0},    /* 1x1 read in place, tail */
       {64, 9, 9, 64, 3, 1, 1, 1, 0},    /* Winograd T-rows */
       {16, 24, 24, 16, 3, 1, 1, 1, 0},  /* Winograd K-rows */
