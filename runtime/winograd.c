@@ -880,10 +880,19 @@ RT_HELPER void wino_kblock(const RtConv *p, const WinoGeo *g, int blk, const flo
  * with its own loops parallel when the work asks for it. */
 RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float *xn, const float *u,
                                  const float *b, const float *rn, float *yn, float *S) {
-  const int par = (int64_t)g->a * g->a * g->T * p->C * p->K >= RT_PAR_MIN_WORK;
+  const int64_t work = (int64_t)g->a * g->a * g->T * p->C * p->K;
+  const int par = work >= RT_PAR_MIN_WORK;
   int s;
-  if (par && g->nslot > 1) {
-    RT_PAR_FOR(par, static, s, g->nslot,
+  /* Whole blocks per thread (one parallel loop, each thread on its own row
+   * bands) pay as early as the channel-split loops; serial builds keep one
+   * slot below RT_PAR_MIN_WORK (a smaller cache footprint). */
+#ifdef _OPENMP
+  const int slots = work >= RT_PAR_MIN_WORK_CH && g->nslot > 1;
+#else
+  const int slots = par && g->nslot > 1;
+#endif
+  if (slots) {
+    RT_PAR_FOR(1, static, s, g->nslot,
       int blk;
       for (blk = s; blk < g->nblk; blk += g->nslot)
         wino_kblock(p, g, blk, xn, u, b, rn, yn, S + s * g->slot, 0);
