@@ -41,9 +41,11 @@
 #ifndef RT_PAR_MIN_WORK /* tests lower both to force the parallel paths */
 #define RT_PAR_MIN_WORK ((int64_t)1 << 24)
 #endif
-/* Loops that split the output channels in contiguous halves the same way in
- * every layer (the 1x1/GEMM products, depthwise convs), so each thread reads
- * mostly what it wrote itself, pay from ~1M multiply-adds (~10 us). */
+/* Loops that are the whole layer in one pass, each thread on one contiguous
+ * part of the output (GEMM row blocks, depthwise and pooling channels,
+ * im2col pixel groups, Winograd row blocks), pay from ~1M multiply-adds
+ * (~10 us).  A layer left serial after a parallel one pays instead: half its
+ * input sits in the other core's cache (measured 1.4-1.7x slower). */
 #ifndef RT_PAR_MIN_WORK_CH
 #define RT_PAR_MIN_WORK_CH (RT_PAR_MIN_WORK >> 4)
 #endif

@@ -868,14 +868,16 @@ RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const f
 #endif
   np = rt_gemm_npanels(&gm);
   ngrp = (np + CONV_GP - 1) / CONV_GP;
-  par = (int64_t)gm.M * gm.N * gm.K >= RT_PAR_MIN_WORK;
+  /* with enough panel groups each task packs and multiplies its own pixels
+   * (one parallel phase after the copy): that pays from the lower threshold */
+  par = (int64_t)gm.M * gm.N * gm.K >= (ngrp >= 4 ? RT_PAR_MIN_WORK_CH : RT_PAR_MIN_WORK);
   (void)par; /* read only by the OpenMP pragmas */
   /* the phase-split copy sits after the packed B (rt_conv2d_scratch) */
   xq = conv_q_ok(p) ? Bp + (int64_t)gm.K * ((gm.N + 15) / 16 * 16) : NULL;
   if (xq)
     conv_q_fill(p, xg, Cg, xq, par);
   if (ngrp >= 4) {
-    RT_PAR_FOR(par, dynamic, q, ngrp,
+    RT_PAR_FOR(par, static, q, ngrp,
       const int q1 = (q + 1) * CONV_GP < np ? (q + 1) * CONV_GP : np;
       if (xq)
         conv_q_pack(p, xq, Cg, q * CONV_GP, q1, Bp);

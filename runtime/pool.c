@@ -243,7 +243,7 @@ RT_HELPER void pool_max_sep(const RtPool *p, int n, const float *x, float *y) {
   const int nrb = (p->OH + POOL_SEP_RB - 1) / POOL_SEP_RB;
   const int64_t ntask = (int64_t)n * p->C * nrb;
   int64_t t;
-  RT_PAR_FOR(ntask * POOL_SEP_RB * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK, static, t, ntask, pool_max_sep_task(p, t, x, y););
+  RT_PAR_FOR(ntask * POOL_SEP_RB * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK_CH, static, t, ntask, pool_max_sep_task(p, t, x, y););
 }
 
 /* Stride-1 max pooling that keeps the width (OW == W, dilation 1): output
@@ -339,13 +339,13 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
 RT_HELPER void pool_max_flat(const RtPool *p, int n, const float *x, float *y) {
   const int64_t nplanes = (int64_t)n * p->C, per = pool_flat_planes(p), ntask = (nplanes + per - 1) / per;
   int64_t t;
-  RT_PAR_FOR(nplanes * p->OH * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK, static, t, ntask, pool_max_flat_task(p, t, nplanes, x, y););
+  RT_PAR_FOR(nplanes * p->OH * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK_CH, static, t, ntask, pool_max_flat_task(p, t, nplanes, x, y););
 }
 
 RT_HELPER void pool_max_vec(const RtPool *p, int n, const float *x, float *y) {
   const int64_t ntask = (int64_t)n * p->C * p->OH;
   int64_t t;
-  RT_PAR_FOR(ntask * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK, static, t, ntask, pool_max_task(p, t, x, y););
+  RT_PAR_FOR(ntask * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK_CH, static, t, ntask, pool_max_task(p, t, x, y););
 }
 #endif
 
@@ -365,7 +365,7 @@ RT_HELPER void pool_window(const RtPool *p, int n, const float *x, float *y, int
   const int ow_a = ow_a0 < ow_b ? ow_a0 : ow_b;
   int64_t t;
 
-  RT_PAR_FOR(ntask * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK, static, t, ntask,
+  RT_PAR_FOR(ntask * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK_CH, static, t, ntask,
     const int oh = (int)(t % p->OH);
     const float *xp = x + (t / p->OH) * p->H * p->W;
     float *yr = y + t * p->OW;
