@@ -1320,7 +1320,7 @@ RT_HELPER void conv_implicit(const RtConv *p, const float *x, const float *w, co
                              float *y, void *scratch) {
   const int kdim = p->C * p->kh * p->kw, nkb = (p->K + CONV_IMR - 1) / CONV_IMR;
   const int nkg = (nkb + CONV_IMKB - 1) / CONV_IMKB;
-  const int par = (int64_t)p->OH * p->OW * p->K * kdim >= RT_PAR_MIN_WORK;
+  const int par = (int64_t)p->OH * p->OW * p->K * kdim >= RT_PAR_MIN_WORK_CH;
   int hp, wph;
   float *xph, *wt;
   int *koff;
