@@ -43,19 +43,6 @@ enum {
 
 /* ------------------------------------------------------------ helpers */
 
-/* Positions o in [0, L) with 0 <= o*s + off < W, as [*lo, *hi).  Hoisting the
- * range out of a loop keeps the inner loop free of tests (it vectorizes). */
-RT_INLINE void bwd_valid_range(int L, int s, int off, int W, int *lo, int *hi) {
-  int l = off >= 0 ? 0 : (-off + s - 1) / s;
-  int h = W - 1 - off < 0 ? 0 : (W - 1 - off) / s + 1;
-  if (h > L)
-    h = L;
-  if (h < l)
-    h = l;
-  *lo = l;
-  *hi = h;
-}
-
 /* sum_i a[i] * b[i*sb] in BWD_LANES interleaved partial sums reduced in a
  * fixed order: vectorizable without -ffast-math, order depends on len only. */
 RT_HELPER float bwd_dot(const float *RT_RESTRICT a, const float *RT_RESTRICT b, int64_t sb, int64_t len) {
@@ -232,7 +219,7 @@ RT_FN void rt_conv2d_bwd(const RtConv *p, int n, const float *x, const float *w,
           const int off = j * p->dw - p->pl; /* iw = ow*sw + off */
           double s = 0.0;
           int lo, hi;
-          bwd_valid_range(p->OW, p->sw, off, p->W, &lo, &hi);
+          rt_valid_range(0, p->OW, p->sw, off, p->W, &lo, &hi);
           if (hi > lo) {
             for (ni = 0; ni < n; ni++) {
               const float *dyp = dy + ((int64_t)ni * p->K + k) * OHW;
@@ -275,7 +262,7 @@ RT_FN void rt_conv2d_bwd(const RtConv *p, int n, const float *x, const float *w,
             const float wv = wk[i * p->kw + j];
             const int off = j * p->dw - p->pl;
             int lo, hi;
-            bwd_valid_range(p->OW, p->sw, off, p->W, &lo, &hi);
+            rt_valid_range(0, p->OW, p->sw, off, p->W, &lo, &hi);
             if (p->sw == 1) {
               for (ow = lo; ow < hi; ow++)
                 dxr[ow + off] += wv * dyr[ow];
@@ -318,7 +305,7 @@ RT_FN void rt_conv_transpose2d_bwd(const RtConv *p, int n, const float *x, const
           const int off = j * p->dw - p->pl; /* ow = iw*sw + off */
           double s = 0.0;
           int lo, hi;
-          bwd_valid_range(p->W, p->sw, off, p->OW, &lo, &hi);
+          rt_valid_range(0, p->W, p->sw, off, p->OW, &lo, &hi);
           if (hi > lo) {
             for (ni = 0; ni < n; ni++) {
               const float *xp = x + ((int64_t)ni * p->C + ci) * HW;
@@ -360,7 +347,7 @@ RT_FN void rt_conv_transpose2d_bwd(const RtConv *p, int n, const float *x, const
             const float wv = wc[i * p->kw + j];
             const int off = j * p->dw - p->pl;
             int lo, hi;
-            bwd_valid_range(p->W, p->sw, off, p->OW, &lo, &hi);
+            rt_valid_range(0, p->W, p->sw, off, p->OW, &lo, &hi);
             if (p->sw == 1) {
               for (iw = lo; iw < hi; iw++)
                 dxr[iw] += wv * dyr[iw + off];
@@ -1223,7 +1210,7 @@ RT_FN void rt_pad2d_bwd(int n, int C, int H, int W, int pt, int pl, int pb, int 
   if (mode == 0) {
     int lo, hi;
     /* input columns iw with 0 <= iw + pl < OW */
-    bwd_valid_range(W, 1, pl, (int)OW, &lo, &hi);
+    rt_valid_range(0, W, 1, pl, (int)OW, &lo, &hi);
     RT_OMP(parallel for schedule(static))
     for (t = 0; t < (int64_t)n * C * H; t++) {
       const int64_t ih = t % H, oh = ih + pt, plane = t / H;

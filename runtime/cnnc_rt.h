@@ -94,6 +94,22 @@
  * prefix (conv_, pool_, ops_) because all runtime files share one translation
  * unit in generated code. */
 
+/* Output columns [*lo, *hi) within [o0, o1) whose input column o*s + off lies
+ * in [0, W).  Hoisting this out of the inner loop is what lets it vectorize. */
+RT_INLINE void rt_valid_range(int o0, int o1, int s, int off, int W, int *lo, int *hi) {
+  /* s == 1 (the common case) needs no division */
+  int l = off >= 0 ? 0 : (s == 1 ? -off : (-off + s - 1) / s);
+  int h = W - 1 - off < 0 ? 0 : (s == 1 ? W - off : (W - 1 - off) / s + 1);
+  if (l < o0)
+    l = o0;
+  if (h > o1)
+    h = o1;
+  if (h < l)
+    h = l;
+  *lo = l;
+  *hi = h;
+}
+
 /* Pointwise functions; also the fused epilogue of conv/linear/binary kernels. */
 enum {
   RT_ACT_NONE = 0,

@@ -35,22 +35,6 @@ enum {
   CONV_TROW = 2048 /* transposed conv: longest output row accumulated phase by phase */
 };
 
-/* Output columns [*lo, *hi) within [o0, o1) whose input column o*s + off lies
- * in [0, W).  Hoisting this out of the inner loop is what lets it vectorize. */
-RT_INLINE void conv_valid_range(int o0, int o1, int s, int off, int W, int *lo, int *hi) {
-  /* s == 1 (the common case) needs no division */
-  int l = off >= 0 ? 0 : (s == 1 ? -off : (-off + s - 1) / s);
-  int h = W - 1 - off < 0 ? 0 : (s == 1 ? W - off : (W - 1 - off) / s + 1);
-  if (l < o0)
-    l = o0;
-  if (h > o1)
-    h = o1;
-  if (h < l)
-    h = l;
-  *lo = l;
-  *hi = h;
-}
-
 /* ------------------------------------------------------------ direct conv */
 
 /* Per-phase length of conv_direct_tile_pad's window: output column l < VL of
@@ -160,7 +144,7 @@ RT_HELPER void conv_direct_tile_pad(const RtConv *p, const float *xg, const floa
       xr = xc + (int64_t)ih * p->W;
       for (r = 0; r < sw; r++) {
         int lo, hi, m;
-        conv_valid_range(0, PL, sw, x0 + r, p->W, &lo, &hi);
+        rt_valid_range(0, PL, sw, x0 + r, p->W, &lo, &hi);
         for (m = lo; m < hi; m++)
           xw[r * PL + m] = xr[x0 + r + m * sw];
       }
@@ -212,7 +196,7 @@ RT_HELPER void conv_direct_span(const RtConv *p, const float *xg, const float *w
         /* u indexes the tile; its input column is (ow0 + u)*sw + off */
         const int off = j * p->dw - p->pl, xb = ow0 * sw + off;
         int lo, hi;
-        conv_valid_range(ow0, ow0 + tw, sw, off, p->W, &lo, &hi);
+        rt_valid_range(ow0, ow0 + tw, sw, off, p->W, &lo, &hi);
         for (kk = 0; kk < nk; kk++) {
           const float wv = wc[kk * taps + i * p->kw + j];
           float *RT_RESTRICT a = out[kk];
@@ -722,7 +706,7 @@ RT_INLINE int conv_is_1x1(const RtConv *p) {
 /* dst[0..count) = im2col row k = (c, i, j) at output pixels starting at
  * (oh, ow) in row-major order over OH x OW: x[c][oh*sh - pt + i*dh]
  * [ow*sw + off] with off = j*dw - pl, 0 in the padding.  [lo, hi) are the
- * output columns whose input column is inside the row (conv_valid_range
+ * output columns whose input column is inside the row (rt_valid_range
  * over the whole row, computed once per j by the caller: no divisions
  * here).  Walks whole output-row segments so the copy is a plain
  * contiguous (or stride-2, vectorized) read. */
@@ -789,7 +773,7 @@ RT_HELPER void conv_pack_panels(const RtConv *p, const float *xg, int Cg, int q0
   int lo[CONV_KWMAX], hi[CONV_KWMAX];
   int q, c, i, j;
   for (j = 0; j < p->kw && j < CONV_KWMAX; j++)
-    conv_valid_range(0, p->OW, p->sw, j * p->dw - p->pl, p->W, &lo[j], &hi[j]);
+    rt_valid_range(0, p->OW, p->sw, j * p->dw - p->pl, p->W, &lo[j], &hi[j]);
   for (q = q0; q < q1; q++) {
     /* main panel: pixels [n0, n0 + w) into rows of pw floats; tail: pixels
      * [nmain, N), each column's K values contiguous */
@@ -810,7 +794,7 @@ RT_HELPER void conv_pack_panels(const RtConv *p, const float *xg, int Cg, int q0
           if (j < CONV_KWMAX)
             l = lo[j], h = hi[j];
           else
-            conv_valid_range(0, p->OW, p->sw, off, p->W, &l, &h);
+            rt_valid_range(0, p->OW, p->sw, off, p->W, &l, &h);
           if (!tail) {
             float *d = dst + (int64_t)k * pw;
             conv_im2col_run(p, xg + c * plane, i, off, l, h, oh0, ow0, w, d);
@@ -927,7 +911,7 @@ RT_INLINE int64_t conv_phase_koff(const RtConv *p, int hp, int wph, int c, int i
  * phase of one zero-padded input row. */
 RT_HELPER void conv_phase_row(const float *src, int W, int s, int q0, float *dst, int n) {
   int lo, hi, o;
-  conv_valid_range(0, n, s, q0, W, &lo, &hi);
+  rt_valid_range(0, n, s, q0, W, &lo, &hi);
   for (o = 0; o < lo; o++)
     dst[o] = 0.0f;
   if (s == 1) {
@@ -954,7 +938,7 @@ RT_HELPER void conv_phase_row(const float *src, int W, int s, int q0, float *dst
     for (; o < hi; o++)
       dst[o] = src[o * s + q0];
   }
-  for (o = hi; o < n; o++) /* hi >= lo (conv_valid_range) */
+  for (o = hi; o < n; o++) /* hi >= lo (rt_valid_range) */
     dst[o] = 0.0f;
 }
 
@@ -1045,7 +1029,7 @@ RT_HELPER void conv_q_fill(const RtConv *p, const float *xg, int Cg, float *xq, 
         const int nl = wq - c0 < 16 ? wq - c0 : 16, s = b + p->sw * c0 - p->pl;
         int lo, hi, tlo, thi;
         uint32_t lm;
-        conv_valid_range(0, nl, p->sw, s, p->W, &lo, &hi);
+        rt_valid_range(0, nl, p->sw, s, p->W, &lo, &hi);
         tlo = p->sw * lo, thi = hi > lo ? p->sw * (hi - 1) + 1 : tlo; /* loaded lanes [tlo, thi) of 32 */
         lm = (uint32_t)(thi >= 32 ? 0xFFFFFFFFu : (1u << thi) - 1u) & ~(uint32_t)((1u << tlo) - 1u);
         s0[nch] = s, off[nch] = b * hq * wq + c0;
@@ -1512,7 +1496,7 @@ RT_HELPER void conv_t_task(const RtConv *p0, int64_t t, const float *x, const fl
       const float *wt = wk + i * p->kw + j;
       int lo, hi, iw0, d;
       /* input columns iw with 0 <= iw*sw + off < OW, within [0, W) */
-      conv_valid_range(0, p->W, p->sw, off, p->OW, &lo, &hi);
+      rt_valid_range(0, p->W, p->sw, off, p->OW, &lo, &hi);
       if (phased) { /* iw*sw + off = (iw + q0)*sw + ph */
         const int ph = ((off % p->sw) + p->sw) % p->sw;
         d = ph * pq + (off - ph) / p->sw;

@@ -27,18 +27,6 @@
  */
 #include "cnnc_rt.h"
 
-/* Positions o in [0, L) with 0 <= o*s + off < W, as [*lo, *hi). */
-RT_INLINE void cbw_valid_range(int L, int s, int off, int W, int *lo, int *hi) {
-  int l = off >= 0 ? 0 : (-off + s - 1) / s;
-  int h = W - 1 - off < 0 ? 0 : (W - 1 - off) / s + 1;
-  if (h > L)
-    h = L;
-  if (h < l)
-    h = l;
-  *lo = l;
-  *hi = h;
-}
-
 RT_INLINE int cbw_is_1x1(const RtConv *p) {
   return p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1 && p->pt == 0 && p->pl == 0 && p->OH == p->H &&
          p->OW == p->W;
@@ -129,7 +117,7 @@ RT_HELPER void cbw_im2col(const RtConv *p, const float *xg, int Cg, float *col, 
     const int off = j * p->dw - p->pl;
     float *dst = col + r * ld;
     int lo, hi, oh, ow;
-    cbw_valid_range(OW, p->sw, off, p->W, &lo, &hi);
+    rt_valid_range(0, OW, p->sw, off, p->W, &lo, &hi);
     for (oh = 0; oh < p->OH; oh++, dst += OW) {
       const int ih = oh * p->sh - p->pt + i * p->dh;
       if (ih < 0 || ih >= p->H) {
@@ -170,7 +158,7 @@ RT_HELPER void cbw_col2im(const RtConv *p, const float *dcol, int64_t ld, int Cg
         const float *src = dcol + ((int64_t)c * ksz + i * p->kw + j) * ld;
         const int off = j * p->dw - p->pl;
         int lo, hi;
-        cbw_valid_range(OW, p->sw, off, p->W, &lo, &hi);
+        rt_valid_range(0, OW, p->sw, off, p->W, &lo, &hi);
         for (oh = 0; oh < p->OH; oh++, src += OW) {
           const int ih = oh * p->sh - p->pt + i * p->dh;
           float *dr;
