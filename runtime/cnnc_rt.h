@@ -33,11 +33,12 @@
 #endif
 /* A parallel loop whose whole work is below these runs on one thread (an
  * `if` clause): RT_PAR_MIN_WORK multiply-adds (~80 us of one core) for
- * compute loops, RT_PAR_MIN_ELEMS elements for memory-bound ones.  Measured
- * on the 2-vCPU machines this is built on: a fork/join costs ~3 us, and the
- * next layer then reads half its input from the other core's cache (~10 us
- * for a 64 KiB activation), so smaller layers only get slower on 2 threads.
- * Results are identical either way. */
+ * loops with several parallel phases (Winograd's transforms and GEMMs on one
+ * block, im2col's pack-then-multiply on small maps: each phase boundary
+ * moves the intermediate between cores, ~10 us per 64 KiB on the 2-vCPU
+ * machines this is built on, plus ~3 us per fork/join), RT_PAR_MIN_ELEMS
+ * elements for memory-bound ones, RT_PAR_MIN_WORK_CH (below) for one-pass
+ * loops.  Results are identical either way. */
 #ifndef RT_PAR_MIN_WORK /* tests lower both to force the parallel paths */
 #define RT_PAR_MIN_WORK ((int64_t)1 << 24)
 #endif

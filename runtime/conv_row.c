@@ -28,7 +28,6 @@ enum { CROW_KWMAX = 32 };
 
 #define CROW_K8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
-
 /* The register tile: KB channels starting at k0 x 16*NV columns from ow0 of
  * output row oh of one sample (xn: its input, yn: its output).  KB and NV are
  * constants at every call site, so the unused accumulators vanish. */

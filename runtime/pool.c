@@ -169,7 +169,6 @@ RT_INLINE int pool_sep_ok(const RtPool *p) {
          p->kh <= POOL_SEP_K && p->kw <= POOL_SEP_K && (p->OW + 15) / 16 * 16 <= POOL_SEP_W;
 }
 
-
 RT_HELPER void pool_max_sep_task(const RtPool *p0, int64_t t, const float *x, float *y) {
   const RtPool pv = *p0, *p = &pv;
   const int nrb = (p->OH + POOL_SEP_RB - 1) / POOL_SEP_RB;

@@ -416,7 +416,6 @@ RT_HELPER void wino_out_trows_scalar(const RtConv *p, const WinoGeo *g, const fl
 #define WSUB(x, y) _mm512_sub_ps(x, y)
 #define WMULC(x, c) _mm512_mul_ps(x, _mm512_set1_ps(c))
 
-
 /* In-register transpose of the 16 x 16 block r[row][lane]: afterwards r[j]
  * holds what was lane j of every row (unpack, shuffle, two 128-bit lane
  * shuffles: 64 shuffles). */
