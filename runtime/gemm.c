@@ -105,7 +105,7 @@ RT_HELPER void gemm_act_rows(int mr, int nr, float *c, int64_t rsc, int act, flo
 RT_INLINE void gemm_kernel_avx512(int kc, const float *a, int64_t lda, const float *b, int64_t bs, __mmask16 bm,
                                   const int rows, const int nv, int mr, int nr, float *c, int64_t rsc,
                                   const float *bias, const float *res, int act, float alpha, float beta,
-                                  const int nt, const float *bt, int64_t ldbt, float *tile) {
+                                  const int nt, int ntr, const float *bt, int64_t ldbt, float *tile) {
   int k;
   __m512 tacc[GEMM_MR * 4]; /* tail dot products: row i, column j at 4i + j */
 #define GEMM_DECL(i)                                                                                       \
@@ -141,6 +141,10 @@ RT_INLINE void gemm_kernel_avx512(int kc, const float *a, int64_t lda, const flo
      * each row of A are in L1, gemm_dot4's 16-lane dot products advance by
      * them (the same lanes, the same order, so the same sums as gemm_dot4)
      * instead of a second pass that would stream A from memory again. */
+    /* nt is the instantiated column count (1 or 4), ntr <= nt the real one:
+     * columns past ntr repeat the last real one (computed, never stored) */
+    const float *bt1 = bt + (ntr > 1 ? 1 : ntr - 1) * ldbt, *bt2 = bt + (ntr > 2 ? 2 : ntr - 1) * ldbt;
+    const float *bt3 = bt + (ntr > 3 ? 3 : ntr - 1) * ldbt;
     int j;
     for (j = 0; j < rows * 4; j++)
       tacc[j] = _mm512_setzero_ps();
@@ -152,9 +156,9 @@ RT_INLINE void gemm_kernel_avx512(int kc, const float *a, int64_t lda, const flo
       for (kk = k; kk < k + ke; kk++)
         GEMM_STEP(kk)
       v0 = _mm512_maskz_loadu_ps(m, bt + k);
-      v1 = nt > 1 ? _mm512_maskz_loadu_ps(m, bt + ldbt + k) : v0;
-      v2 = nt > 2 ? _mm512_maskz_loadu_ps(m, bt + 2 * ldbt + k) : v0;
-      v3 = nt > 3 ? _mm512_maskz_loadu_ps(m, bt + 3 * ldbt + k) : v0;
+      v1 = nt > 1 ? _mm512_maskz_loadu_ps(m, bt1 + k) : v0;
+      v2 = nt > 2 ? _mm512_maskz_loadu_ps(m, bt2 + k) : v0;
+      v3 = nt > 3 ? _mm512_maskz_loadu_ps(m, bt3 + k) : v0;
 #define GEMM_TFMA(i)                                                                                       \
   if (i < rows) {                                                                                          \
     const __m512 u = _mm512_maskz_loadu_ps(m, a##i + k);                                                   \
@@ -277,7 +281,8 @@ RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, i
   const int last = nload - (pw - 16); /* valid columns of the last vector */
   const __mmask16 bm = (__mmask16)(last >= 16 ? 0xFFFF : (1u << (last > 0 ? last : 0)) - 1u);
 #define GEMM_K(rows, nv) \
-  gemm_kernel_avx512(kc, a, lda, b, bs, bm, rows, nv, mr, nr, c, rsc, bias, res, sact, alpha, beta, 0, NULL, 0, NULL)
+  gemm_kernel_avx512(kc, a, lda, b, bs, bm, rows, nv, mr, nr, c, rsc, bias, res, sact, alpha, beta, 0, 0, NULL, 0, \
+                     NULL)
   if (mr > 4) {
     if (pw == 48)
       GEMM_K(8, 3);
@@ -307,24 +312,16 @@ RT_HELPER void gemm_micro_tail(int kc, const float *a, int64_t lda, const float 
                                int nt, const float *bt, float *ct, const float *rt) {
   const int sact = gemm_act_simple(act) ? act : RT_ACT_NONE;
   float tile[GEMM_MR * 4];
-#define GEMM_K(rows, t)                                                                                    \
-  gemm_kernel_avx512(kc, a, lda, b, 48, 0xFFFF, rows, 3, mr, nr, c, rsc, bias, res, sact, alpha, beta, t, bt, kc, \
+  /* two instantiations only (1 tail column: N = 49; 2..4 as 4: N = 196),
+   * both 8 rows: each is a large function, and gcc -O2 spent ~3 s of
+   * resnet18's compile on the eight (rows x nt) variants this replaced */
+#define GEMM_K(t)                                                                                          \
+  gemm_kernel_avx512(kc, a, lda, b, 48, 0xFFFF, 8, 3, mr, nr, c, rsc, bias, res, sact, alpha, beta, t, nt, bt, kc, \
                      tile)
-#define GEMM_KT(rows)                                                                                      \
-  if (nt == 1)                                                                                             \
-    GEMM_K(rows, 1);                                                                                       \
-  else if (nt == 2)                                                                                        \
-    GEMM_K(rows, 2);                                                                                       \
-  else if (nt == 3)                                                                                        \
-    GEMM_K(rows, 3);                                                                                       \
-  else                                                                                                     \
-    GEMM_K(rows, 4);
-  if (mr > 4) {
-    GEMM_KT(8)
-  } else {
-    GEMM_KT(4)
-  }
-#undef GEMM_KT
+  if (nt == 1)
+    GEMM_K(1);
+  else
+    GEMM_K(4);
 #undef GEMM_K
   if (sact != act)
     gemm_act_rows(mr, nr, c, rsc, act, alpha, beta);

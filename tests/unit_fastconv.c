@@ -576,8 +576,10 @@ int main(void) {
 #endif
   {
     static const int g[][3] = {{1, 1, 1}, {7, 5, 3}, {8, 48, 17}, {13, 49, 64}, {64, 200, 147},
-                               {70, 97, 300}, {5, 33, 1200}, {512, 49, 70}, {3, 130, 9}};
-    for (int i = 0; i < 9; i++)
+                               {70, 97, 300}, {5, 33, 1200}, {512, 49, 70}, {3, 130, 9},
+                               /* 2, 3, 4 columns after a full 48-wide panel (the fused tail), short rows */
+                               {13, 50, 40}, {3, 99, 33}, {21, 196, 20}};
+    for (int i = 0; i < (int)(sizeof g / sizeof g[0]); i++)
 #if defined(__AVX512F__)
       for (int mode = 0; mode < 4; mode++) /* exact-width B reads (mode 3) are an AVX-512 feature */
 #else
