@@ -272,8 +272,7 @@ RT_HELPER void gemm_dot_col8(int K, const float *a, int64_t lda, const float *b,
 }
 
 /* One micro-tile: rows [0, mr) x columns [0, nr) of C at c (column stride
- * 1); pw is the panel width (16, 32 or 48).  Short row tails (mr <= 4) use
- * the 4-row kernel so they cost half. */
+ * 1); pw is the panel width (16, 32 or 48). */
 RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int nload, int mr,
                           int nr, float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
                           float beta) {
@@ -283,21 +282,16 @@ RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, i
 #define GEMM_K(rows, nv) \
   gemm_kernel_avx512(kc, a, lda, b, bs, bm, rows, nv, mr, nr, c, rsc, bias, res, sact, alpha, beta, 0, 0, NULL, 0, \
                      NULL)
-  if (mr > 4) {
-    if (pw == 48)
-      GEMM_K(8, 3);
-    else if (pw == 32)
-      GEMM_K(8, 2);
-    else
-      GEMM_K(8, 1);
-  } else {
-    if (pw == 48)
-      GEMM_K(4, 3);
-    else if (pw == 32)
-      GEMM_K(4, 2);
-    else
-      GEMM_K(4, 1);
-  }
+  /* 8 rows always (a short row tail repeats its last row): each
+   * instantiation is a large function, and the 4-row variants cost gcc -O2
+   * ~1 s per model for tiles that only output-channel counts off a multiple
+   * of 8 have */
+  if (pw == 48)
+    GEMM_K(8, 3);
+  else if (pw == 32)
+    GEMM_K(8, 2);
+  else
+    GEMM_K(8, 1);
 #undef GEMM_K
   if (sact != act)
     gemm_act_rows(mr, nr, c, rsc, act, alpha, beta);
