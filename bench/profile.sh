@@ -30,6 +30,8 @@ omp=""
 export OMP_NUM_THREADS=$threads
 if [ -z "$input" ]; then
   input=$work/zero.bin
-  head -c "$(( $(sed -n 's/^#define M_INPUT_SIZE \([0-9]*\).*/\1/p' "$work/m.h") * 4 ))" /dev/zero > "$input"
+  n=$(sed -n 's/^#define M_INPUT_SIZE \([0-9][0-9]*\).*/\1/p' "$work/m.h")
+  [ -n "$n" ] || n=$(sed -n 's/^#define M_INPUT0_SIZE \([0-9][0-9]*\).*/\1/p' "$work/m.h")
+  head -c "$((n * 4))" /dev/zero > "$input"
 fi
 "$work/h" "$input" --min-time "${CNNC_PROFILE_TIME:-2}"
