@@ -746,6 +746,15 @@ RT_HELPER void wino_out_trows_chunk(const RtConv *p, const WinoGeo *g, const flo
 
 /* ------------------------------------------------------------ the conv */
 
+/* T-rows layers (small maps) go parallel from RT_PAR_MIN_WORK_CH of GEMM
+ * multiply-adds: their transforms, which that count leaves out, take most
+ * of their time (SqueezeNet's 27x27 and 13x13 expand convs, 0.3-0.5 ms
+ * each, ran serial below RT_PAR_MIN_WORK: the model is 11% faster at 2
+ * threads with them parallel, the others unchanged). */
+#ifndef WINO_TROWS_PAR
+#define WINO_TROWS_PAR RT_PAR_MIN_WORK_CH
+#endif
+
 /* One sample in the T-rows orientation: input transform (tasks: tile row x
  * chunk x 16 channels), the a*a GEMMs (tasks: xi x GEMM block), output
  * transform (tasks: tile row x chunk x 16 channels). */
@@ -757,7 +766,7 @@ RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float 
   const int cin = WINO_CIN(g->m), cout = WINO_COUT(g->m);
   const int nchi = (g->tw + cin - 1) / cin, ncho = (g->tw + cout - 1) / cout;
   /* the batched GEMMs' multiply-adds decide for all three loops */
-  const int par = (int64_t)g->a * g->a * g->T * p->C * p->K >= RT_PAR_MIN_WORK;
+  const int par = (int64_t)g->a * g->a * g->T * p->C * p->K >= WINO_TROWS_PAR;
   int64_t t;
   RtGemm gm;
   int ntask;
