@@ -913,6 +913,11 @@ int main(void) {
   pool_test(0, 1, 2, 20, 37, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 0, 0, 0);
   pool_test(0, 1, 2, 17, 19, 5, 4, 1, 2, 1, 1, 2, 1, 2, 2, 1, 0, 0);
   pool_test(0, 1, 1, 3, 600, 2, 3, 1, 2, 1, 1, 0, 1, 0, 1, 0, 0, 0);   /* wider than the separable buffers */
+  /* the vertical-first path: stride 2 with 5 taps and pad 2 (two-lane shift), one tap, stride 2 down only */
+  pool_test(0, 1, 2, 23, 41, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 1, 0, 0);
+  pool_test(0, 1, 2, 9, 20, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0);
+  pool_test(0, 1, 2, 14, 35, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0);
+  pool_test(0, 1, 3, 14, 14, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 1, 0, 0);  /* GoogLeNet's last pool, 7x7 out */
   pool_nan_every = 37; /* NaN propagation through every max path */
   pool_test(0, 1, 3, 28, 28, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0);
   pool_test(0, 1, 2, 55, 61, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0, 0);
