@@ -78,6 +78,8 @@ static void print_attrs(const Node *n, FILE *out) {
     fprintf(out, " act=%s", act_name(n->act));
   if (n->algo != ALGO_AUTO)
     fprintf(out, " algo=%s", algo_name(n->algo));
+  if (n->algo != ALGO_AUTO && n->algo_tile)
+    fprintf(out, " tile=%d", n->algo_tile);
 }
 
 void ir_print(Graph *g, FILE *out) {
