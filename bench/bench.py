@@ -309,7 +309,8 @@ def layer_mode(a):
     rows = []
     for t in threads:
         exe = os.path.join(WORK, f"layers_{'omp' if t > 1 else 'serial'}")
-        flags = ["-O3", "-march=native", "-std=c99"] + (["-fopenmp"] if t > 1 else [])
+        flags = ["-O3", "-march=native", "-std=c99"] + (["-fopenmp"] if t > 1 else []) + \
+            os.environ.get("CNNC_EXTRA_CFLAGS", "").split()
         run([CC] + flags + ["-I", os.path.join(ROOT, "runtime"), os.path.join(ROOT, "bench", "layers.c")] + rt +
             ["-o", exe, "-lm"])
         env = dict(os.environ, OMP_NUM_THREADS=str(t))

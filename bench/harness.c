@@ -56,6 +56,7 @@ static double prof_last, *prof_t; /* prof_t[layer * PROF_RUNS + run] */
 static const char *prof_name[PROF_LAYERS];
 static int prof_nlayers;
 static long prof_run = -1; /* -1: not timing */
+static int prof_alt, prof_threads = 1;
 
 void bench_layer_hook(int index, const char *name);
 void bench_layer_hook(int index, const char *name) {
@@ -69,23 +70,46 @@ void bench_layer_hook(int index, const char *name) {
   prof_last = now_s();
 }
 
-static void prof_report(long runs) {
-  double *v = malloc(sizeof(double) * (size_t)runs), total = 0;
-  double *med = malloc(sizeof(double) * (size_t)prof_nlayers);
+/* Median over runs first, first + step, ... of layer l. */
+static double prof_median(int l, long runs, long first, long step, double *v) {
+  long k = 0;
+  for (long r = first; r < runs; r += step)
+    v[k++] = prof_t[(size_t)l * PROF_RUNS + (size_t)r];
+  qsort(v, (size_t)k, sizeof(double), cmp_double);
+  return k ? v[k / 2] : 0.0;
+}
+
+/* Each layer's median and share; with `alt` (runs alternating between 1 and
+ * the OpenMP thread count, CNNC_PROFILE_VS1) both medians and their ratio. */
+static void prof_report(long runs, int alt) {
+  double *v = malloc(sizeof(double) * (size_t)(runs < PROF_RUNS ? runs : PROF_RUNS)), total = 0, total1 = 0;
   if (runs > PROF_RUNS)
     runs = PROF_RUNS;
+  if (alt)
+    printf("     %-40s %12s %12s %7s\n", "layer", "1 thread", "N threads", "N/1");
   for (int l = 0; l < prof_nlayers; l++) {
-    memcpy(v, prof_t + (size_t)l * PROF_RUNS, sizeof(double) * (size_t)runs);
-    qsort(v, (size_t)runs, sizeof(double), cmp_double);
-    med[l] = v[runs / 2];
-    total += med[l];
+    double m, m1;
+    if (!prof_name[l])
+      continue;
+    if (alt) {
+      m1 = prof_median(l, runs, 0, 2, v);
+      m = prof_median(l, runs, 1, 2, v);
+      total1 += m1;
+      total += m;
+      printf("%4d %-40s %9.4f ms %9.4f ms %7.2f\n", l, prof_name[l], m1, m, m1 > 0 ? m / m1 : 0.0);
+    } else
+      total += prof_median(l, runs, 0, 1, v);
   }
-  for (int l = 0; l < prof_nlayers; l++)
-    if (prof_name[l])
-      printf("%4d %-40s %9.4f ms %5.1f%%\n", l, prof_name[l], med[l], 100.0 * med[l] / total);
-  printf("     %-40s %9.4f ms\n", "sum of layer medians", total);
+  for (int l = 0; l < prof_nlayers && !alt; l++)
+    if (prof_name[l]) {
+      const double m = prof_median(l, runs, 0, 1, v);
+      printf("%4d %-40s %9.4f ms %5.1f%%\n", l, prof_name[l], m, 100.0 * m / total);
+    }
+  if (alt)
+    printf("     %-40s %9.4f ms %9.4f ms %7.2f\n", "sum of layer medians", total1, total, total / total1);
+  else
+    printf("     %-40s %9.4f ms\n", "sum of layer medians", total);
   free(v);
-  free(med);
 }
 #endif
 
@@ -143,12 +167,21 @@ int main(int argc, char **argv) {
     return 1;
   if (max_runs > PROF_RUNS)
     max_runs = PROF_RUNS;
+#ifdef _OPENMP
+  prof_threads = omp_get_max_threads();
+  prof_alt = getenv("CNNC_PROFILE_VS1") && prof_threads > 1;
+#endif
 #endif
   t_start = now_s();
   for (;;) {
     double t0 = now_s(), c0 = cpu_s(), t1;
 #ifdef CNNC_PROFILE
     prof_run = n;
+#ifdef _OPENMP
+    if (prof_alt)
+      omp_set_num_threads(n % 2 ? prof_threads : 1);
+#endif
+    t0 = now_s();
     prof_last = t0;
 #endif
     m_infer(x, y, 1, arena);
@@ -173,7 +206,7 @@ int main(int argc, char **argv) {
            median, ts[0], sum / (double)n, cpu_median, n, threads, (unsigned long)M_ARENA_SIZE);
   }
 #ifdef CNNC_PROFILE
-  prof_report(n);
+  prof_report(n, prof_alt);
 #endif
   if (out_path) {
     f = fopen(out_path, "wb");

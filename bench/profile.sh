@@ -9,7 +9,9 @@
 # bench/harness.c built with -DCNNC_PROFILE, 1 thread (CNNC_PROFILE_THREADS=N:
 # OpenMP with N threads; CNNC_EXTRA_CFLAGS: more compiler flags, e.g.
 # -DRT_PAR_MIN_WORK=...); prints the JSON timing line, then each layer's
-# median milliseconds and share of the total.
+# median milliseconds and share of the total.  With CNNC_PROFILE_VS1=1 (and
+# CNNC_PROFILE_THREADS=N) runs alternate between 1 and N threads in the one
+# process and each layer shows both medians and their ratio.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")

@@ -631,8 +631,10 @@ RT_FN void rt_gemm_dot(int M, int N, int K, const float *A, int64_t lda, const f
   const int mb = (M + 3) / 4, nb = (N + 3) / 4;
   int64_t t;
 #if defined(__AVX512F__)
-  if (N == 1) { /* matrix-vector: 8 rows per task, no duplicated columns */
-    RT_PAR_FOR((int64_t)M * K >= RT_PAR_MIN_WORK, static, t, (M + 7) / 8,
+  if (N == 1) { /* matrix-vector: 8 rows per task, no duplicated columns;
+                  * memory-bound (each weight read once), so parallel from
+                  * half a MiB of weights (~50 us from L3 or DRAM) */
+    RT_PAR_FOR((int64_t)M * K >= RT_PAR_MIN_ELEMS / 8, static, t, (M + 7) / 8,
       const int i = (int)t * 8;
       gemm_dot_col8(K, A + i * lda, lda, Bt, M - i < 8 ? M - i : 8, C + i * rsc, rsc, bias ? bias + i : NULL,
                     res ? res + i * rsc : NULL, act, alpha, beta);

@@ -560,6 +560,12 @@ static void thread_tests(void) {
     omp_set_num_threads(2);
     rt_linear(9, 1000, 200, x, lw, lb, NULL, y2, RT_ACT_NONE, 0, 0);
     same_bits("linear n=9 1000->200", y1, y2, 9 * 200);
+    /* one sample: the matrix-vector path (8-row tasks, the last one short) */
+    omp_set_num_threads(1);
+    rt_linear(1, 1000, 197, x, lw, lb, NULL, y1, RT_ACT_NONE, 0, 0);
+    omp_set_num_threads(2);
+    rt_linear(1, 1000, 197, x, lw, lb, NULL, y2, RT_ACT_NONE, 0, 0);
+    same_bits("linear n=1 1000->197", y1, y2, 197);
     free(lw), free(lb);
   }
   free(x), free(w), free(b), free(y1), free(y2);
