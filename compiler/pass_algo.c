@@ -408,7 +408,12 @@ static void choose_transposed(Graph *g, Node *n) {
   if (scratch == 0)
     return;
   n->algo = ALGO_IM2COL;
-  n->algo_why = cnnc_strdup("GEMM + col2im");
+  if (rt_conv_transpose2d_tiled(&p))
+    n->algo_why = cnnc_strdup("1x1 GEMM + interleave (kernel = stride)");
+  else if (rt_conv_transpose2d_subpixel(&p))
+    n->algo_why = cnnc_strdup("sub-pixel: a direct conv per output phase");
+  else
+    n->algo_why = cnnc_strdup("GEMM + col2im");
   n->scratch_bytes = (int64_t)scratch;
 }
 

@@ -294,6 +294,14 @@ RT_FN void rt_conv_transpose2d(const RtConv *p, int n, const float *x, const flo
 RT_FN size_t rt_conv_transpose2d_scratch(const RtConv *p, int n_max);
 RT_FN void rt_conv_transpose2d_ws(const RtConv *p, int n, const float *x, const float *w, const float *b,
                                   float *y, void *scratch);
+/* 1 when the kernel equals the stride (no padding, dilation, groups or
+ * output padding): rt_conv_transpose2d_ws then runs a 1x1 GEMM to K*kh*kw
+ * channels and interleaves its rows into the output. */
+RT_FN int rt_conv_transpose2d_tiled(const RtConv *p);
+/* 1 when the sub-pixel form applies otherwise (stride > 1, dilation 1,
+ * groups 1, kernel >= stride, >= 32 input columns): one stride-1 direct
+ * conv per output phase, scattered into the output. */
+RT_FN int rt_conv_transpose2d_subpixel(const RtConv *p);
 
 /* y[n][out] = act(sum_i x[n][i] w[out][i] + b[out] + res) */
 RT_FN void rt_linear(int n, int in, int out, const float *x, const float *w, const float *b,

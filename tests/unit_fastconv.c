@@ -458,6 +458,46 @@ static void linear_test(int n, int in, int out, int act) {
   free(x), free(w), free(b), free(r), free(y), free(ref);
 }
 
+/* ------------------------------------------------ tiled transposed conv */
+
+/* A transposed conv whose kernel equals its stride, through
+ * rt_conv_transpose2d_ws (the 1x1 GEMM + interleave form), against fp64:
+ * output (k, ih*kh + a, iw*kw + b) = bias + sum_c x[c][ih][iw] w[c][k][a][b]. */
+static void convt_tiled_test(int n, int C, int H, int W, int K, int kh, int kw, int act, float *yout) {
+  RtConv p;
+  const int64_t OH = (int64_t)H * kh, OW = (int64_t)W * kw, yn = (int64_t)n * K * OH * OW;
+  float *x = rnd((int64_t)n * C * H * W, -1, 1), *w = rnd((int64_t)C * K * kh * kw, -0.5f, 0.5f);
+  float *b = rnd(K, -1, 1), *y = yout ? yout : xmalloc((size_t)yn * 4);
+  double *ref = xmalloc((size_t)yn * 8);
+  size_t sb;
+  void *scratch;
+  char name[120];
+  memset(&p, 0, sizeof p);
+  p.C = C, p.H = H, p.W = W, p.K = K, p.OH = (int)OH, p.OW = (int)OW;
+  p.kh = p.sh = kh, p.kw = p.sw = kw, p.dh = p.dw = 1, p.groups = 1, p.act = act;
+  act_params(act, &p.alpha, &p.beta);
+  for (int s = 0; s < n; s++)
+    for (int k = 0; k < K; k++)
+      for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+          double v = b[k];
+          for (int c = 0; c < C; c++)
+            v += (double)x[(((int64_t)s * C + c) * H + oh / kh) * W + ow / kw] *
+                 w[(((int64_t)c * K + k) * kh + oh % kh) * kw + ow % kw];
+          ref[(((int64_t)s * K + k) * OH + oh) * OW + ow] = act_ref(act, p.alpha, p.beta, v);
+        }
+  sb = rt_conv_transpose2d_scratch(&p, n);
+  scratch = xmalloc(sb);
+  fill_nan(y, yn);
+  rt_conv_transpose2d_ws(&p, n, x, w, b, y, scratch);
+  snprintf(name, sizeof name, "conv_transpose2d tiled n=%d %dx%dx%d->%d k%dx%d %s", n, C, H, W, K, kh, kw,
+           act_names[act]);
+  check(name, y, ref, yn, 1e-5);
+  free(x), free(w), free(b), free(ref), free(scratch);
+  if (!yout)
+    free(y);
+}
+
 /* ----------------------------------------------------------- determinism */
 
 #ifdef _OPENMP
@@ -566,6 +606,17 @@ static void thread_tests(void) {
     omp_set_num_threads(2);
     rt_linear(1, 1000, 197, x, lw, lb, NULL, y2, RT_ACT_NONE, 0, 0);
     same_bits("linear n=1 1000->197", y1, y2, 197);
+    {
+      float *t1 = xmalloc((size_t)2 * 16 * 64 * 74 * 4), *t2 = xmalloc((size_t)2 * 16 * 64 * 74 * 4);
+      const uint64_t seed = rng;
+      omp_set_num_threads(1);
+      convt_tiled_test(2, 24, 32, 37, 16, 2, 2, RT_ACT_RELU, t1);
+      rng = seed; /* the same inputs */
+      omp_set_num_threads(2);
+      convt_tiled_test(2, 24, 32, 37, 16, 2, 2, RT_ACT_RELU, t2);
+      same_bits("conv_transpose2d tiled 24x32x37->16 k2x2", t1, t2, 2 * 16 * 64 * 74);
+      free(t1), free(t2);
+    }
     free(lw), free(lb);
   }
   free(x), free(w), free(b), free(y1), free(y2);
@@ -600,6 +651,9 @@ int main(void) {
   for (int act = 0; act < NACT; act += 3)
     linear_test(1 + act, 37 + 40 * act, 11 + 13 * act, act);
   linear_test(16, 512, 1000, RT_ACT_RELU);
+  convt_tiled_test(2, 24, 5, 37, 16, 2, 2, RT_ACT_RELU, NULL); /* 2 vector pieces + a 5-column tail */
+  convt_tiled_test(1, 32, 32, 32, 16, 2, 2, RT_ACT_NONE, NULL); /* U-Net's up-sampling */
+  convt_tiled_test(1, 8, 4, 5, 6, 3, 3, RT_ACT_LEAKY, NULL);
 #ifdef _OPENMP
   thread_tests();
 #endif

@@ -871,6 +871,23 @@ int main(void) {
   convt_test(ci++, 1, 32, 16, 16, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, RT_ACT_RELU);
   convt_test(ci++, 3, 16, 7, 9, 8, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1, RT_ACT_NONE);
   convt_test(ci++, 2, 16, 5, 6, 12, 3, 4, 2, 3, 2, 1, 1, 2, 0, 1, 1, 2, 2, RT_ACT_SIGMOID);
+  /* kernel == stride (the tiled 1x1-GEMM form): 2x2 over 16-column vector
+   * pieces and a tail, with and without bias; 3x3/3; 2x1 */
+  convt_test(ci++, 2, 24, 5, 37, 16, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1, RT_ACT_RELU);
+  convt_test(ci++, 2, 24, 5, 37, 16, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1, RT_ACT_NONE);
+  convt_test(ci++, 1, 8, 4, 5, 6, 3, 3, 3, 3, 1, 1, 0, 0, 0, 0, 0, 0, 1, RT_ACT_LEAKY);
+  convt_test(ci++, 1, 12, 6, 17, 5, 2, 1, 2, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, RT_ACT_TANH);
+  /* strided, kernel > stride, >= 32 input columns (the sub-pixel form: one
+   * direct conv per output phase): 3x3/2 pad 1 + output padding (U-Net),
+   * 4x4/2 pad 1 (DCGAN), 5x5/3 pad 4 (a negative left padding: GEMM + col2im;
+   * top only: phases start the input rows later), 3x2/(2,1),
+   * output padding past the kernel's reach */
+  convt_test(ci++, 2, 16, 9, 32, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, RT_ACT_RELU);
+  convt_test(ci++, 1, 8, 5, 40, 6, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 1, RT_ACT_NONE);
+  convt_test(ci++, 1, 6, 7, 33, 5, 5, 5, 3, 3, 1, 1, 4, 4, 4, 4, 2, 1, 1, RT_ACT_LEAKY); /* falls back */
+  convt_test(ci++, 2, 6, 7, 33, 5, 5, 5, 3, 3, 1, 1, 4, 1, 4, 1, 2, 1, 1, RT_ACT_RELU);
+  convt_test(ci++, 1, 5, 4, 35, 7, 3, 2, 2, 1, 1, 1, 0, 1, 2, 0, 1, 0, 1, RT_ACT_SIGMOID);
+  convt_test(ci++, 1, 4, 3, 32, 3, 2, 3, 2, 2, 1, 1, 0, 1, 0, 1, 1, 1, 1, RT_ACT_NONE);
 
   ci = 0;
   linear_test(ci++, 1, 7, 3);
