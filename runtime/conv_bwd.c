@@ -303,6 +303,24 @@ RT_INLINE size_t cbw_t_floats(const RtConv *p) {
   return cbw_r16(rows * (size_t)p->C) + cbw_r16(rows) + cbw_r16(rows * (size_t)p->H * p->W);
 }
 
+/* dst[2i] = a[i], dst[2i + 1] = b[i] for i < n. */
+RT_INLINE void cbw_interleave2(const float *a, const float *b, int n, float *dst) {
+  int i = 0;
+#if defined(__AVX512F__)
+  const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  for (; i + 16 <= n; i += 16) {
+    const __m512 e = _mm512_loadu_ps(a + i), o = _mm512_loadu_ps(b + i);
+    _mm512_storeu_ps(dst + 2 * i, _mm512_permutex2var_ps(e, lo, o));
+    _mm512_storeu_ps(dst + 2 * i + 16, _mm512_permutex2var_ps(e, hi, o));
+  }
+#endif
+  for (; i < n; i++) {
+    dst[2 * i] = a[i];
+    dst[2 * i + 1] = b[i];
+  }
+}
+
 RT_HELPER void cbw_t_tiled_run(const RtConv *p, int n, const float *x, const float *w, const float *b, float *y,
                                void *scratch) {
   const RtConv q = cbw_t_1x1(p);
@@ -331,22 +349,7 @@ RT_HELPER void cbw_t_tiled_run(const RtConv *p, int n, const float *x, const flo
       float *dst = yn + t * p->OW;
       int iw, bb;
       if (p->kw == 2) {
-        iw = 0;
-#if defined(__AVX512F__)
-        {
-          const __m512i lo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-          const __m512i hi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
-          for (; iw + 16 <= p->W; iw += 16) {
-            const __m512 e = _mm512_loadu_ps(src + iw), o = _mm512_loadu_ps(src + HW + iw);
-            _mm512_storeu_ps(dst + 2 * iw, _mm512_permutex2var_ps(e, lo, o));
-            _mm512_storeu_ps(dst + 2 * iw + 16, _mm512_permutex2var_ps(e, hi, o));
-          }
-        }
-#endif
-        for (; iw < p->W; iw++) {
-          dst[2 * iw] = src[iw];
-          dst[2 * iw + 1] = src[HW + iw];
-        }
+        cbw_interleave2(src, src + HW, p->W, dst);
       } else {
         for (bb = 0; bb < p->kw; bb++)
           for (iw = 0; iw < p->W; iw++)
