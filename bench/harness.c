@@ -83,6 +83,7 @@ static double prof_median(int l, long runs, long first, long step, double *v) {
  * the OpenMP thread count, CNNC_PROFILE_VS1) both medians and their ratio. */
 static void prof_report(long runs, int alt) {
   double *v = malloc(sizeof(double) * (size_t)(runs < PROF_RUNS ? runs : PROF_RUNS)), total = 0, total1 = 0;
+  double *med = malloc(sizeof(double) * (size_t)prof_nlayers);
   if (runs > PROF_RUNS)
     runs = PROF_RUNS;
   if (alt)
@@ -98,18 +99,17 @@ static void prof_report(long runs, int alt) {
       total += m;
       printf("%4d %-40s %9.4f ms %9.4f ms %7.2f\n", l, prof_name[l], m1, m, m1 > 0 ? m / m1 : 0.0);
     } else
-      total += prof_median(l, runs, 0, 1, v);
+      total += med[l] = prof_median(l, runs, 0, 1, v);
   }
   for (int l = 0; l < prof_nlayers && !alt; l++)
-    if (prof_name[l]) {
-      const double m = prof_median(l, runs, 0, 1, v);
-      printf("%4d %-40s %9.4f ms %5.1f%%\n", l, prof_name[l], m, 100.0 * m / total);
-    }
+    if (prof_name[l])
+      printf("%4d %-40s %9.4f ms %5.1f%%\n", l, prof_name[l], med[l], 100.0 * med[l] / total);
   if (alt)
     printf("     %-40s %9.4f ms %9.4f ms %7.2f\n", "sum of layer medians", total1, total, total / total1);
   else
     printf("     %-40s %9.4f ms\n", "sum of layer medians", total);
   free(v);
+  free(med);
 }
 #endif
 

@@ -427,7 +427,7 @@ RT_FN int rt_conv_transpose2d_subpixel(const RtConv *p) {
 RT_INLINE void cbw_sp_sizes(const RtConv *p, size_t *wfl, size_t *yfl, size_t *qbytes) {
   int ra, rb;
   CbwPhase f;
-  *wfl = cbw_r16((size_t)p->K * (p->C / p->groups) * p->kh * p->kw), *yfl = 0, *qbytes = 0;
+  *wfl = cbw_r16((size_t)p->K * p->C * p->kh * p->kw), *yfl = 0, *qbytes = 0;
   for (ra = 0; ra < p->sh; ra++)
     for (rb = 0; rb < p->sw; rb++)
       if (cbw_phase(p, ra, rb, &f) == 1) {
@@ -439,7 +439,6 @@ RT_INLINE void cbw_sp_sizes(const RtConv *p, size_t *wfl, size_t *yfl, size_t *q
 
 RT_HELPER void cbw_subpixel_run(const RtConv *p, int n, const float *x, const float *w, const float *b, float *y,
                                 void *scratch) {
-  const int G = p->groups, Cg = p->C / G, Kg = p->K / G;
   const int64_t xs = (int64_t)p->C * p->H * p->W, ys = (int64_t)p->K * p->OH * p->OW;
   size_t wfl, yfl, qb;
   float *wp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63), *wq, *yq;
@@ -454,16 +453,16 @@ RT_HELPER void cbw_subpixel_run(const RtConv *p, int n, const float *x, const fl
       int64_t t;
       if (cbw_phase(p, ra, rb, &f) != 1)
         continue;
-      { /* conv weights (K, Cg, th, tw): tap (j, l) is (ra + sh*(th-1-j), rb + sw*(tw-1-l)) */
+      { /* conv weights (K, C, th, tw) from (C, K, kh, kw) (groups 1): tap (j, l)
+         * is (ra + sh*(th-1-j), rb + sw*(tw-1-l)) */
         const int th = f.q.kh, tw = f.q.kw;
-        RT_PAR_FOR((int64_t)p->K * Cg * th * tw >= RT_PAR_MIN_ELEMS, static, t, p->K,
-          const int g = (int)t / Kg, kl = (int)t % Kg;
+        RT_PAR_FOR((int64_t)p->K * p->C * th * tw >= RT_PAR_MIN_ELEMS, static, t, p->K,
           int c, j, l;
-          for (c = 0; c < Cg; c++)
+          for (c = 0; c < p->C; c++)
             for (j = 0; j < th; j++)
               for (l = 0; l < tw; l++)
-                wq[(t * Cg + c) * th * tw + j * tw + l] =
-                    w[(((int64_t)(g * Cg + c) * Kg + kl) * p->kh + ra + p->sh * (th - 1 - j)) * p->kw + rb +
+                wq[(t * p->C + c) * th * tw + j * tw + l] =
+                    w[(((int64_t)c * p->K + t) * p->kh + ra + p->sh * (th - 1 - j)) * p->kw + rb +
                       p->sw * (tw - 1 - l)];
         );
       }
@@ -480,7 +479,7 @@ RT_HELPER void cbw_subpixel_run(const RtConv *p, int n, const float *x, const fl
             dst[(int64_t)c * p->sw] = src[c];
         );
       }
-      wq += (int64_t)p->K * Cg * f.q.kh * f.q.kw;
+      wq += (int64_t)p->K * p->C * f.q.kh * f.q.kw;
     }
 }
 
