@@ -26,6 +26,7 @@
 #endif
 
 #ifdef _OPENMP
+#include <omp.h>
 #define RT_PRAGMA_(x) _Pragma(#x)
 #define RT_OMP(x) RT_PRAGMA_(omp x)
 #else
@@ -79,6 +80,47 @@
 #ifndef RT_PAR_MIN_ELEMS
 #define RT_PAR_MIN_ELEMS ((int64_t)1 << 20)
 #endif
+/* { body } on each thread with [lo, hi) its contiguous share of [0, n): the
+ * iterations a schedule(static) loop over [0, n) would give it, so the two
+ * forms agree on who owns what; the whole range when not `par` or without
+ * OpenMP. */
+#ifdef _OPENMP
+#define RT_PAR_RANGE(par, n, lo, hi, ...)                                                                  \
+  do {                                                                                                     \
+    if (par) {                                                                                             \
+      RT_PRAGMA_(omp parallel) {                                                                           \
+        const int64_t rt_nt_ = omp_get_num_threads(), rt_i_ = omp_get_thread_num();                       \
+        const int64_t rt_q_ = (int64_t)(n) / rt_nt_, rt_r_ = (int64_t)(n) % rt_nt_;                       \
+        const int64_t lo = rt_i_ * rt_q_ + (rt_i_ < rt_r_ ? rt_i_ : rt_r_);                                \
+        const int64_t hi = lo + rt_q_ + (rt_i_ < rt_r_);                                                   \
+        __VA_ARGS__                                                                                        \
+      }                                                                                                    \
+    } else {                                                                                               \
+      const int64_t lo = 0, hi = (n);                                                                      \
+      __VA_ARGS__                                                                                          \
+    }                                                                                                      \
+  } while (0)
+#else
+#define RT_PAR_RANGE(par, n, lo, hi, ...)                                                                  \
+  do {                                                                                                     \
+    const int64_t lo = 0, hi = (n);                                                                        \
+    __VA_ARGS__                                                                                            \
+  } while (0)
+#endif
+/* How a parallel GEMM-based conv divides its work (RtGemm.pix): each thread
+ * a band of output rows (pixels) of every channel, or a range of output
+ * channels.  Pixels from RT_SPLIT_PIX_MIN output pixels per image when the
+ * weights are no bigger than the activations read and written (each thread
+ * then reads all the weights but writes whole rows, which the next layer,
+ * if split by rows too, reads on the same core; on the 2-core machines this
+ * is tuned on, reading what the other core wrote costs about as much as
+ * DRAM); channels otherwise (late, weight-heavy layers: each thread reads
+ * only its share of the weights).  Depthwise convs stay split by channels:
+ * split by rows, each thread's share of a 14x14 map ran no faster than the
+ * whole (per-plane setup dominates). */
+#ifndef RT_SPLIT_PIX_MIN
+#define RT_SPLIT_PIX_MIN 192
+#endif
 
 #if defined(__GNUC__)
 #define RT_RESTRICT __restrict__
@@ -94,6 +136,10 @@
  * does not call the kernels that use it.  Helper names carry their file's
  * prefix (conv_, pool_, ops_) because all runtime files share one translation
  * unit in generated code. */
+
+RT_INLINE int rt_split_pixels(int64_t npix, int64_t nweight, int64_t nact) {
+  return npix >= RT_SPLIT_PIX_MIN && nweight <= nact;
+}
 
 /* Output columns [*lo, *hi) within [o0, o1) whose input column o*s + off lies
  * in [0, W).  Hoisting this out of the inner loop is what lets it vectorize. */
@@ -422,6 +468,8 @@ typedef struct RtGemm {
   const float *bias, *res;
   int act;
   float alpha, beta;
+  int pix;  /* parallel: each thread a run of column panels, all rows (rt_split_pixels) */
+  int pixw; /* with pix and B in place: split at multiples of pixw columns (image rows) */
 } RtGemm;
 
 /* Bytes of scratch rt_gemm needs (packed B, + 64 for alignment); the same

@@ -836,6 +836,7 @@ RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const f
   gm.C = yg, gm.rsc = gm.N, gm.csc = 1;
   gm.bias = bg, gm.res = rg;
   gm.act = p->act, gm.alpha = p->alpha, gm.beta = p->beta;
+  gm.pix = rt_split_pixels(gm.N, (int64_t)gm.M * gm.K, (int64_t)Cg * p->H * p->W + (int64_t)gm.M * gm.N);
 #if defined(__AVX512F__)
   if (conv_is_1x1(p)) {
     /* B is x itself (Cg rows of npix floats): read in place, the kernels
@@ -843,7 +844,7 @@ RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const f
      * kernel's) are gathered k-major into the scratch */
     const int nmain = RT_GEMM_NMAIN(gm.N);
     int c, j;
-    gm.Bp = xg, gm.ldb = gm.N, gm.bexact = 1;
+    gm.Bp = xg, gm.ldb = gm.N, gm.bexact = 1, gm.pixw = p->OW;
     if (nmain < gm.N) {
       for (j = nmain; j < gm.N; j++)
         for (c = 0; c < Cg; c++)

@@ -517,14 +517,15 @@ RT_FN int rt_gemm_npanels(const RtGemm *g) {
  * 12 cycles, well within its bandwidth), and they keep the epilogue a single
  * pass.  Row slivers start at m0 + 8j, so any split of the rows into blocks
  * that are multiples of 8 computes every element identically. */
-/* Tail columns [nmain, N) of rows [i0, i1): dot products, 4 x 4 at a time. */
-RT_HELPER void gemm_tail_rows(const RtGemm *g, int nmain, int i0, int i1) {
+/* Tail columns [j0, N) (j0 >= nmain) of rows [i0, i1): dot products, 4 x 4
+ * at a time. */
+RT_HELPER void gemm_tail_rows(const RtGemm *g, int nmain, int j0, int i0, int i1) {
   const int K = g->K;
   const float *tb = g->ldb ? g->Bt : g->Bp + (int64_t)nmain * K; /* column nmain */
   int i, j;
   for (i = i0; i < i1; i += 4) {
     const int mr = i1 - i < 4 ? i1 - i : 4;
-    for (j = nmain; j < g->N; j += 4) {
+    for (j = j0; j < g->N; j += 4) {
       const int64_t o = i * g->rsc + j * g->csc;
       gemm_dot4(K, g->A + i * g->lda, g->lda, tb + (int64_t)(j - nmain) * K, K, mr, g->N - j < 4 ? g->N - j : 4,
                 g->C + o, g->rsc, g->csc, g->bias ? g->bias + i : NULL, g->res ? g->res + o : NULL, g->act,
@@ -550,7 +551,7 @@ RT_FN void rt_gemm_panels(const RtGemm *g, int p0, int p1, int m0, int m1) {
     for (p = p0; p < p1; p++) {
       if (p == np) {
         if (!fused)
-          gemm_tail_rows(g, nmain, m0, m1);
+          gemm_tail_rows(g, nmain, nmain, m0, m1);
         continue;
       }
       {
@@ -593,12 +594,35 @@ RT_FN void rt_gemm_panels(const RtGemm *g, int p0, int p1, int m0, int m1) {
                             g->act, g->alpha, g->beta);
           }
           if (fused && p == np - 1)
-            gemm_tail_rows(g, nmain, i, i + mr);
+            gemm_tail_rows(g, nmain, nmain, i, i + mr);
         }
       }
     }
   }
 }
+
+#if defined(__AVX512F__)
+/* Columns [n0, n1) x rows [m0, m1) of a GEMM whose B is read in place with
+ * exact loads (ldb, bexact; C's columns contiguous), in 48-wide pieces from
+ * n0, whatever its alignment; the tail columns from nmain on go to the dot
+ * kernel as in rt_gemm_panels, so every element is the same sum. */
+RT_HELPER void gemm_cols(const RtGemm *g, int n0, int n1, int m0, int m1) {
+  int nmain, np, npt, j, i;
+  gemm_split(g, &nmain, &np, &npt);
+  for (j = n0; j < (n1 < nmain ? n1 : nmain); j += GEMM_NR) {
+    const int e = n1 < nmain ? n1 : nmain, nr = e - j < GEMM_NR ? e - j : GEMM_NR;
+    const int pw = (nr + GEMM_VL - 1) / GEMM_VL * GEMM_VL;
+    for (i = m0; i < m1; i += GEMM_MR) {
+      const int mr = m1 - i < GEMM_MR ? m1 - i : GEMM_MR;
+      const int64_t o = i * g->rsc + j;
+      gemm_micro(g->K, g->A + i * g->lda, g->lda, g->Bp + j, g->ldb, pw, nr, mr, nr, g->C + o, g->rsc,
+                 g->bias ? g->bias + i : NULL, g->res ? g->res + o : NULL, g->act, g->alpha, g->beta);
+    }
+  }
+  if (n1 > nmain) /* the tail ends the range: n1 == N */
+    gemm_tail_rows(g, nmain, n0 > nmain ? n0 : nmain, m0, m1);
+}
+#endif
 
 /* Rows of C per task: the fewest blocks of at most GEMM_MC rows (each block
  * sweeps B once), of equal size up to a multiple of 8, so that a static
@@ -652,9 +676,39 @@ RT_FN void rt_gemm_dot(int M, int N, int K, const float *A, int64_t lda, const f
 }
 
 RT_FN void rt_gemm_packed(const RtGemm *g) {
-  const int nt = rt_gemm_ntasks(g);
+  const int nt = rt_gemm_ntasks(g), par = (int64_t)g->M * g->N * g->K >= RT_PAR_MIN_WORK_CH;
   int t;
-  RT_PAR_FOR((int64_t)g->M * g->N * g->K >= RT_PAR_MIN_WORK_CH, static, t, nt, rt_gemm_task(g, t););
+  (void)par; /* read only by the OpenMP pragmas */
+#if defined(_OPENMP) && defined(__AVX512F__)
+  if (par && g->pix && g->pixw > 0 && g->ldb && g->bexact && g->csc == 1 && g->K > 0) {
+    /* each thread whole rows of pixels (units of pixw columns: the layer
+     * after it, split by rows too, reads what this thread wrote) */
+    const int mc = gemm_mc(g->M), span = GEMM_NR * GEMM_NCP;
+    RT_PAR_RANGE(1, (g->N + g->pixw - 1) / g->pixw, u0, u1,
+      const int n0 = (int)u0 * g->pixw, n1 = (int)u1 * g->pixw < g->N ? (int)u1 * g->pixw : g->N;
+      int m0, q;
+      for (m0 = 0; m0 < g->M; m0 += mc)
+        for (q = n0; q < n1; q += span)
+          gemm_cols(g, q, n1 - q < span ? n1 : q + span, m0, g->M - m0 < mc ? g->M : m0 + mc);
+    );
+    return;
+  }
+#endif
+#ifdef _OPENMP
+  if (par && g->pix) {
+    /* each thread its share of the column panels, all rows, in the same
+     * blocks as the tasks (row blocks outer, GEMM_NCP panels inner) */
+    const int mc = gemm_mc(g->M);
+    RT_PAR_RANGE(1, rt_gemm_npanels(g), p0, p1,
+      int m0, q;
+      for (m0 = 0; m0 < g->M; m0 += mc)
+        for (q = (int)p0; q < (int)p1; q += GEMM_NCP)
+          rt_gemm_panels(g, q, q + GEMM_NCP < (int)p1 ? q + GEMM_NCP : (int)p1, m0, g->M - m0 < mc ? g->M : m0 + mc);
+    );
+    return;
+  }
+#endif
+  RT_PAR_FOR(par, static, t, nt, rt_gemm_task(g, t););
 }
 
 RT_FN void rt_gemm(int M, int N, int K, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
