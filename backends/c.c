@@ -933,27 +933,47 @@ static unsigned char *build_blob(CGen *cg) {
 }
 
 /* The blob as one string literal: printable bytes as themselves, the rest
- * as 3-digit octal escapes (never ambiguous with a following digit), in
+ * as octal escapes, as short as the next character allows (an escape takes
+ * up to three octal digits, so a short one must not be followed by one), in
  * lines of about 4000 characters (C99's minimum logical line is 4095):
- * gcc lexes a few long string tokens much faster than many short ones.
- * Encoded into a buffer by hand: fprintf per byte was most of cnnc's time. */
+ * gcc lexes a few long string tokens much faster than many short ones, and
+ * its time grows with the text (~2.8 characters per byte of weights).
+ * Encoded by table into a buffer: fprintf per byte was most of cnnc's time. */
 static void emit_weight_bytes(CGen *cg, FILE *f) {
   enum { LINE = 4000 };
   const int64_t nbytes = cg->wsize * 4;
   unsigned char *blob = build_blob(cg);
-  char buf[LINE + 16];
+  /* code[c][s]: byte c written with s of its leading octal digits dropped
+   * (s = 1 for c < 64, 2 for c < 8; only when no octal digit follows), n
+   * characters; digit[c]: c is written as itself and is an octal digit.
+   * Branch-free per byte: random weight bytes defeat branch prediction. */
+  char buf[LINE + 16], code[256][3][4];
+  unsigned char len[256][3], drop[256], digit[256];
   size_t k = 0;
+  for (int c = 0; c < 256; c++) {
+    const int plain = c >= 32 && c < 127 && c != '"' && c != '\\' && c != '?';
+    const char full[4] = {'\\', (char)('0' + (c >> 6)), (char)('0' + ((c >> 3) & 7)), (char)('0' + (c & 7))};
+    drop[c] = (unsigned char)(plain ? 0 : c < 8 ? 2 : c < 64 ? 1 : 0);
+    digit[c] = (unsigned char)(plain && c >= '0' && c <= '7');
+    for (int sk = 0; sk < 3; sk++) {
+      memset(code[c][sk], 0, 4);
+      if (plain) {
+        code[c][sk][0] = (char)c, len[c][sk] = 1;
+      } else {
+        const int d = sk <= drop[c] ? sk : drop[c];
+        code[c][sk][0] = '\\';
+        memcpy(code[c][sk] + 1, full + 1 + d, (size_t)(3 - d));
+        len[c][sk] = (unsigned char)(4 - d);
+      }
+    }
+  }
   buf[k++] = '"';
   for (int64_t i = 0; i < nbytes; i++) {
     const unsigned char c = blob[i];
-    if (c >= 32 && c < 127 && c != '"' && c != '\\' && c != '?') {
-      buf[k++] = (char)c;
-    } else {
-      buf[k++] = '\\';
-      buf[k++] = (char)('0' + (c >> 6));
-      buf[k++] = (char)('0' + ((c >> 3) & 7));
-      buf[k++] = (char)('0' + (c & 7));
-    }
+    /* the next character written: the next byte's first, or a quote */
+    const int sk = (i + 1 < nbytes && digit[blob[i + 1]]) ? 0 : drop[c];
+    memcpy(buf + k, code[c][sk], 4);
+    k += len[c][sk];
     if (k >= LINE && i + 1 < nbytes) {
       memcpy(buf + k, "\"\n\"", 3);
       fwrite(buf, 1, k + 3, f);

@@ -212,15 +212,21 @@ static GateCase gate_case(const Node *n) {
         for (int j = 0; j < p->kw; j++) {
           const double wv = w[(((size_t)k * Cg + c) * p->kh + i) * p->kw + j];
           const float *xc = gc.x + (size_t)(gi * Cg + c) * Hc * Wc;
+          const int off = j * p->dw - p->pl, sw = p->sw;
+          int lo, hi; /* output columns whose input column lies inside */
+          rt_valid_range(0, p->OW, sw, off, Wc, &lo, &hi);
           for (int oh = 0; oh < p->OH; oh++) {
             const int ih = oh * p->sh - p->pt + i * p->dh;
             if (ih < 0 || ih >= Hc)
               continue;
-            for (int ow = 0; ow < p->OW; ow++) {
-              const int iw = ow * p->sw - p->pl + j * p->dw;
-              if (iw >= 0 && iw < Wc)
-                r[(size_t)oh * p->OW + ow] += wv * xc[(size_t)ih * Wc + iw];
-            }
+            double *ro = r + (size_t)oh * p->OW;
+            const float *xr = xc + (size_t)ih * Wc + off;
+            if (sw == 1)
+              for (int ow = lo; ow < hi; ow++)
+                ro[ow] += wv * xr[ow];
+            else
+              for (int ow = lo; ow < hi; ow++)
+                ro[ow] += wv * xr[ow * sw];
           }
         }
   }
