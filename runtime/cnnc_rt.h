@@ -119,7 +119,7 @@
  * split by rows, each thread's share of a 14x14 map ran no faster than the
  * whole (per-plane setup dominates). */
 #ifndef RT_SPLIT_PIX_MIN
-#define RT_SPLIT_PIX_MIN 192
+#define RT_SPLIT_PIX_MIN 128
 #endif
 
 #if defined(__GNUC__)

@@ -244,14 +244,11 @@ RT_HELPER void pool_max_vfirst(const RtPool *p, const float *xp, float *yp, int 
   }
 }
 
-RT_HELPER void pool_max_sep_task(const RtPool *p0, int64_t t, const float *x, float *y) {
+/* Output rows [oh0, oh1) (at most POOL_SEP_RB) of one plane. */
+RT_HELPER void pool_max_sep_rows(const RtPool *p0, int64_t plane, int oh0, int oh1, const float *x, float *y) {
   const RtPool pv = *p0, *p = &pv;
-  const int nrb = (p->OH + POOL_SEP_RB - 1) / POOL_SEP_RB;
-  const int rb = (int)(t % nrb);
-  const int64_t plane = t / nrb;
   const float *xp = x + plane * p->H * p->W;
   float *yp = y + plane * p->OH * p->OW;
-  const int oh0 = rb * POOL_SEP_RB, oh1 = oh0 + POOL_SEP_RB < p->OH ? oh0 + POOL_SEP_RB : p->OH;
   /* input rows [r0, r1) feed this block's windows; hm row r - r0 holds row r */
   const int r0 = oh0 * p->sh - p->pt < 0 ? 0 : oh0 * p->sh - p->pt;
   const int r1e = (oh1 - 1) * p->sh - p->pt + p->kh, r1 = r1e < p->H ? r1e : p->H;
@@ -320,8 +317,32 @@ RT_HELPER void pool_max_sep_task(const RtPool *p0, int64_t t, const float *x, fl
 RT_HELPER void pool_max_sep(const RtPool *p, int n, const float *x, float *y) {
   const int nrb = (p->OH + POOL_SEP_RB - 1) / POOL_SEP_RB;
   const int64_t ntask = (int64_t)n * p->C * nrb;
+  const int par = ntask * POOL_SEP_RB * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK_CH;
   int64_t t;
-  RT_PAR_FOR(ntask * POOL_SEP_RB * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK_CH, static, t, ntask, pool_max_sep_task(p, t, x, y););
+  (void)par; /* read only by the OpenMP pragmas */
+#ifdef _OPENMP
+  if (par && rt_split_pixels((int64_t)p->OH * p->OW, 0, 1)) {
+    /* each thread a band of output rows of every plane (see rt_split_pixels:
+     * the convs around it split by rows too) */
+    RT_PAR_RANGE(1, (int64_t)n * p->OH, r0, r1,
+      int64_t r = r0;
+      while (r < r1) {
+        const int64_t ni = r / p->OH;
+        const int a = (int)(r % p->OH), e = r1 - r < p->OH - a ? a + (int)(r1 - r) : p->OH;
+        int c, o;
+        for (c = 0; c < p->C; c++)
+          for (o = a; o < e; o += POOL_SEP_RB)
+            pool_max_sep_rows(p, ni * p->C + c, o, e - o < POOL_SEP_RB ? e : o + POOL_SEP_RB, x, y);
+        r += e - a;
+      }
+    );
+    return;
+  }
+#endif
+  RT_PAR_FOR(par, static, t, ntask,
+    const int oh0 = (int)(t % nrb) * POOL_SEP_RB;
+    pool_max_sep_rows(p, t / nrb, oh0, p->OH - oh0 < POOL_SEP_RB ? p->OH : oh0 + POOL_SEP_RB, x, y);
+  );
 }
 
 /* Stride-1 max pooling that keeps the width (OW == W, dilation 1): output

@@ -816,10 +816,11 @@ RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float 
 }
 
 /* K-rows, one block: tile rows [blk*R, blk*R + R) of one sample through the
- * input transform (tasks: channel x tile row), the a*a GEMMs M_xi = U_xi V_xi
- * (tasks: xi x GEMM block) and the output transform (tasks: channel x tile
- * row), with V and M of the block in the slot at V.  ipar runs the three
- * loops in parallel (a lone block of a big layer). */
+ * input transform (tasks: channel x tile row; in parallel tile row x channel,
+ * so each thread has its rows of the map), the a*a GEMMs M_xi = U_xi V_xi
+ * (tasks: xi x GEMM block) and the output transform (as the input), with V
+ * and M of the block in the slot at V.  ipar runs the three loops in
+ * parallel (a lone block of a big layer). */
 RT_HELPER void wino_kblock(const RtConv *p, const WinoGeo *g, int blk, const float *xn, const float *u,
                            const float *b, const float *rn, float *yn, float *V, int ipar) {
   const int ty0 = blk * g->R, nr = g->th - ty0 < g->R ? g->th - ty0 : g->R;
@@ -830,10 +831,9 @@ RT_HELPER void wino_kblock(const RtConv *p, const WinoGeo *g, int blk, const flo
   RtGemm gm;
   int ntask;
 
-  (void)ipar; /* read only by the OpenMP pragmas */
   RT_OMP(parallel for schedule(static) if(ipar))
   for (t = 0; t < (int64_t)p->C * nr; t++) {
-    const int c = (int)(t / nr), r = (int)(t % nr);
+    const int c = (int)(ipar ? t % p->C : t / nr), r = (int)(ipar ? t / p->C : t % nr);
     const float *xc = xn + (int64_t)c * p->H * p->W;
     float *vr = V + (int64_t)c * ld + (int64_t)r * g->tw;
 #if defined(__AVX512F__)
@@ -864,8 +864,8 @@ RT_HELPER void wino_kblock(const RtConv *p, const WinoGeo *g, int blk, const flo
   );
 
   RT_OMP(parallel for schedule(static) if(ipar))
-  for (t = 0; t < (int64_t)p->K * nr; t++) {
-    const int k = (int)(t / nr), r = (int)(t % nr);
+  for (t = 0; t < (int64_t)p->K * nr; t++) { /* as the input */
+    const int k = (int)(ipar ? t % p->K : t / nr), r = (int)(ipar ? t / p->K : t % nr);
     const float *mr = M + (int64_t)k * ld + (int64_t)r * g->tw;
     const float bv = b ? b[k] : 0.0f;
     float *yk = yn + (int64_t)k * p->OH * p->OW;
@@ -883,8 +883,8 @@ RT_HELPER void wino_kblock(const RtConv *p, const WinoGeo *g, int blk, const flo
 }
 
 /* One sample in the K-rows orientation, block by block.  With enough work
- * for threads and several blocks, slot s runs the blocks s, s + nslot, ...
- * (one task per slot); otherwise the blocks run in turn in slot 0, each
+ * for threads and several blocks, slot s runs the s-th of nslot contiguous
+ * runs of blocks (one task per slot); otherwise the blocks run in turn in slot 0, each
  * with its own loops parallel when the work asks for it. */
 RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float *xn, const float *u,
                                  const float *b, const float *rn, float *yn, float *S) {
@@ -900,9 +900,12 @@ RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float 
   const int slots = par && g->nslot > 1;
 #endif
   if (slots) {
+    /* slot s runs a contiguous run of blocks, so each thread writes (and
+     * the next layer split by rows reads) one band of the map */
     RT_PAR_FOR(1, static, s, g->nslot,
+      const int b0 = (int)((int64_t)g->nblk * s / g->nslot), b1 = (int)((int64_t)g->nblk * (s + 1) / g->nslot);
       int blk;
-      for (blk = s; blk < g->nblk; blk += g->nslot)
+      for (blk = b0; blk < b1; blk++)
         wino_kblock(p, g, blk, xn, u, b, rn, yn, S + s * g->slot, 0);
     );
   } else {

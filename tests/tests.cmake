@@ -68,14 +68,14 @@ add_test(NAME example_lenet5_bundled
                  --expect ${CMAKE_SOURCE_DIR}/examples/lenet5_golden/y.npy)
 
 # Determinism: the same bits for 1 and 2 OpenMP threads.
-foreach(ex resnet_blocks inception_blocks conv_transpose depthwise_separable conv_variants)
+foreach(ex resnet_blocks inception_blocks conv_transpose depthwise_separable conv_variants pools)
   add_test(NAME threads_${ex} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/threads_det.sh $<TARGET_FILE:cnnc>
            ${CMAKE_SOURCE_DIR}/tests/golden/${ex}/model.yaml ${CMAKE_SOURCE_DIR}/tests/golden/${ex}/x.npy)
 endforeach()
 # GEMM convs split by rows of pixels (1x1 at any column offset, with the dot-kernel tail; im2col by panels)
 add_test(NAME threads_pixels COMMAND bash ${CMAKE_SOURCE_DIR}/tests/threads_det.sh $<TARGET_FILE:cnnc>
          ${CMAKE_SOURCE_DIR}/tests/threads/pixels.yaml ${CMAKE_SOURCE_DIR}/tests/threads/pixels_x.npy
-         --algo pw1=gemm1x1 --algo pw2=gemm1x1 --algo c3=im2col)
+         --algo pw1=gemm1x1 --algo pw2=gemm1x1 --algo c3=im2col --algo w4=winograd2 --algo w5=winograd)
 
 # The generated C compiles warning-free (gcc + clang, -std=c99 -Wall -Wextra -Werror) and has no mutable globals.
 add_test(NAME generated_c_werror
