@@ -517,17 +517,17 @@ RT_FN int rt_gemm_npanels(const RtGemm *g) {
  * 12 cycles, well within its bandwidth), and they keep the epilogue a single
  * pass.  Row slivers start at m0 + 8j, so any split of the rows into blocks
  * that are multiples of 8 computes every element identically. */
-/* Tail columns [j0, N) (j0 >= nmain) of rows [i0, i1): dot products, 4 x 4
- * at a time. */
-RT_HELPER void gemm_tail_rows(const RtGemm *g, int nmain, int j0, int i0, int i1) {
+/* Tail columns [j0, j1) (nmain <= j0, j1 <= N) of rows [i0, i1): dot
+ * products, 4 x 4 at a time (each column's sum is the same in any group). */
+RT_HELPER void gemm_tail_rows(const RtGemm *g, int nmain, int j0, int j1, int i0, int i1) {
   const int K = g->K;
   const float *tb = g->ldb ? g->Bt : g->Bp + (int64_t)nmain * K; /* column nmain */
   int i, j;
   for (i = i0; i < i1; i += 4) {
     const int mr = i1 - i < 4 ? i1 - i : 4;
-    for (j = j0; j < g->N; j += 4) {
+    for (j = j0; j < j1; j += 4) {
       const int64_t o = i * g->rsc + j * g->csc;
-      gemm_dot4(K, g->A + i * g->lda, g->lda, tb + (int64_t)(j - nmain) * K, K, mr, g->N - j < 4 ? g->N - j : 4,
+      gemm_dot4(K, g->A + i * g->lda, g->lda, tb + (int64_t)(j - nmain) * K, K, mr, j1 - j < 4 ? j1 - j : 4,
                 g->C + o, g->rsc, g->csc, g->bias ? g->bias + i : NULL, g->res ? g->res + o : NULL, g->act,
                 g->alpha, g->beta);
     }
@@ -551,7 +551,7 @@ RT_FN void rt_gemm_panels(const RtGemm *g, int p0, int p1, int m0, int m1) {
     for (p = p0; p < p1; p++) {
       if (p == np) {
         if (!fused)
-          gemm_tail_rows(g, nmain, nmain, m0, m1);
+          gemm_tail_rows(g, nmain, nmain, g->N, m0, m1);
         continue;
       }
       {
@@ -594,7 +594,7 @@ RT_FN void rt_gemm_panels(const RtGemm *g, int p0, int p1, int m0, int m1) {
                             g->act, g->alpha, g->beta);
           }
           if (fused && p == np - 1)
-            gemm_tail_rows(g, nmain, nmain, i, i + mr);
+            gemm_tail_rows(g, nmain, nmain, g->N, i, i + mr);
         }
       }
     }
@@ -619,8 +619,8 @@ RT_HELPER void gemm_cols(const RtGemm *g, int n0, int n1, int m0, int m1) {
                  g->bias ? g->bias + i : NULL, g->res ? g->res + o : NULL, g->act, g->alpha, g->beta);
     }
   }
-  if (n1 > nmain) /* the tail ends the range: n1 == N */
-    gemm_tail_rows(g, nmain, n0 > nmain ? n0 : nmain, m0, m1);
+  if (n1 > nmain)
+    gemm_tail_rows(g, nmain, n0 > nmain ? n0 : nmain, n1, m0, m1);
 }
 #endif
 
