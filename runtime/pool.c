@@ -325,8 +325,8 @@ RT_HELPER void pool_max_sep(const RtPool *p, int n, const float *x, float *y) {
     /* each thread a band of output rows of every plane (see rt_split_pixels:
      * the convs around it split by rows too), from a quarter of the usual
      * work: left serial, a pool read half its input from the other core
-     * (SqueezeNet's 27x27 -> 13x13 pool at 2 threads took 1.3-1.6x its
-     * 1-thread time; split by rows 0.9) */
+     * (SqueezeNet's 55x55 -> 27x27 pool at 2 threads took 1.06-1.14x its
+     * 1-thread time, split by rows 0.6-0.9 depending on the host's load) */
     RT_PAR_RANGE(1, (int64_t)n * p->OH, r0, r1,
       int64_t r = r0;
       while (r < r1) {

@@ -884,8 +884,8 @@ RT_HELPER void wino_kblock(const RtConv *p, const WinoGeo *g, int blk, const flo
 
 /* One sample in the K-rows orientation, block by block.  With enough work
  * for threads and several blocks, slot s runs the s-th of nslot contiguous
- * runs of blocks (one task per slot); otherwise the blocks run in turn in slot 0, each
- * with its own loops parallel when the work asks for it. */
+ * runs of blocks (one task per slot); otherwise the blocks run in turn in
+ * slot 0, each with its own loops parallel when the work asks for it. */
 RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float *xn, const float *u,
                                  const float *b, const float *rn, float *yn, float *S) {
   const int64_t work = (int64_t)g->a * g->a * g->T * p->C * p->K;
