@@ -110,7 +110,8 @@
 /* How a parallel GEMM-based conv divides its work (RtGemm.pix): each thread
  * a band of output rows (pixels) of every channel, or a range of output
  * channels.  Pixels from RT_SPLIT_PIX_MIN output pixels per image when the
- * weights are no bigger than the activations read and written (each thread
+ * weights are no bigger than the activations read and written and the
+ * output channels fit one GEMM row block (rt_gemm_packed; each thread
  * then reads all the weights but writes whole rows, which the next layer,
  * if split by rows too, reads on the same core; on the 2-core machines this
  * is tuned on, reading what the other core wrote costs about as much as
