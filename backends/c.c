@@ -167,8 +167,31 @@ static void emit_conv_call(CGen *cg, Node *n) {
   }
 }
 
+/* A depthwise conv with its 1x1 conv inside (pass_algo.c): descriptors pe
+ * (the 1x1 conv) and p (the depthwise conv, its C its own channel count). */
+static void emit_pw_dw(CGen *cg, Node *n) {
+  const Node *e = n->pre;
+  RtConv pe = conv_desc(e);
+  emitf(cg->E, "static const RtConv pe = {.C = %d, .H = %d, .W = %d, .K = %d, .OH = %d, .OW = %d, .kh = 1, .kw = 1, "
+               ".sh = 1, .sw = 1, .dh = 1, .dw = 1, .groups = 1, .act = %d, .alpha = %s, .beta = %s};",
+        pe.C, pe.H, pe.W, pe.K, pe.OH, pe.OW, pe.act, fl(e->act_alpha), fl(e->act_beta));
+  RtConv p = conv_desc(n);
+  emitf(cg->E, "static const RtConv p = {.C = %d, .H = %d, .W = %d, .K = %d, .OH = %d, .OW = %d, "
+               ".kh = %d, .kw = %d, .sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .groups = %d, "
+               ".act = %d, .alpha = %s, .beta = %s};",
+        p.K, p.H, p.W, p.K, p.OH, p.OW, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl, p.groups, p.act,
+        fl(n->act_alpha), fl(n->act_beta));
+  emitf(cg->E, "rt_pw_dw_conv2d(&pe, &p, batch, %s, %s, %s, %s, %s, %s, %s, A + %lld);", ref(cg, n->in[0]),
+        ref(cg, e->weight), opt_ref(cg, e->bias), ref(cg, n->weight), opt_ref(cg, n->bias), opt_ref(cg, n->residual),
+        ref(cg, n->out), (long long)n->scratch_offset);
+}
+
 static void emit_conv(CGen *cg, Node *n) {
   Tensor *x = n->in[0], *y = n->out;
+  if (n->pre) {
+    emit_pw_dw(cg, n);
+    return;
+  }
   emit_conv_desc(cg, n);
   if (n->op == OP_CONV_TRANSPOSE2D && n->scratch_bytes)
     emitf(cg->E, "rt_conv_transpose2d_ws(&p, batch, %s, %s, %s, %s, A + %lld);", ref(cg, x), ref(cg, n->weight),
@@ -867,6 +890,11 @@ static void layout_weights(CGen *cg) {
         used[ps[k]->id] = 1;
     for (int k = 0; k < n->nin; k++)
       used[n->in[k]->id] = 1;
+    if (n->pre) {
+      used[n->pre->weight->id] = 1;
+      if (n->pre->bias)
+        used[n->pre->bias->id] = 1;
+    }
   }
   /* A conv with transformed weights no longer reads the originals. */
   for (int i = 0; i < g->nnodes; i++)

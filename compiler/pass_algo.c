@@ -423,6 +423,36 @@ static void choose_transposed(Graph *g, Node *n) {
   n->scratch_bytes = (int64_t)scratch;
 }
 
+/* A 1x1 conv whose result only a depthwise conv reads (MobileNet's expand
+ * then depthwise) is computed inside that conv, band by band of its output
+ * rows (rt_pw_dw_conv2d): the expanded tensor, the largest of the block,
+ * never goes out to memory.  Inference graphs of fixed weights only. */
+static void fuse_pointwise_depthwise(Graph *g) {
+  ir_compute_uses(g);
+  for (int i = 0; i < g->nnodes; i++) {
+    Node *d = g->nodes[i];
+    Tensor *t = d->in[0];
+    Node *e = t->producer;
+    if (d->op != OP_CONV2D || d->training || d->pre || d->algo != ALGO_DIRECT || !e || e->dead ||
+        e->op != OP_CONV2D || e->training || e->residual || e->pre || !e->weight || !e->weight->data ||
+        t->nuses != 1 || t->is_output || t->view_of || t->kind != TK_ACT || t->shape.rank != 4)
+      continue;
+    int H, W;
+    in_hw(d, &H, &W);
+    RtConv pd = desc(d, H, W), pe = desc(e, H, W);
+    if (!(pe.kh == 1 && pe.kw == 1 && pe.sh == 1 && pe.sw == 1 && pe.pt == 0 && pe.pl == 0 && pe.groups == 1 &&
+          pe.OH == H && pe.OW == W && e->in[0]->shape.rank == 4) ||
+        !rt_pw_dw_applies(&pd))
+      continue;
+    d->pre = e;
+    d->in[0] = e->in[0];
+    e->dead = true;
+    d->scratch_bytes = (int64_t)rt_pw_dw_scratch(&pd);
+    d->algo_why = cnnc_fmt("%s; computes 1x1 conv '%s' in bands of its output rows", d->algo_why, e->name);
+  }
+  ir_remove_dead(g);
+}
+
 void pass_algo(Graph *g, const Options *opt) {
   for (int i = 0; i < g->nnodes; i++) {
     Node *n = g->nodes[i];
@@ -434,4 +464,6 @@ void pass_algo(Graph *g, const Options *opt) {
       continue;
     choose(g, n, opt);
   }
+  if (opt->opt_level >= 2 && !g->train)
+    fuse_pointwise_depthwise(g);
 }

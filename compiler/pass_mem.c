@@ -10,8 +10,8 @@
  * lifetime covers every view's uses.
  *
  * Several placement strategies are tried and the smallest plan is kept:
- * greedy by size (largest first), greedy by lifetime length, and greedy in
- * definition order; each places a buffer at the lowest offset that does not
+ * greedy by size (largest first), by lifetime length, in definition order,
+ * by size x lifetime, and by last use (latest first); each places a buffer at the lowest offset that does not
  * collide with an already placed buffer whose lifetime overlaps.
  */
 #include "ir.h"
@@ -50,6 +50,21 @@ static int by_first(const void *a, const void *b) {
   const Buf *x = *(Buf *const *)a, *y = *(Buf *const *)b;
   if (x->first != y->first)
     return x->first - y->first;
+  return by_size(a, b);
+}
+
+static int by_area(const void *a, const void *b) {
+  const Buf *x = *(Buf *const *)a, *y = *(Buf *const *)b;
+  const int64_t ax = x->size * (x->last - x->first + 1), ay = y->size * (y->last - y->first + 1);
+  if (ax != ay)
+    return ax > ay ? -1 : 1;
+  return by_size(a, b);
+}
+
+static int by_last(const void *a, const void *b) {
+  const Buf *x = *(Buf *const *)a, *y = *(Buf *const *)b;
+  if (x->last != y->last)
+    return y->last - x->last;
   return by_size(a, b);
 }
 
@@ -150,7 +165,7 @@ void pass_mem(Graph *g, const Options *opt) {
   for (int k = 0; k < nb; k++)
     naive += bufs[k].size;
   Buf **order = cnnc_alloc(sizeof(Buf *) * (size_t)(nb + 1));
-  int (*const cmps[])(const void *, const void *) = {by_size, by_length, by_first};
+  int (*const cmps[])(const void *, const void *) = {by_size, by_length, by_first, by_area, by_last};
   int64_t best = -1;
   int64_t *best_off = cnnc_alloc(sizeof(int64_t) * (size_t)(nb + 1));
   for (size_t c = 0; c < sizeof cmps / sizeof cmps[0]; c++) {

@@ -230,5 +230,5 @@ int64_t node_params(const Node *n) {
     p += shape_numel(&n->weight->shape);
   if (n->bias)
     p += shape_numel(&n->bias->shape);
-  return p;
+  return p + (n->pre ? node_params(n->pre) : 0);
 }

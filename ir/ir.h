@@ -162,6 +162,8 @@ struct Node {
   double act_alpha, act_beta;
   Tensor *residual;  /* tensor added before the activation (fused add) */
   const char *fused_into_note; /* for `cnnc info`: what was fused here */
+  Node *pre;         /* depthwise conv: the 1x1 conv computed inside it (pass_algo.c); in[0] is
+                        then that conv's input, and pre is no longer in the schedule */
 
   /* algorithm choice (pass_algo.c) */
   int algo;          /* ALGO_* */

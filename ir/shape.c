@@ -585,7 +585,8 @@ int64_t node_flops(const Node *n) {
     int64_t OH = sp == 2 ? ys->d[2] : 1, OW = ys->d[sp + 1];
     int64_t vh = valid_taps(H, OH, n->kernel[0], n->stride[0], n->dilation[0], n->pad[0]);
     int64_t vw = valid_taps(W, OW, n->kernel[1], n->stride[1], n->dilation[1], n->pad[1]);
-    return 2 * ys->d[0] * ys->d[1] * (xs->d[1] / n->groups) * vh * vw;
+    int64_t cin = n->pre ? n->pre->out->shape.d[1] : xs->d[1]; /* a fused 1x1 conv counts too */
+    return 2 * ys->d[0] * ys->d[1] * (cin / n->groups) * vh * vw + (n->pre ? node_flops(n->pre) : 0);
   }
   case OP_CONV_TRANSPOSE2D: {
     int64_t vh = valid_taps_t(xs->d[2], ys->d[2], n->kernel[0], n->stride[0], n->dilation[0], n->pad[0]);

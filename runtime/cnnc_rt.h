@@ -322,6 +322,15 @@ RT_FN void rt_conv2d_depthwise(const RtConv *p, int n, const float *x, const flo
 RT_FN void rt_conv2d_plain(const RtConv *p, int n, const float *x, const float *w, const float *b,
                            const float *res, float *y);
 
+/* A 1x1 conv pe (C -> E channels, stride 1, no padding) computed inside the
+ * depthwise conv pd that alone reads its result, in bands of pd's output
+ * rows through a scratch of rt_pw_dw_scratch(pd) bytes (conv.c). */
+RT_FN int rt_pw_dw_applies(const RtConv *pd);
+RT_FN size_t rt_pw_dw_scratch(const RtConv *pd);
+RT_FN void rt_pw_dw_conv2d(const RtConv *pe, const RtConv *pd, int n, const float *x, const float *we,
+                           const float *be, const float *wd, const float *bd, const float *res, float *y,
+                           void *scratch);
+
 /* Direct conv with vectors along output rows (conv_row.c): groups == 1,
  * stride 1 along W.  Returns 0 without doing anything when it does not
  * apply (or in builds without AVX-512). */

@@ -589,28 +589,22 @@ RT_INLINE int conv_dw3_interior(const RtConv *p, int ow0) {
   return c0 >= 0 && c0 + 15 * p->sw + 2 < p->W;
 }
 
-/* One task of the 3x3 path: a band of up to CONV_DW_BAND output rows of one
- * channel, its interior strips in groups of CONV_DW_NS, then the border
- * strips one by one.  The descriptor is a private copy (see conv_dw_task). */
-RT_HELPER void conv_dw3_task(const RtConv *p0, int64_t t, const float *x, const float *w, const float *b,
-                             const float *res, float *y) {
+/* Output rows [oh0, oh1) of one channel of the 3x3 path: xc, rc, yc are its
+ * input, residual and output planes, wk its 9 taps; the interior strips in
+ * groups of CONV_DW_NS, then the border strips one by one.  The descriptor
+ * is a private copy (see conv_dw_task). */
+RT_HELPER void conv_dw3_plane(const RtConv *p0, const float *xc, const float *rc, float *yc, const float *wk,
+                              float bias, int oh0, int oh1) {
   const RtConv pv = *p0, *p = &pv;
-  const int Kg = p->K / p->groups;
-  const int nb = (p->OH + CONV_DW_BAND - 1) / CONV_DW_BAND, bi = (int)(t % nb);
-  const int oh0 = bi * CONV_DW_BAND, oh1 = p->OH - oh0 < CONV_DW_BAND ? p->OH : oh0 + CONV_DW_BAND;
-  const int64_t q = t / nb, plane = (int64_t)p->OH * p->OW, xplane = (int64_t)p->H * p->W;
-  const int k = (int)(q % p->K), nstrip = (p->OW + 15) / 16;
-  const float *xc = x + (q / p->K * p->C + k / Kg) * xplane;
-  const float *rc = res ? res + q * plane : NULL;
-  float *yc = y + q * plane;
-  const __m512 bv = _mm512_set1_ps(b ? b[k] : 0.0f);
+  const int nstrip = (p->OW + 15) / 16;
+  const __m512 bv = _mm512_set1_ps(bias);
   const int simple = p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU ||
                      p->act == RT_ACT_CLIP;
   ConvDwStream st[CONV_DW_NS];
   __m512 wv[9];
   int i, s, sa = 0, sb;
   for (i = 0; i < 9; i++)
-    wv[i] = _mm512_set1_ps(w[(int64_t)k * 9 + i]);
+    wv[i] = _mm512_set1_ps(wk[i]);
   while (sa < nstrip && !conv_dw3_interior(p, sa * 16))
     sa++;
   sb = sa;
@@ -627,6 +621,19 @@ RT_HELPER void conv_dw3_task(const RtConv *p0, int64_t t, const float *x, const 
       conv_dw_stream(p, &st[0], xc, rc, yc, s * 16, 0);
       conv_dw3_run(p, st, 1, wv, bv, oh0, oh1, 0, simple);
     }
+}
+
+/* One task of the 3x3 path: a band of up to CONV_DW_BAND output rows of one
+ * channel. */
+RT_HELPER void conv_dw3_task(const RtConv *p, int64_t t, const float *x, const float *w, const float *b,
+                             const float *res, float *y) {
+  const int Kg = p->K / p->groups;
+  const int nb = (p->OH + CONV_DW_BAND - 1) / CONV_DW_BAND, bi = (int)(t % nb);
+  const int oh0 = bi * CONV_DW_BAND, oh1 = p->OH - oh0 < CONV_DW_BAND ? p->OH : oh0 + CONV_DW_BAND;
+  const int64_t q = t / nb, plane = (int64_t)p->OH * p->OW, xplane = (int64_t)p->H * p->W;
+  const int k = (int)(q % p->K);
+  conv_dw3_plane(p, x + (q / p->K * p->C + k / Kg) * xplane, res ? res + q * plane : NULL, y + q * plane,
+                 w + (int64_t)k * 9, b ? b[k] : 0.0f, oh0, oh1);
 }
 
 /* Any other depthwise conv: CONV_DW_R output rows of one output channel of
@@ -1434,6 +1441,134 @@ RT_FN void rt_conv2d_depthwise(const RtConv *p, int n, const float *x, const flo
 RT_FN void rt_conv2d_plain(const RtConv *p, int n, const float *x, const float *w, const float *b, const float *res,
                            float *y) {
   conv_direct(p, n, x, w, b, res, y);
+}
+
+/* ------------------------------------- 1x1 conv + depthwise conv, fused */
+
+/* A 1x1 conv pe (C -> E channels on H x W, its bias and act) whose result
+ * only the depthwise conv pd (E channels, H x W -> OH x OW) reads is
+ * computed inside it, band by band of pd's output rows: each band's rows of
+ * the 1x1 result go to a buffer of about RT_PWDW_BYTES that stays in L2,
+ * instead of the whole E x H x W tensor going out to memory and back
+ * (MobileNetV2's 112x112 and 56x56 expand convs write 1.2-4.8 MB each).  The
+ * rows two bands share (kh - sh) are carried over, not recomputed.  In
+ * parallel each thread takes a run of channels (multiples of 8) through
+ * every band: its 1x1 rows and its depthwise planes, nothing shared.  Each
+ * element is the same sum for any thread count: the GEMM's micro-kernel sums
+ * a row's k in one order, and the bands do not depend on the threads. */
+#ifndef RT_PWDW_BYTES
+#define RT_PWDW_BYTES (512 * 1024)
+#endif
+
+/* Output rows per band, and the buffer rows a band needs (dilation 1). */
+RT_INLINE int pwdw_rows(const RtConv *pd) {
+  const int64_t fit = RT_PWDW_BYTES / ((int64_t)pd->C * pd->W * 4);
+  int64_t r = (fit - (pd->kh - pd->sh)) / pd->sh;
+  if (r < 1)
+    r = 1;
+  return (int)(r < pd->OH ? r : pd->OH);
+}
+RT_INLINE int pwdw_cap(const RtConv *pd) { return (pwdw_rows(pd) - 1) * pd->sh + pd->kh; }
+
+/* Whether pd can take a 1x1 conv in (rt_pw_dw_conv2d's shapes). */
+RT_FN int rt_pw_dw_applies(const RtConv *pd) {
+  return pd->groups == pd->C && pd->K == pd->C && pd->dh == 1 && pd->dw == 1 && pd->kh <= 7 && pd->kw <= 7 &&
+         pd->pt < pd->kh && pd->pl < pd->kw;
+}
+
+RT_FN size_t rt_pw_dw_scratch(const RtConv *pd) {
+  return (size_t)pd->C * (size_t)pwdw_cap(pd) * (size_t)pd->W * sizeof(float) + 64;
+}
+
+/* Output rows [oh0, oh1) of one depthwise plane, any shape: taps in (i, j)
+ * order, then + (bias + res), then the act. */
+RT_HELPER void pwdw_plane(const RtConv *p, const float *xc, const float *rc, float *yc, const float *wk, float bias,
+                          int oh0, int oh1) {
+  int oh, ow, i, j;
+  for (oh = oh0; oh < oh1; oh++)
+    for (ow = 0; ow < p->OW; ow++) {
+      float acc = 0.0f;
+      for (i = 0; i < p->kh; i++) {
+        const int ih = oh * p->sh - p->pt + i;
+        if (ih < 0 || ih >= p->H)
+          continue;
+        for (j = 0; j < p->kw; j++) {
+          const int iw = ow * p->sw - p->pl + j;
+          if (iw >= 0 && iw < p->W)
+            acc += xc[(int64_t)ih * p->W + iw] * wk[i * p->kw + j];
+        }
+      }
+      acc += bias + (rc ? rc[(int64_t)oh * p->OW + ow] : 0.0f);
+      yc[(int64_t)oh * p->OW + ow] = rt_act1(p->act, p->alpha, p->beta, acc);
+    }
+}
+
+/* Channels [k0, k1) of every sample, band by band (buf: E planes of
+ * pwdw_cap(pd) rows). */
+RT_HELPER void pwdw_channels(const RtConv *pe, const RtConv *pd0, int n, const float *x, const float *we,
+                             const float *be, const float *wd, const float *bd, const float *res, float *y, float *buf,
+                             int k0, int k1) {
+  const RtConv pdv = *pd0, *pd = &pdv;
+  const int W = pd->W, R = pwdw_rows(pd);
+  const int64_t ps = (int64_t)pwdw_cap(pd) * W, plane = (int64_t)pd->OH * pd->OW;
+  int ni, oh0, k;
+  for (ni = 0; ni < n && k0 < k1; ni++) {
+    const float *xn = x + (int64_t)ni * pe->C * pd->H * W;
+    const float *rn = res ? res + (int64_t)ni * pd->K * plane : NULL;
+    float *yn = y + (int64_t)ni * pd->K * plane;
+    int have0 = 0, have1 = 0; /* image rows [have0, have1) are in the buffer */
+    for (oh0 = 0; oh0 < pd->OH; oh0 += R) {
+      const int oh1 = pd->OH - oh0 < R ? pd->OH : oh0 + R;
+      const int top = oh0 * pd->sh - pd->pt, bot = (oh1 - 1) * pd->sh - pd->pt + pd->kh;
+      const int a = top > 0 ? top : 0, e = bot < pd->H ? bot : pd->H;
+      int keep = 0;
+      RtConv pb = *pd;
+      if (have0 <= a && a < have1) { /* rows [a, have1) carry over to the top */
+        keep = have1 - a;
+        if (a > have0)
+          for (k = k0; k < k1; k++)
+            memmove(buf + k * ps, buf + k * ps + (int64_t)(a - have0) * W, sizeof(float) * (size_t)keep * W);
+      }
+      if (e > a + keep) { /* the 1x1 conv's rows [a + keep, e) */
+        RtGemm g;
+        memset(&g, 0, sizeof g);
+        g.M = k1 - k0, g.N = (e - a - keep) * W, g.K = pe->C;
+        g.A = we + (int64_t)k0 * pe->C, g.lda = pe->C;
+        g.Bp = xn + (int64_t)(a + keep) * W, g.ldb = (int64_t)pd->H * W, g.bexact = 1;
+        g.C = buf + k0 * ps + (int64_t)keep * W, g.rsc = ps, g.csc = 1;
+        g.bias = be ? be + k0 : NULL, g.act = pe->act, g.alpha = pe->alpha, g.beta = pe->beta;
+        rt_gemm_panels(&g, 0, rt_gemm_npanels(&g), 0, g.M);
+      }
+      have0 = a, have1 = e;
+      /* the band as an image of its buffer rows: row ih is buffer row ih - a */
+      pb.H = e - a, pb.pt = pd->pt + a;
+      for (k = k0; k < k1; k++) {
+        const float *rc = rn ? rn + k * plane : NULL;
+#if defined(__AVX512F__)
+        if (conv_dw3_ok(pd)) {
+          conv_dw3_plane(&pb, buf + k * ps, rc, yn + k * plane, wd + (int64_t)k * 9, bd ? bd[k] : 0.0f, oh0, oh1);
+          continue;
+        }
+#endif
+        pwdw_plane(&pb, buf + k * ps, rc, yn + k * plane, wd + (int64_t)k * pd->kh * pd->kw, bd ? bd[k] : 0.0f, oh0,
+                   oh1);
+      }
+    }
+  }
+}
+
+/* y = act_d(dwconv(act_e(conv1x1(x, we) + be), wd) + bd + res) for n
+ * samples; scratch of rt_pw_dw_scratch(pd) bytes. */
+RT_FN void rt_pw_dw_conv2d(const RtConv *pe, const RtConv *pd, int n, const float *x, const float *we,
+                           const float *be, const float *wd, const float *bd, const float *res, float *y,
+                           void *scratch) {
+  float *buf = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+  const int E = pd->C;
+  const int64_t work = (int64_t)n * E * ((int64_t)pe->C * pd->H * pd->W + (int64_t)pd->OH * pd->OW * pd->kh * pd->kw);
+  (void)work; /* read only by the OpenMP pragmas */
+  RT_PAR_RANGE(work >= RT_PAR_MIN_WORK_CH, (E + 7) / 8, lo, hi,
+               pwdw_channels(pe, pd, n, x, we, be, wd, bd, res, y, buf, (int)lo * 8,
+                             (int)(hi * 8 < E ? hi * 8 : E)););
 }
 
 RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, const float *b, const float *res, float *y,

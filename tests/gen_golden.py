@@ -1128,6 +1128,47 @@ def separable():
     return y, M()
 
 
+@case([3, 48, 60])
+def pw_dw_bands():
+    """1x1 convs computed inside the depthwise conv that reads them, band by
+    band of its output rows (pass_algo.c, rt_pw_dw_conv2d): stride 1 over
+    three bands with a fused residual and clip, stride 2 over three bands
+    with 90 channels (not a multiple of 8), and a 5x5 depthwise (the plain
+    plane loop)."""
+    y = """layers:
+  - {name: r, op: conv2d, out_channels: 96, kernel_size: 1, bias: false}
+  - {name: pw1, op: conv2d, out_channels: 96, kernel_size: 1, from: x}
+  - {op: clip, min: 0, max: 6}
+  - {name: dw1, op: conv2d, out_channels: 96, kernel_size: 3, padding: 1, groups: 96}
+  - {name: s, op: add, from: [dw1, r]}
+  - {op: clip, min: 0, max: 6}
+  - {name: pw2, op: conv2d, out_channels: 90, kernel_size: 1}
+  - {op: relu}
+  - {name: dw2, op: conv2d, out_channels: 90, kernel_size: 3, stride: 2, padding: 1, groups: 90}
+  - {op: relu}
+  - {name: pw3, op: conv2d, out_channels: 4, kernel_size: 1, bias: false}
+  - {name: dw3, op: conv2d, out_channels: 4, kernel_size: 5, padding: 2, groups: 4}
+  - {op: flatten}
+"""
+
+    class M(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.r = nn.Conv2d(3, 96, 1, bias=False)
+            s.pw1 = nn.Conv2d(3, 96, 1)
+            s.dw1 = nn.Conv2d(96, 96, 3, padding=1, groups=96)
+            s.pw2 = nn.Conv2d(96, 90, 1)
+            s.dw2 = nn.Conv2d(90, 90, 3, stride=2, padding=1, groups=90)
+            s.pw3 = nn.Conv2d(90, 4, 1, bias=False)
+            s.dw3 = nn.Conv2d(4, 4, 5, padding=2, groups=4)
+
+        def forward(s, x):
+            h = torch.clamp(s.dw1(torch.clamp(s.pw1(x), 0, 6)) + s.r(x), 0, 6)
+            h = F.relu(s.dw2(F.relu(s.pw2(h))))
+            return torch.flatten(s.dw3(s.pw3(h)), 1)
+    return y, M()
+
+
 def gen_case(c, idx, root, check_only=False):
     import copy
     name = c["name"]

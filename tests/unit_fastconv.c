@@ -6,7 +6,8 @@
  * as the compiler does it), on odd sizes, asymmetric padding, stride, groups,
  * dilation, batch 2, bias/residual (also in place)/activation; choices that
  * cannot apply must fall back correctly.  rt_linear's GEMM path is checked
- * too, and Winograd's accuracy on realistic ResNet layers.
+ * too, and Winograd's accuracy on realistic ResNet layers, and the 1x1 conv
+ * computed inside a depthwise conv band by band (rt_pw_dw_conv2d).
  *
  * The runtime sources are included here the way the C backend pastes them
  * into a generated model (RT_FN static), so this test exercises whichever
@@ -24,6 +25,8 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #define RT_FN static __attribute__((unused))
+/* small bands for rt_pw_dw_conv2d: every test shape crosses several */
+#define RT_PWDW_BYTES 8192
 #include "../runtime/cnnc_rt.h"
 /* every runtime file, as the C backend pastes them (each defines what the
  * header declares static) */
@@ -498,6 +501,56 @@ static void convt_tiled_test(int n, int C, int H, int W, int K, int kh, int kw, 
     free(y);
 }
 
+/* ------------------------------------------- 1x1 conv inside a depthwise */
+
+/* act_d(dw(act_e(1x1(x) + be)) + bd + res) through rt_pw_dw_conv2d against
+ * fp64 (the 1x1 result kept in double); y gets the result. */
+static void pw_dw_test(int n, int C, int H, int W, int E, int k, int s, int pad, int act_e, int act_d, int use_res,
+                       float *yout) {
+  RtConv pe, pd;
+  memset(&pe, 0, sizeof pe), memset(&pd, 0, sizeof pd);
+  pe.C = C, pe.H = pe.OH = H, pe.W = pe.OW = W, pe.K = E, pe.kh = pe.kw = pe.sh = pe.sw = pe.dh = pe.dw = 1;
+  pe.groups = 1, pe.act = act_e;
+  act_params(act_e, &pe.alpha, &pe.beta);
+  pd.C = pd.K = pd.groups = E, pd.H = H, pd.W = W, pd.kh = pd.kw = k, pd.sh = pd.sw = s, pd.dh = pd.dw = 1;
+  pd.pt = pd.pl = pad, pd.OH = (H + 2 * pad - k) / s + 1, pd.OW = (W + 2 * pad - k) / s + 1, pd.act = act_d;
+  act_params(act_d, &pd.alpha, &pd.beta);
+  const int64_t en = (int64_t)n * E * H * W, yn = (int64_t)n * E * pd.OH * pd.OW;
+  float *x = rnd((int64_t)n * C * H * W, -1, 1), *we = rnd((int64_t)E * C, -0.5f, 0.5f), *be = rnd(E, -0.5f, 0.5f);
+  float *wd = rnd((int64_t)E * k * k, -0.5f, 0.5f), *bd = rnd(E, -0.5f, 0.5f);
+  float *res = use_res ? rnd(yn, -1, 1) : NULL, *y = xmalloc((size_t)yn * 4);
+  double *e = xmalloc((size_t)en * 8), *ref = xmalloc((size_t)yn * 8);
+  void *scratch = xmalloc(rt_pw_dw_scratch(&pd));
+  char name[120];
+  for (int64_t i = 0; i < en; i++) { /* i = ((ni * E + c) * H + h) * W + w */
+    const int64_t hw = i % ((int64_t)H * W), c = i / ((int64_t)H * W) % E, ni = i / ((int64_t)E * H * W);
+    double v = be[c];
+    for (int ci = 0; ci < C; ci++)
+      v += (double)we[c * C + ci] * x[(ni * C + ci) * H * W + hw];
+    e[i] = act_ref(act_e, pe.alpha, pe.beta, v);
+  }
+  for (int64_t i = 0; i < yn; i++) {
+    const int ow = (int)(i % pd.OW), oh = (int)(i / pd.OW % pd.OH);
+    const int64_t c = i / ((int64_t)pd.OW * pd.OH) % E, ni = i / ((int64_t)pd.OW * pd.OH * E);
+    double v = bd[c] + (res ? res[i] : 0.0);
+    for (int a = 0; a < k; a++)
+      for (int b = 0; b < k; b++) {
+        const int ih = oh * s - pad + a, iw = ow * s - pad + b;
+        if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+          v += (double)wd[c * k * k + a * k + b] * e[((ni * E + c) * H + ih) * W + iw];
+      }
+    ref[i] = act_ref(act_d, pd.alpha, pd.beta, v);
+  }
+  fill_nan(y, yn);
+  rt_pw_dw_conv2d(&pe, &pd, n, x, we, be, wd, bd, res, y, scratch);
+  snprintf(name, sizeof name, "pw+dw n%d %d->%d %dx%d k%d s%d p%d %s/%s%s (%d-row bands)", n, C, E, H, W, k, s, pad,
+           act_names[act_e], act_names[act_d], res ? " +res" : "", pwdw_rows(&pd));
+  check(name, y, ref, yn, 1e-5);
+  if (yout)
+    memcpy(yout, y, (size_t)yn * 4);
+  free(x), free(we), free(be), free(wd), free(bd), free(res), free(y), free(e), free(ref), free(scratch);
+}
+
 /* ----------------------------------------------------------- determinism */
 
 #ifdef _OPENMP
@@ -619,6 +672,19 @@ static void thread_tests(void) {
     }
     free(lw), free(lb);
   }
+  {
+    /* the 1x1 conv inside the depthwise conv: channel runs of 8 per thread */
+    const int64_t yq = 2LL * 36 * 15 * 12;
+    float *t1 = xmalloc((size_t)yq * 4), *t2 = xmalloc((size_t)yq * 4);
+    const uint64_t seed = rng;
+    omp_set_num_threads(1);
+    pw_dw_test(2, 7, 30, 23, 36, 3, 2, 1, RT_ACT_CLIP, RT_ACT_RELU, 1, t1);
+    rng = seed;
+    omp_set_num_threads(2);
+    pw_dw_test(2, 7, 30, 23, 36, 3, 2, 1, RT_ACT_CLIP, RT_ACT_RELU, 1, t2);
+    same_bits("pw+dw 7->36 30x23 3x3/2 +res", t1, t2, yq);
+    free(t1), free(t2);
+  }
   free(x), free(w), free(b), free(y1), free(y2);
 }
 #endif
@@ -654,6 +720,12 @@ int main(void) {
   convt_tiled_test(2, 24, 5, 37, 16, 2, 2, RT_ACT_RELU, NULL); /* 2 vector pieces + a 5-column tail */
   convt_tiled_test(1, 32, 32, 32, 16, 2, 2, RT_ACT_NONE, NULL); /* U-Net's up-sampling */
   convt_tiled_test(1, 8, 4, 5, 6, 3, 3, RT_ACT_LEAKY, NULL);
+  pw_dw_test(2, 5, 19, 23, 20, 3, 1, 1, RT_ACT_CLIP, RT_ACT_CLIP, 1, NULL);
+  pw_dw_test(1, 8, 30, 17, 36, 3, 2, 1, RT_ACT_RELU, RT_ACT_RELU, 0, NULL);
+  pw_dw_test(1, 16, 40, 40, 24, 3, 2, 0, RT_ACT_HARDSWISH, RT_ACT_NONE, 0, NULL); /* odd rows left over */
+  pw_dw_test(1, 3, 12, 9, 10, 5, 1, 2, RT_ACT_NONE, RT_ACT_LEAKY, 1, NULL);      /* the plain plane loop */
+  pw_dw_test(1, 4, 21, 33, 12, 7, 2, 3, RT_ACT_RELU, RT_ACT_SIGMOID, 0, NULL);
+  pw_dw_test(1, 6, 3, 70, 17, 3, 1, 1, RT_ACT_RELU, RT_ACT_RELU, 0, NULL);        /* 3 rows, 1 band */
 #ifdef _OPENMP
   thread_tests();
 #endif
