@@ -11,8 +11,9 @@
  *
  * Several placement strategies are tried and the smallest plan is kept:
  * greedy by size (largest first), by lifetime length, in definition order,
- * by size x lifetime, and by last use (latest first); each places a buffer at the lowest offset that does not
- * collide with an already placed buffer whose lifetime overlaps.
+ * by size x lifetime, and by last use (latest first); each places a buffer
+ * at the lowest offset that does not collide with an already placed buffer
+ * whose lifetime overlaps.
  */
 #include "ir.h"
 
