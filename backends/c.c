@@ -123,14 +123,20 @@ static RtConv conv_desc(const Node *n) {
   return p;
 }
 
+/* `static const RtConv NAME = {...}` for descriptor p of conv node n (its
+ * act parameters in full precision). */
+static void emit_desc(CGen *cg, const char *name, const RtConv *p, const Node *n) {
+  emitf(cg->E, "static const RtConv %s = {.C = %d, .H = %d, .W = %d, .K = %d, .OH = %d, .OW = %d, "
+               ".kh = %d, .kw = %d, .sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .groups = %d, "
+               ".act = %d, .alpha = %s, .beta = %s, .algo = %d, .tile = %d};",
+        name, p->C, p->H, p->W, p->K, p->OH, p->OW, p->kh, p->kw, p->sh, p->sw, p->dh, p->dw, p->pt, p->pl,
+        p->groups, p->act, fl(n->act_alpha), fl(n->act_beta), p->algo, p->tile);
+}
+
 /* `static const RtConv p = {...}` for a conv node. */
 static void emit_conv_desc(CGen *cg, Node *n) {
   RtConv p = conv_desc(n);
-  emitf(cg->E, "static const RtConv p = {.C = %d, .H = %d, .W = %d, .K = %d, .OH = %d, .OW = %d, "
-               ".kh = %d, .kw = %d, .sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .groups = %d, "
-               ".act = %d, .alpha = %s, .beta = %s, .algo = %d, .tile = %d};",
-        p.C, p.H, p.W, p.K, p.OH, p.OW, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl, p.groups, p.act,
-        fl(n->act_alpha), fl(n->act_beta), p.algo, p.tile);
+  emit_desc(cg, "p", &p, n);
 }
 
 /* The call for a forward conv: straight to the kernel rt_conv2d would
@@ -171,16 +177,10 @@ static void emit_conv_call(CGen *cg, Node *n) {
  * (the 1x1 conv) and p (the depthwise conv, its C its own channel count). */
 static void emit_pw_dw(CGen *cg, Node *n) {
   const Node *e = n->pre;
-  RtConv pe = conv_desc(e);
-  emitf(cg->E, "static const RtConv pe = {.C = %d, .H = %d, .W = %d, .K = %d, .OH = %d, .OW = %d, .kh = 1, .kw = 1, "
-               ".sh = 1, .sw = 1, .dh = 1, .dw = 1, .groups = 1, .act = %d, .alpha = %s, .beta = %s};",
-        pe.C, pe.H, pe.W, pe.K, pe.OH, pe.OW, pe.act, fl(e->act_alpha), fl(e->act_beta));
-  RtConv p = conv_desc(n);
-  emitf(cg->E, "static const RtConv p = {.C = %d, .H = %d, .W = %d, .K = %d, .OH = %d, .OW = %d, "
-               ".kh = %d, .kw = %d, .sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .groups = %d, "
-               ".act = %d, .alpha = %s, .beta = %s};",
-        p.K, p.H, p.W, p.K, p.OH, p.OW, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl, p.groups, p.act,
-        fl(n->act_alpha), fl(n->act_beta));
+  RtConv pe = conv_desc(e), p = conv_desc(n);
+  p.C = p.K; /* in[0] is the 1x1 conv's input */
+  emit_desc(cg, "pe", &pe, e);
+  emit_desc(cg, "p", &p, n);
   emitf(cg->E, "rt_pw_dw_conv2d(&pe, &p, batch, %s, %s, %s, %s, %s, %s, %s, A + %lld);", ref(cg, n->in[0]),
         ref(cg, e->weight), opt_ref(cg, e->bias), ref(cg, n->weight), opt_ref(cg, n->bias), opt_ref(cg, n->residual),
         ref(cg, n->out), (long long)n->scratch_offset);
