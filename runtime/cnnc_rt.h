@@ -460,7 +460,7 @@ RT_FN void rt_transpose(int rank, const int64_t *xdims, const int *perm, const f
 
 /* C = act(bias[m] + res + A * B): A row-major (M x K, row stride lda) read in
  * place; B packed (ldb == 0) or row-major with row stride ldb (rows readable
- * up to round_up(N, 16) columns, or, with bexact under AVX-512, exactly to N);
+ * up to round_up(N, 16) columns, or, with bexact, exactly to N);
  * an unpacked B may hand its RT_GEMM_TAIL(N) last columns to the dot-product
  * kernel by giving them k-major in Bt (column RT_GEMM_NMAIN(N) + j at
  * Bt + j*K; Bt NULL: no tail split); C at C[m*rsc + n*csc]; res (C's layout,

@@ -701,6 +701,152 @@ RT_HELPER void conv_depthwise(const RtConv *p, int n, const float *x, const floa
     RT_PAR_FOR(work >= RT_PAR_MIN_WORK_CH / 16, static, t, ntask, conv_dw_task(p, t, x, w, b, res, y););
   }
 }
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+/* ------------------------------------------------- depthwise (AVX2) */
+
+/* Any depthwise conv with stride 1 or 2 along W and at most CONV_DW8_TAPS
+ * taps: output rows in blocks of CONV_DW8_R, each row in strips of 16
+ * columns (two 8-lane halves), CONV_DW8_R x 2 register accumulators.  Each
+ * output sums its taps in (i, j) order, then + (bias + res): an order fixed
+ * by the shape.  Stride 2 takes the even lanes of two loads with one
+ * in-lane shuffle and keeps that lane order (outputs 0 1 4 5 2 3 6 7) up to
+ * the epilogue, which restores it once per vector. */
+enum {
+  CONV_DW8_R = 4,     /* output rows per block */
+  CONV_DW8_TAPS = 49, /* kh * kw up to 7x7 */
+  CONV_DW8_BAND = 32  /* output rows per task */
+};
+
+RT_INLINE int conv_dw8_ok(const RtConv *p) {
+  return p->C == p->groups && (p->sw == 1 || p->sw == 2) && p->kh * p->kw <= CONV_DW8_TAPS;
+}
+
+/* Load mask of the lanes l < 8 whose column c + l lies in [0, W). */
+RT_INLINE __m256i conv_dw8_mask(int c, int W) {
+  const __m256i col = _mm256_add_epi32(_mm256_set1_epi32(c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  return _mm256_and_si256(_mm256_cmpgt_epi32(col, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(W), col));
+}
+
+/* Inputs of 8 outputs at columns c + l*S of row xr (zero outside [0, W));
+ * stride 2 in the shuffled lane order. */
+RT_INLINE __m256 conv_dw8_in(const float *xr, int c, int W, int interior, const int S) {
+  if (S == 1)
+    return interior ? _mm256_loadu_ps(xr + c) : _mm256_maskload_ps(xr + c, conv_dw8_mask(c, W));
+  {
+    const __m256 a = interior ? _mm256_loadu_ps(xr + c) : _mm256_maskload_ps(xr + c, conv_dw8_mask(c, W));
+    const __m256 b = interior ? _mm256_loadu_ps(xr + c + 8) : _mm256_maskload_ps(xr + c + 8, conv_dw8_mask(c + 8, W));
+    return _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+  }
+}
+
+/* y[0, nc) = act(acc + (bias + res)) for one 8-column vector (nc > 8: all
+ * 8). */
+RT_INLINE void conv_dw8_emit(const RtConv *p, __m256 acc, __m256 bv, const float *rr, float *yr, int nc, const int S) {
+  const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  __m256 s = bv;
+  if (S == 2)
+    acc = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), _MM_SHUFFLE(3, 1, 2, 0)));
+  if (rr)
+    s = _mm256_add_ps(s, nc >= 8 ? _mm256_loadu_ps(rr) : _mm256_maskload_ps(rr, m));
+  acc = _mm256_add_ps(acc, s);
+  if (p->act == RT_ACT_RELU) {
+    acc = _mm256_max_ps(acc, _mm256_setzero_ps());
+  } else if (p->act == RT_ACT_CLIP) {
+    const __m256 lo = _mm256_set1_ps(p->alpha), hi = _mm256_set1_ps(p->beta);
+    acc = _mm256_blendv_ps(acc, hi, _mm256_cmp_ps(acc, hi, _CMP_GT_OQ));
+    acc = _mm256_blendv_ps(acc, lo, _mm256_cmp_ps(acc, lo, _CMP_LT_OQ));
+  }
+  if (nc >= 8)
+    _mm256_storeu_ps(yr, acc);
+  else
+    _mm256_maskstore_ps(yr, m, acc);
+  if (p->act != RT_ACT_NONE && p->act != RT_ACT_IDENTITY && p->act != RT_ACT_RELU && p->act != RT_ACT_CLIP)
+    rt_act_array(p->act, p->alpha, p->beta, yr, yr, nc < 8 ? nc : 8);
+}
+
+/* Rows [oh, oh + nr) (nr <= CONV_DW8_R) x columns [ow0, ow0 + nc) (nc <= 16)
+ * of one plane; NH halves of 8 columns, stride S. */
+RT_INLINE void conv_dw8_strip(const RtConv *p, const float *xc, const float *rc, float *yc, const __m256 *wv,
+                              __m256 bv, int oh, int nr, int ow0, int nc, const int NH, const int S) {
+  const int c0 = ow0 * S - p->pl, span = (p->kw - 1) * p->dw + 8 * NH * S;
+  const int interior = c0 >= 0 && c0 + span <= p->W;
+  __m256 acc[CONV_DW8_R][2];
+  int r, i, j, h;
+  for (r = 0; r < CONV_DW8_R; r++)
+    acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+  for (r = 0; r < nr; r++)
+    for (i = 0; i < p->kh; i++) {
+      const int ih = (oh + r) * p->sh - p->pt + i * p->dh;
+      const float *xr;
+      if (ih < 0 || ih >= p->H)
+        continue;
+      xr = xc + (int64_t)ih * p->W;
+      for (j = 0; j < p->kw; j++)
+        for (h = 0; h < NH; h++)
+          acc[r][h] = _mm256_fmadd_ps(conv_dw8_in(xr, c0 + j * p->dw + h * 8 * S, p->W, interior, S),
+                                      wv[i * p->kw + j], acc[r][h]);
+    }
+  for (r = 0; r < nr; r++) {
+    const int64_t o = (int64_t)(oh + r) * p->OW + ow0;
+    for (h = 0; h < NH; h++)
+      conv_dw8_emit(p, acc[r][h], bv, rc ? rc + o + h * 8 : NULL, yc + o + h * 8, nc - h * 8, S);
+  }
+}
+
+/* Output rows [oh0, oh1) of one channel: xc, rc, yc its input, residual and
+ * output planes, wk its taps.  The descriptor is a private copy (see
+ * conv_dw_task in the AVX-512 block). */
+RT_HELPER void conv_dw8_plane(const RtConv *p0, const float *xc, const float *rc, float *yc, const float *wk,
+                              float bias, int oh0, int oh1) {
+  const RtConv pv = *p0, *p = &pv;
+  const __m256 bv = _mm256_set1_ps(bias);
+  __m256 wv[CONV_DW8_TAPS];
+  int i, oh, ow0;
+  for (i = 0; i < p->kh * p->kw; i++)
+    wv[i] = _mm256_set1_ps(wk[i]);
+  for (oh = oh0; oh < oh1; oh += CONV_DW8_R) {
+    const int nr = oh1 - oh < CONV_DW8_R ? oh1 - oh : CONV_DW8_R;
+    for (ow0 = 0; ow0 < p->OW; ow0 += 16) {
+      const int nc = p->OW - ow0 < 16 ? p->OW - ow0 : 16;
+      if (p->sw == 1) {
+        if (nc > 8)
+          conv_dw8_strip(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, 2, 1);
+        else
+          conv_dw8_strip(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, 1, 1);
+      } else {
+        if (nc > 8)
+          conv_dw8_strip(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, 2, 2);
+        else
+          conv_dw8_strip(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, 1, 2);
+      }
+    }
+  }
+}
+
+/* One task: a band of up to CONV_DW8_BAND output rows of one channel of one
+ * sample. */
+RT_HELPER void conv_dw8_task(const RtConv *p, int64_t t, const float *x, const float *w, const float *b,
+                             const float *res, float *y) {
+  const int Kg = p->K / p->groups, taps = p->kh * p->kw;
+  const int nb = (p->OH + CONV_DW8_BAND - 1) / CONV_DW8_BAND, bi = (int)(t % nb);
+  const int oh0 = bi * CONV_DW8_BAND, oh1 = p->OH - oh0 < CONV_DW8_BAND ? p->OH : oh0 + CONV_DW8_BAND;
+  const int64_t q = t / nb, plane = (int64_t)p->OH * p->OW, xplane = (int64_t)p->H * p->W;
+  const int k = (int)(q % p->K);
+  conv_dw8_plane(p, x + (q / p->K * p->C + k / Kg) * xplane, res ? res + q * plane : NULL, y + q * plane,
+                 w + (int64_t)k * taps, b ? b[k] : 0.0f, oh0, oh1);
+}
+
+RT_HELPER void conv_depthwise(const RtConv *p, int n, const float *x, const float *w, const float *b,
+                              const float *res, float *y) {
+  const int64_t work = (int64_t)n * p->K * p->OH * p->OW * p->kh * p->kw;
+  const int64_t ntask = (int64_t)n * p->K * ((p->OH + CONV_DW8_BAND - 1) / CONV_DW8_BAND);
+  int64_t t;
+  (void)work; /* read only by the OpenMP pragmas */
+  /* parallel as early as the AVX-512 path (see there) */
+  RT_PAR_FOR(work >= RT_PAR_MIN_WORK_CH / 16, static, t, ntask, conv_dw8_task(p, t, x, w, b, res, y););
+}
 #endif
 
 /* ------------------------------------------------- im2col + blocked GEMM */
@@ -844,7 +990,7 @@ RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const f
   gm.bias = bg, gm.res = rg;
   gm.act = p->act, gm.alpha = p->alpha, gm.beta = p->beta;
   gm.pix = rt_split_pixels(gm.N, (int64_t)gm.M * gm.K, (int64_t)Cg * p->H * p->W + (int64_t)gm.M * gm.N);
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
   if (conv_is_1x1(p)) {
     /* B is x itself (Cg rows of npix floats): read in place, the kernels
      * mask the loads past each row; only the few tail columns (the dot
@@ -1434,6 +1580,11 @@ RT_FN void rt_conv2d_depthwise(const RtConv *p, int n, const float *x, const flo
     conv_depthwise(p, n, x, w, b, res, y);
     return;
   }
+#elif defined(__AVX2__) && defined(__FMA__)
+  if (conv_dw8_ok(p)) {
+    conv_depthwise(p, n, x, w, b, res, y);
+    return;
+  }
 #endif
   conv_direct(p, n, x, w, b, res, y);
 }
@@ -1547,6 +1698,12 @@ RT_HELPER void pwdw_channels(const RtConv *pe, const RtConv *pd0, int n, const f
 #if defined(__AVX512F__)
         if (conv_dw3_ok(pd)) {
           conv_dw3_plane(&pb, buf + k * ps, rc, yn + k * plane, wd + (int64_t)k * 9, bd ? bd[k] : 0.0f, oh0, oh1);
+          continue;
+        }
+#elif defined(__AVX2__) && defined(__FMA__)
+        if (conv_dw8_ok(pd)) {
+          conv_dw8_plane(&pb, buf + k * ps, rc, yn + k * plane, wd + (int64_t)k * pd->kh * pd->kw, bd ? bd[k] : 0.0f,
+                         oh0, oh1);
           continue;
         }
 #endif

@@ -326,11 +326,29 @@ RT_HELPER void gemm_micro_tail(int kc, const float *a, int64_t lda, const float 
 
 #define GEMM_R6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
-/* 6 x (8*nv) micro-kernel; a partial tile goes through a stack tile and the
- * scalar epilogue (AVX2 has no cheap masked store of every width). */
+/* The simple activations on 8 lanes (the others: none here, applied after
+ * the store by gemm_act_rows), with rt_act1's NaN behaviour. */
+RT_INLINE __m256 gemm_act8(__m256 v, int act, float alpha, float beta) {
+  if (act == RT_ACT_RELU)
+    return _mm256_max_ps(v, _mm256_setzero_ps());
+  if (act == RT_ACT_LEAKY)
+    return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(alpha)), v,
+                            _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ));
+  if (act == RT_ACT_CLIP) {
+    const __m256 lo = _mm256_set1_ps(alpha), hi = _mm256_set1_ps(beta);
+    v = _mm256_blendv_ps(v, hi, _mm256_cmp_ps(v, hi, _CMP_GT_OQ));
+    return _mm256_blendv_ps(v, lo, _mm256_cmp_ps(v, lo, _CMP_LT_OQ));
+  }
+  return v;
+}
+
+/* 6 x (8*nv) micro-kernel: rows past mr repeat the last valid row of A
+ * (computed, never stored), columns past nr are masked at the store. */
 RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float *b, int64_t bs, const int nv,
-                                int mr, int nr, float *c, int64_t rsc, const float *bias, const float *res,
-                                int act, float alpha, float beta) {
+                                const int mb, int nload, int mr, int nr, float *c, int64_t rsc, const float *bias,
+                                const float *res, int act, float alpha, float beta) {
+  const __m256i lb0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nload), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  const __m256i lb1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nload - 8), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   int k;
 #define GEMM_DECL(i)                                                                                       \
   __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = _mm256_setzero_ps();                                     \
@@ -338,8 +356,9 @@ RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float
   GEMM_R6(GEMM_DECL)
 #undef GEMM_DECL
   for (k = 0; k < kc; k++) {
-    const __m256 b0 = _mm256_loadu_ps(b);
-    const __m256 b1 = nv > 1 ? _mm256_loadu_ps(b + 8) : b0;
+    /* mb: B read in place up to nload columns only (masked loads) */
+    const __m256 b0 = mb ? _mm256_maskload_ps(b, lb0) : _mm256_loadu_ps(b);
+    const __m256 b1 = nv > 1 ? (mb ? _mm256_maskload_ps(b + 8, lb1) : _mm256_loadu_ps(b + 8)) : b0;
 #define GEMM_FMA(i)                                                                                        \
   {                                                                                                        \
     const __m256 s = _mm256_broadcast_ss(a##i + k);                                                        \
@@ -351,50 +370,76 @@ RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float
 #undef GEMM_FMA
     b += bs;
   }
-  if (mr == 6 && nr == 8 * nv && (act == RT_ACT_NONE || act == RT_ACT_IDENTITY || act == RT_ACT_RELU)) {
-    const __m256 zero = _mm256_setzero_ps();
-#define GEMM_EPI(v, cp, rp, bv)                                                                            \
+  {
+    /* vector epilogue: rows past mr are not stored, columns past nr are
+     * masked (a full vector is a plain store) */
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+    const int f0 = nr >= 8, f1 = nr >= 16;
+#define GEMM_EPI(v, cp, rp, bv, full, m)                                                                   \
   {                                                                                                        \
     __m256 t = _mm256_set1_ps(bv);                                                                         \
     if (rp)                                                                                                \
-      t = _mm256_add_ps(t, _mm256_loadu_ps(rp));                                                           \
-    t = _mm256_add_ps(v, t);                                                                               \
-    if (act == RT_ACT_RELU)                                                                                \
-      t = _mm256_max_ps(t, zero);                                                                          \
-    _mm256_storeu_ps(cp, t);                                                                               \
+      t = _mm256_add_ps(t, full ? _mm256_loadu_ps(rp) : _mm256_maskload_ps(rp, m));                        \
+    t = gemm_act8(_mm256_add_ps(v, t), act, alpha, beta);                                                  \
+    if (full)                                                                                              \
+      _mm256_storeu_ps(cp, t);                                                                             \
+    else                                                                                                   \
+      _mm256_maskstore_ps(cp, m, t);                                                                       \
   }
 #define GEMM_STORE(i)                                                                                      \
-  {                                                                                                        \
+  if (i < mr) {                                                                                            \
     float *ci = c + i * rsc;                                                                               \
     const float *ri = res ? res + i * rsc : NULL;                                                          \
     const float bv = bias ? bias[i] : 0.0f;                                                                \
-    GEMM_EPI(c##i##0, ci, ri, bv)                                                                          \
-    if (nv > 1)                                                                                            \
-      GEMM_EPI(c##i##1, ci + 8, ri ? ri + 8 : NULL, bv)                                                    \
+    GEMM_EPI(c##i##0, ci, ri, bv, f0, m0)                                                                  \
+    if (nv > 1 && nr > 8)                                                                                  \
+      GEMM_EPI(c##i##1, ci + 8, ri ? ri + 8 : NULL, bv, f1, m1)                                            \
   }
     GEMM_R6(GEMM_STORE)
 #undef GEMM_STORE
 #undef GEMM_EPI
-  } else {
-    float t[6 * 16];
-#define GEMM_SPILL(i)                                                                                      \
-  _mm256_storeu_ps(t + i * 16, c##i##0);                                                                   \
-  _mm256_storeu_ps(t + i * 16 + 8, c##i##1);
-    GEMM_R6(GEMM_SPILL)
-#undef GEMM_SPILL
-    gemm_epi_scalar(t, 16, mr, nr, c, rsc, 1, bias, res, act, alpha, beta);
+    if (!gemm_act_simple(act))
+      gemm_act_rows(mr, nr, c, rsc, act, alpha, beta);
   }
 }
 #undef GEMM_R6
 
+/* The kernel's four forms as functions of their own: inlined into the
+ * panel loop, gcc kept epilogue values live across the k loop and spilled
+ * two of the 12 accumulators to the stack (MobileNetV2's 1x1 convs ran at
+ * a third of the kernel's speed). */
+#if defined(__GNUC__)
+#define GEMM_KFN static __attribute__((noinline, unused))
+#else
+#define GEMM_KFN static
+#endif
+#define GEMM_KDEF(name, nv, mb)                                                                            \
+  GEMM_KFN void name(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int nload, int mr, int nr, \
+                     float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,     \
+                     float beta) {                                                                         \
+    gemm_kernel_avx2(kc, a, lda, b, bs, nv, mb, nload, mr, nr, c, rsc, bias, res, act, alpha, beta);       \
+  }
+GEMM_KDEF(gemm_avx2_16, 2, 0)
+GEMM_KDEF(gemm_avx2_16m, 2, 1)
+GEMM_KDEF(gemm_avx2_8, 1, 0)
+GEMM_KDEF(gemm_avx2_8m, 1, 1)
+#undef GEMM_KDEF
+#undef GEMM_KFN
+
 RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int nload, int mr,
                           int nr, float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
                           float beta) {
-  (void)nload; /* AVX2: unpacked rows must be readable to the panel width */
-  if (pw == 16)
-    gemm_kernel_avx2(kc, a, lda, b, bs, 2, mr, nr, c, rsc, bias, res, act, alpha, beta);
+  /* an in-place B readable only to nload columns: masked loads */
+  if (pw == 16 && nload < 16)
+    gemm_avx2_16m(kc, a, lda, b, bs, nload, mr, nr, c, rsc, bias, res, act, alpha, beta);
+  else if (pw == 16)
+    gemm_avx2_16(kc, a, lda, b, bs, nload, mr, nr, c, rsc, bias, res, act, alpha, beta);
+  else if (nload < 8)
+    gemm_avx2_8m(kc, a, lda, b, bs, nload, mr, nr, c, rsc, bias, res, act, alpha, beta);
   else
-    gemm_kernel_avx2(kc, a, lda, b, bs, 1, mr, nr, c, rsc, bias, res, act, alpha, beta);
+    gemm_avx2_8(kc, a, lda, b, bs, nload, mr, nr, c, rsc, bias, res, act, alpha, beta);
 }
 
 #else
@@ -601,9 +646,9 @@ RT_FN void rt_gemm_panels(const RtGemm *g, int p0, int p1, int m0, int m1) {
   }
 }
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 /* Columns [n0, n1) x rows [m0, m1) of a GEMM whose B is read in place with
- * exact loads (ldb, bexact; C's columns contiguous), in 48-wide pieces from
+ * exact loads (ldb, bexact; C's columns contiguous), in GEMM_NR-wide pieces from
  * n0, whatever its alignment; the tail columns from nmain on go to the dot
  * kernel as in rt_gemm_panels, so every element is the same sum. */
 RT_HELPER void gemm_cols(const RtGemm *g, int n0, int n1, int m0, int m1) {
@@ -686,7 +731,7 @@ RT_FN void rt_gemm_packed(const RtGemm *g) {
    * one block of rows, 0.85 by pixels) */
   const int pix = g->pix && gemm_mc(g->M) >= g->M;
   (void)pix;
-#if defined(_OPENMP) && defined(__AVX512F__)
+#if defined(_OPENMP) && (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)))
   if (par && pix && g->pixw > 0 && g->ldb && g->bexact && g->csc == 1 && g->K > 0) {
     /* each thread whole rows of pixels (units of pixw columns: the layer
      * after it, split by rows too, reads what this thread wrote) */
