@@ -167,7 +167,7 @@ static void emit_conv_call(CGen *cg, Node *n) {
     emitf(cg->E, "#if defined(__AVX512F__)");
     emitf(cg->E, "%s(%s);", form[rt_conv2d_direct_form(&p)], args);
     emitf(cg->E, "#else");
-    emitf(cg->E, "rt_conv2d_plain(%s);", args);
+    emitf(cg->E, "%s(%s);", p.C == p.groups ? "rt_conv2d_depthwise" : "rt_conv2d_plain", args);
     emitf(cg->E, "#endif");
   }
   }

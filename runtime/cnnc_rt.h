@@ -311,7 +311,8 @@ RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, con
  * carries only the kernels it uses: rt_conv2d_algo is the RT_ALGO_* it runs
  * (with or without scratch), a function of p alone; RT_ALGO_DIRECT runs
  * rt_conv2d_rows, rt_conv2d_depthwise or rt_conv2d_plain by
- * rt_conv2d_direct_form (with AVX-512; rt_conv2d_plain without). */
+ * rt_conv2d_direct_form (with AVX-512; without, rt_conv2d_depthwise for C ==
+ * groups, rt_conv2d_plain otherwise). */
 enum { RT_DIRECT_ROWS = 1, RT_DIRECT_DEPTHWISE, RT_DIRECT_PLAIN };
 RT_FN int rt_conv2d_algo(const RtConv *p, int has_scratch);
 RT_FN int rt_conv2d_direct_form(const RtConv *p);

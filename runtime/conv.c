@@ -706,8 +706,7 @@ RT_HELPER void conv_depthwise(const RtConv *p, int n, const float *x, const floa
 
 /* ------------------------------------------------- depthwise (AVX2) */
 
-/* Any depthwise conv with stride 1 or 2 along W and at most CONV_DW8_TAPS
- * taps: output rows in blocks of CONV_DW8_R, each row in strips of 16
+/* Any depthwise conv with stride 1 or 2 along W and a kernel of at most 7x7: output rows in blocks of CONV_DW8_R, each row in strips of 16
  * columns (two 8-lane halves), CONV_DW8_R x 2 register accumulators.  Each
  * output sums its taps in (i, j) order, then + (bias + res): an order fixed
  * by the shape.  Stride 2 takes the even lanes of two loads with one
@@ -720,7 +719,7 @@ enum {
 };
 
 RT_INLINE int conv_dw8_ok(const RtConv *p) {
-  return p->C == p->groups && (p->sw == 1 || p->sw == 2) && p->kh * p->kw <= CONV_DW8_TAPS;
+  return p->C == p->groups && (p->sw == 1 || p->sw == 2) && p->kh <= 7 && p->kw <= 7;
 }
 
 /* Load mask of the lanes l < 8 whose column c + l lies in [0, W). */
@@ -729,14 +728,15 @@ RT_INLINE __m256i conv_dw8_mask(int c, int W) {
   return _mm256_and_si256(_mm256_cmpgt_epi32(col, _mm256_set1_epi32(-1)), _mm256_cmpgt_epi32(_mm256_set1_epi32(W), col));
 }
 
-/* Inputs of 8 outputs at columns c + l*S of row xr (zero outside [0, W));
- * stride 2 in the shuffled lane order. */
-RT_INLINE __m256 conv_dw8_in(const float *xr, int c, int W, int interior, const int S) {
+/* Inputs of 8 outputs at columns c + l*S of row xr: plain loads for an
+ * interior strip, else masked by mk (two masks for stride 2: zero outside
+ * [0, W)); stride 2 in the shuffled lane order. */
+RT_INLINE __m256 conv_dw8_in(const float *xr, int c, int interior, const __m256i *mk, const int S) {
   if (S == 1)
-    return interior ? _mm256_loadu_ps(xr + c) : _mm256_maskload_ps(xr + c, conv_dw8_mask(c, W));
+    return interior ? _mm256_loadu_ps(xr + c) : _mm256_maskload_ps(xr + c, mk[0]);
   {
-    const __m256 a = interior ? _mm256_loadu_ps(xr + c) : _mm256_maskload_ps(xr + c, conv_dw8_mask(c, W));
-    const __m256 b = interior ? _mm256_loadu_ps(xr + c + 8) : _mm256_maskload_ps(xr + c + 8, conv_dw8_mask(c + 8, W));
+    const __m256 a = interior ? _mm256_loadu_ps(xr + c) : _mm256_maskload_ps(xr + c, mk[0]);
+    const __m256 b = interior ? _mm256_loadu_ps(xr + c + 8) : _mm256_maskload_ps(xr + c + 8, mk[1]);
     return _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
   }
 }
@@ -766,33 +766,147 @@ RT_INLINE void conv_dw8_emit(const RtConv *p, __m256 acc, __m256 bv, const float
     rt_act_array(p->act, p->alpha, p->beta, yr, yr, nc < 8 ? nc : 8);
 }
 
-/* Rows [oh, oh + nr) (nr <= CONV_DW8_R) x columns [ow0, ow0 + nc) (nc <= 16)
- * of one plane; NH halves of 8 columns, stride S. */
+/* Masks of a border strip's loads: [tap column][half][load] */
+RT_INLINE void conv_dw8_masks(const RtConv *p, int c0, int kw, const int NH, const int S, __m256i mk[7][2][2]) {
+  int j, h;
+  for (j = 0; j < kw; j++)
+    for (h = 0; h < NH; h++) {
+      mk[j][h][0] = conv_dw8_mask(c0 + j * p->dw + h * 8 * S, p->W);
+      mk[j][h][1] = conv_dw8_mask(c0 + j * p->dw + h * 8 * S + 8, p->W);
+    }
+}
+
+/* Any kernel up to 7x7: one output row at a time, NH accumulators
+ * (latency-bound: other kernels than 3x3, and the 3x3 path's edge rows). */
 RT_INLINE void conv_dw8_strip(const RtConv *p, const float *xc, const float *rc, float *yc, const __m256 *wv,
                               __m256 bv, int oh, int nr, int ow0, int nc, const int NH, const int S) {
   const int c0 = ow0 * S - p->pl, span = (p->kw - 1) * p->dw + 8 * NH * S;
   const int interior = c0 >= 0 && c0 + span <= p->W;
-  __m256 acc[CONV_DW8_R][2];
-  int r, i, j, h;
-  for (r = 0; r < CONV_DW8_R; r++)
-    acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-  for (r = 0; r < nr; r++)
+  __m256i mk[7][2][2];
+  int r, i, j;
+  conv_dw8_masks(p, c0, p->kw, NH, S, mk); /* (unread by interior strips) */
+  for (r = 0; r < nr; r++) {
+    const int64_t o = (int64_t)(oh + r) * p->OW + ow0;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
     for (i = 0; i < p->kh; i++) {
       const int ih = (oh + r) * p->sh - p->pt + i * p->dh;
       const float *xr;
       if (ih < 0 || ih >= p->H)
         continue;
       xr = xc + (int64_t)ih * p->W;
-      for (j = 0; j < p->kw; j++)
-        for (h = 0; h < NH; h++)
-          acc[r][h] = _mm256_fmadd_ps(conv_dw8_in(xr, c0 + j * p->dw + h * 8 * S, p->W, interior, S),
-                                      wv[i * p->kw + j], acc[r][h]);
+      for (j = 0; j < p->kw; j++) {
+        a0 = _mm256_fmadd_ps(conv_dw8_in(xr, c0 + j * p->dw, interior, mk[j][0], S), wv[i * p->kw + j], a0);
+        if (NH > 1)
+          a1 = _mm256_fmadd_ps(conv_dw8_in(xr, c0 + j * p->dw + 8 * S, interior, mk[j][1], S), wv[i * p->kw + j],
+                               a1);
+      }
     }
-  for (r = 0; r < nr; r++) {
-    const int64_t o = (int64_t)(oh + r) * p->OW + ow0;
-    for (h = 0; h < NH; h++)
-      conv_dw8_emit(p, acc[r][h], bv, rc ? rc + o + h * 8 : NULL, yc + o + h * 8, nc - h * 8, S);
+    conv_dw8_emit(p, a0, bv, rc ? rc + o : NULL, yc + o, nc, S);
+    if (NH > 1)
+      conv_dw8_emit(p, a1, bv, rc ? rc + o + 8 : NULL, yc + o + 8, nc - 8, S);
   }
+}
+
+/* Rows [oh, oh + nr) (nr <= CONV_DW8_R = 4) x columns [ow0, ow0 + nc)
+ * (nc <= 8) of one plane of a 3x3 conv with dilation 1, strides S
+ * along W and SH along H; interior: every load of the strip lies inside the
+ * row; rows_in: every input row of the block lies inside the plane.  Each
+ * input row's three tap vectors are loaded once and go to every output row
+ * that reads them; the 9 weights and 4 accumulators stay in registers.
+ * Written out with constant trip counts (gcc does not unroll a nest this
+ * size, and an accumulator array it indexes stays in memory). */
+RT_INLINE void conv_dw8_block3(const RtConv *p, const float *xc, const float *rc, float *yc, const __m256 *wv,
+                               __m256 bv, int oh, int nr, int ow0, int nc, const int S, const int SH,
+                               const int interior, const int rows_in, __m256i mk[7][2][2]) {
+  const int c0 = ow0 * S - p->pl, top = oh * SH - p->pt;
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+#define DW8_I(t, r) ((t) - (r) * SH < 0 ? 0 : (t) - (r) * SH > 2 ? 2 : (t) - (r) * SH)
+#define DW8_FMA(r, t, j)                                                                                   \
+  if ((t) - (r) * SH >= 0 && (t) - (r) * SH < 3 && (r) < nr)                                               \
+    a##r = _mm256_fmadd_ps(v, wv[DW8_I(t, r) * 3 + (j)], a##r);
+#define DW8_J(t, j)                                                                                        \
+  {                                                                                                        \
+    const __m256 v = conv_dw8_in(xr, c0 + (j), interior, mk[j][0], S);                                     \
+    DW8_FMA(0, t, j) DW8_FMA(1, t, j) DW8_FMA(2, t, j) DW8_FMA(3, t, j)                                    \
+  }
+#define DW8_T(t)                                                                                           \
+  if ((t) <= (nr - 1) * SH + 2) {                                                                          \
+    const int ih = top + (t);                                                                              \
+    if (rows_in || (ih >= 0 && ih < p->H)) {                                                               \
+      const float *xr = xc + (int64_t)ih * p->W;                                                           \
+      DW8_J(t, 0) DW8_J(t, 1) DW8_J(t, 2)                                                                  \
+    }                                                                                                      \
+  }
+  DW8_T(0) DW8_T(1) DW8_T(2) DW8_T(3) DW8_T(4) DW8_T(5)
+  if (SH == 2) {
+    DW8_T(6) DW8_T(7) DW8_T(8)
+  }
+#undef DW8_T
+#undef DW8_J
+#undef DW8_FMA
+#undef DW8_I
+#define DW8_EMIT(r)                                                                                        \
+  if ((r) < nr) {                                                                                          \
+    const int64_t o = (int64_t)(oh + (r)) * p->OW + ow0;                                                   \
+    conv_dw8_emit(p, a##r, bv, rc ? rc + o : NULL, yc + o, nc, S);                                         \
+  }
+  DW8_EMIT(0) DW8_EMIT(1) DW8_EMIT(2) DW8_EMIT(3)
+#undef DW8_EMIT
+}
+
+/* Rows [oh0, oh1) x one 8-column strip of a 3x3 plane, block by block: full
+ * blocks inside the plane's rows with constant row counts and no row checks,
+ * the others (top and bottom rows, a short last block) with both. */
+RT_INLINE void conv_dw8_col3(const RtConv *p, const float *xc, const float *rc, float *yc, const float *wk,
+                             __m256 bv, int oh0, int oh1, int ow0, const int S, const int SH) {
+  const int nc = p->OW - ow0 < 8 ? p->OW - ow0 : 8, c0 = ow0 * S - p->pl;
+  const int interior = c0 >= 0 && c0 + 2 + 8 * S <= p->W;
+  __m256 wv[9];
+  __m256i mk[7][2][2];
+  int i, oh;
+  for (i = 0; i < 9; i++)
+    wv[i] = _mm256_set1_ps(wk[i]);
+  conv_dw8_masks(p, c0, 3, 1, S, mk); /* (unread by interior strips) */
+  for (oh = oh0; oh < oh1; oh += CONV_DW8_R) {
+    const int nr = oh1 - oh < CONV_DW8_R ? oh1 - oh : CONV_DW8_R;
+    const int top = oh * SH - p->pt, bot = (oh + nr - 1) * SH - p->pt + 2;
+    if (nr == CONV_DW8_R && top >= 0 && bot < p->H) {
+      if (interior)
+        conv_dw8_block3(p, xc, rc, yc, wv, bv, oh, CONV_DW8_R, ow0, nc, S, SH, 1, 1, mk);
+      else
+        conv_dw8_block3(p, xc, rc, yc, wv, bv, oh, CONV_DW8_R, ow0, nc, S, SH, 0, 1, mk);
+    } else {
+      conv_dw8_block3(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, S, SH, interior, 0, mk);
+    }
+  }
+}
+
+/* conv_dw8_col3's stride pairs as functions of their own: inlined together
+ * into the plane loop, gcc kept the weights on the stack. */
+#if defined(__GNUC__)
+#define CONV_DW8_KFN static __attribute__((noinline, unused))
+#else
+#define CONV_DW8_KFN static
+#endif
+#define CONV_DW8_COL3(S, SH)                                                                               \
+  CONV_DW8_KFN void conv_dw8_col3_##S##SH(const RtConv *p, const float *xc, const float *rc, float *yc,     \
+                                          const float *wk, __m256 bv, int oh0, int oh1, int ow0) {         \
+    conv_dw8_col3(p, xc, rc, yc, wk, bv, oh0, oh1, ow0, S, SH);                                            \
+  }
+CONV_DW8_COL3(1, 1)
+CONV_DW8_COL3(1, 2)
+CONV_DW8_COL3(2, 1)
+CONV_DW8_COL3(2, 2)
+#undef CONV_DW8_COL3
+#undef CONV_DW8_KFN
+
+/* One strip of nc columns of the general form. */
+RT_INLINE void conv_dw8_strips(const RtConv *p, const float *xc, const float *rc, float *yc, const __m256 *wv,
+                               __m256 bv, int oh, int nr, int ow0, int nc, const int S) {
+  if (nc > 8)
+    conv_dw8_strip(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, 2, S);
+  else
+    conv_dw8_strip(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, 1, S);
 }
 
 /* Output rows [oh0, oh1) of one channel: xc, rc, yc its input, residual and
@@ -804,23 +918,29 @@ RT_HELPER void conv_dw8_plane(const RtConv *p0, const float *xc, const float *rc
   const __m256 bv = _mm256_set1_ps(bias);
   __m256 wv[CONV_DW8_TAPS];
   int i, oh, ow0;
+  if (p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && (p->sh == 1 || p->sh == 2)) {
+    for (ow0 = 0; ow0 < p->OW; ow0 += 8) {
+      if (p->sw == 1 && p->sh == 1)
+        conv_dw8_col3_11(p, xc, rc, yc, wk, bv, oh0, oh1, ow0);
+      else if (p->sw == 1)
+        conv_dw8_col3_12(p, xc, rc, yc, wk, bv, oh0, oh1, ow0);
+      else if (p->sh == 1)
+        conv_dw8_col3_21(p, xc, rc, yc, wk, bv, oh0, oh1, ow0);
+      else
+        conv_dw8_col3_22(p, xc, rc, yc, wk, bv, oh0, oh1, ow0);
+    }
+    return;
+  }
   for (i = 0; i < p->kh * p->kw; i++)
     wv[i] = _mm256_set1_ps(wk[i]);
   for (oh = oh0; oh < oh1; oh += CONV_DW8_R) {
     const int nr = oh1 - oh < CONV_DW8_R ? oh1 - oh : CONV_DW8_R;
     for (ow0 = 0; ow0 < p->OW; ow0 += 16) {
       const int nc = p->OW - ow0 < 16 ? p->OW - ow0 : 16;
-      if (p->sw == 1) {
-        if (nc > 8)
-          conv_dw8_strip(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, 2, 1);
-        else
-          conv_dw8_strip(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, 1, 1);
-      } else {
-        if (nc > 8)
-          conv_dw8_strip(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, 2, 2);
-        else
-          conv_dw8_strip(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, 1, 2);
-      }
+      if (p->sw == 1)
+        conv_dw8_strips(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, 1);
+      else
+        conv_dw8_strips(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, 2);
     }
   }
 }
