@@ -14,7 +14,7 @@ Model mode (default):
      each kept), so a busy machine slows all of them alike;
   4. one table: model, threads, cnnc/ORT/torch median ms, ORT/cnnc ratio
      (> 1: cnnc is faster), effective GFLOP/s (meta.json macs * 2 / time), %
-     of peak (CNNC_PEAK_GFLOPS per thread, default 220), and the max |error|
+     of peak (CNNC_PEAK_GFLOPS per thread, default 220 with AVX-512, 110 without), and the max |error|
      of cnnc's output against output_f64.bin (and ORT's, for scale).
 
 Layer mode (--layers): every conv layer shape of the models (deduplicated) is
@@ -46,7 +46,18 @@ PEERS_BENCH = os.environ.get("CNNC_PEERS_BENCH", "/work/shared/bench")
 PEERS = os.environ.get("PEERS", "/tmp/cnnc-peers")
 MODELS = os.environ.get("CNNC_BENCH_MODELS", os.path.join(PEERS, "models"))
 WORK = os.environ.get("CNNC_BENCH_WORK", "/tmp/cnnc-bench")
-PEAK = float(os.environ.get("CNNC_PEAK_GFLOPS", "220"))
+def default_peak():
+    """The issue's per-core FP32 peak for this CPU's widest vectors: 220
+    GFLOP/s with AVX-512, 110 with AVX2 (override: CNNC_PEAK_GFLOPS)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((l for l in f if l.startswith("flags")), "")
+    except OSError:
+        flags = ""
+    return "220" if " avx512f" in flags else "110"
+
+
+PEAK = float(os.environ.get("CNNC_PEAK_GFLOPS", default_peak()))
 CC = os.environ.get("CC", "cc")
 ORDER = ["lenet5", "cifar_resnet", "resnet18", "mobilenet_v2", "squeezenet1_1", "googlenet", "unet_small", "tdnn"]
 

@@ -376,7 +376,8 @@ RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
     const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
-    const int f0 = nr >= 8, f1 = nr >= 16;
+    const int full = mr == 6 && nr == 8 * nv; /* the common tile: no row or column test */
+    const int f0 = full || nr >= 8, f1 = full || nr >= 16;
 #define GEMM_EPI(v, cp, rp, bv, full, m)                                                                   \
   {                                                                                                        \
     __m256 t = _mm256_set1_ps(bv);                                                                         \
@@ -389,15 +390,19 @@ RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float
       _mm256_maskstore_ps(cp, m, t);                                                                       \
   }
 #define GEMM_STORE(i)                                                                                      \
-  if (i < mr) {                                                                                            \
+  if (full || i < mr) {                                                                                    \
     float *ci = c + i * rsc;                                                                               \
     const float *ri = res ? res + i * rsc : NULL;                                                          \
     const float bv = bias ? bias[i] : 0.0f;                                                                \
     GEMM_EPI(c##i##0, ci, ri, bv, f0, m0)                                                                  \
-    if (nv > 1 && nr > 8)                                                                                  \
+    if (nv > 1 && (full || nr > 8))                                                                        \
       GEMM_EPI(c##i##1, ci + 8, ri ? ri + 8 : NULL, bv, f1, m1)                                            \
   }
-    GEMM_R6(GEMM_STORE)
+    if (full) {
+      GEMM_R6(GEMM_STORE)
+    } else {
+      GEMM_R6(GEMM_STORE)
+    }
 #undef GEMM_STORE
 #undef GEMM_EPI
     if (!gemm_act_simple(act))
