@@ -1421,6 +1421,36 @@ RT_HELPER void conv_q_pack(const RtConv *p, const float *xq, int Cg, int q0, int
         continue;
       }
     }
+#elif defined(__AVX2__) && defined(__FMA__)
+    if (ntap <= CONV_QTAPS) {
+      /* per 8-column vector v: a plain load where its pixels are 8
+       * consecutive floats of the tap's row (all but the vectors that
+       * cross an output row), a gather of its nl pixels else */
+      __m256i idx[RT_GEMM_NR / 8], lm[RT_GEMM_NR / 8];
+      int s[RT_GEMM_NR / 8], run[RT_GEMM_NR / 8], nv = pw / 8, v, t;
+      for (v = 0; v < nv; v++) {
+        const int u0 = 8 * v, nl = w - u0 < 0 ? 0 : (w - u0 < 8 ? w - u0 : 8);
+        int l, lane[8];
+        for (l = 0; l < 8; l++)
+          lane[l] = l < nl ? pos[u0 + l] - pos[u0] : 0;
+        idx[v] = _mm256_loadu_si256((const __m256i *)(const void *)lane);
+        lm[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(nl), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        s[v] = nl ? pos[u0] : 0;
+        run[v] = nl == 8 && lane[7] == 7;
+      }
+      for (c = 0, k = 0; c < Cg; c++) {
+        const float *xc = xq + c * cs;
+        for (t = 0; t < ntap; t++, k++) {
+          const float *src = xc + toff[t];
+          float *d = dst + (int64_t)k * pw;
+          for (v = 0; v < nv; v++)
+            _mm256_storeu_ps(d + 8 * v, run[v] ? _mm256_loadu_ps(src + s[v])
+                                               : _mm256_mask_i32gather_ps(_mm256_setzero_ps(), src + s[v], idx[v],
+                                                                          _mm256_castsi256_ps(lm[v]), 4));
+        }
+      }
+      continue;
+    }
 #endif
     for (c = 0, k = 0; c < Cg; c++) {
       int t;
