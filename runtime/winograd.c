@@ -771,11 +771,11 @@ RT_INLINE __m256 wino_load8(const float *row, int c0, int W) {
   if (c0 >= 0)
     return _mm256_maskload_ps(row + c0, wino_mask8(W - c0));
   {
-    /* lanes [-c0, min(8, W - c0)) take row[0], row[1], ... */
+    /* lanes [-c0, min(8, W - c0)) take row[0], row[1], ...; lanes below -c0
+     * take v[l + c0 + 8], at or past hi + c0: zeros of the masked load */
     const int hi = W - c0 < 8 ? W - c0 : 8;
     const __m256 v = _mm256_maskload_ps(row, wino_mask8(hi + c0));
-    const __m256 r = _mm256_permutevar8x32_ps(v, _mm256_add_epi32(wino_iota8(), _mm256_set1_epi32(c0)));
-    return _mm256_andnot_ps(_mm256_castsi256_ps(wino_mask8(-c0)), r);
+    return _mm256_permutevar8x32_ps(v, _mm256_add_epi32(wino_iota8(), _mm256_set1_epi32(c0)));
   }
 }
 
