@@ -326,8 +326,34 @@ RT_HELPER void gemm_micro_tail(int kc, const float *a, int64_t lda, const float 
 
 #define GEMM_R6(X) X(0) X(1) X(2) X(3) X(4) X(5)
 
-/* 6 x (8*nv) micro-kernel; a partial tile goes through a stack tile and the
- * scalar epilogue (AVX2 has no cheap masked store of every width). */
+/* Epilogue of one vector of a row of C: the n <= 8 first columns of
+ * v + (bv + r), ReLU'd for RT_ACT_RELU (n <= 0: nothing); n < 8 reads the
+ * residual by a masked load and stores through a stack copy (AVX2 has no
+ * cheap masked store). */
+RT_INLINE void gemm_epi8(__m256 v, float *c, const float *r, float bv, int n, int act) {
+  __m256 t = _mm256_set1_ps(bv);
+  if (n <= 0)
+    return;
+  if (r)
+    t = _mm256_add_ps(t, n >= 8 ? _mm256_loadu_ps(r)
+                                : _mm256_maskload_ps(r, _mm256_cmpgt_epi32(_mm256_set1_epi32(n),
+                                                                           _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))));
+  t = _mm256_add_ps(v, t);
+  if (act == RT_ACT_RELU)
+    t = _mm256_max_ps(t, _mm256_setzero_ps());
+  if (n >= 8) {
+    _mm256_storeu_ps(c, t);
+  } else {
+    float s[8];
+    int j;
+    _mm256_storeu_ps(s, t);
+    for (j = 0; j < n; j++)
+      c[j] = s[j];
+  }
+}
+
+/* 6 x (8*nv) micro-kernel; activations other than none/ReLU go through a
+ * stack tile and the scalar epilogue. */
 RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float *b, int64_t bs, const int nv,
                                 int mr, int nr, float *c, int64_t rsc, const float *bias, const float *res,
                                 int act, float alpha, float beta) {
@@ -351,30 +377,22 @@ RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float
 #undef GEMM_FMA
     b += bs;
   }
-  if (mr == 6 && nr == 8 * nv && (act == RT_ACT_NONE || act == RT_ACT_IDENTITY || act == RT_ACT_RELU)) {
-    const __m256 zero = _mm256_setzero_ps();
-#define GEMM_EPI(v, cp, rp, bv)                                                                            \
-  {                                                                                                        \
-    __m256 t = _mm256_set1_ps(bv);                                                                         \
-    if (rp)                                                                                                \
-      t = _mm256_add_ps(t, _mm256_loadu_ps(rp));                                                           \
-    t = _mm256_add_ps(v, t);                                                                               \
-    if (act == RT_ACT_RELU)                                                                                \
-      t = _mm256_max_ps(t, zero);                                                                          \
-    _mm256_storeu_ps(cp, t);                                                                               \
-  }
+  if (act == RT_ACT_NONE || act == RT_ACT_IDENTITY || act == RT_ACT_RELU) {
+    /* rows past mr are not stored; vectors of fewer than 8 columns via
+     * gemm_epi8 (the partial tiles of Winograd's batched GEMMs were a third
+     * of their columns, through the scalar epilogue) */
+    const int n0 = nr < 8 ? nr : 8, n1 = nr - 8;
 #define GEMM_STORE(i)                                                                                      \
-  {                                                                                                        \
+  if (i < mr) {                                                                                            \
     float *ci = c + i * rsc;                                                                               \
     const float *ri = res ? res + i * rsc : NULL;                                                          \
     const float bv = bias ? bias[i] : 0.0f;                                                                \
-    GEMM_EPI(c##i##0, ci, ri, bv)                                                                          \
+    gemm_epi8(c##i##0, ci, ri, bv, n0, act);                                                               \
     if (nv > 1)                                                                                            \
-      GEMM_EPI(c##i##1, ci + 8, ri ? ri + 8 : NULL, bv)                                                    \
+      gemm_epi8(c##i##1, ci + 8, ri ? ri + 8 : NULL, bv, n1, act);                                         \
   }
     GEMM_R6(GEMM_STORE)
 #undef GEMM_STORE
-#undef GEMM_EPI
   } else {
     float t[6 * 16];
 #define GEMM_SPILL(i)                                                                                      \
