@@ -37,8 +37,9 @@
  *    every instruction set;
  *  - the AVX-512 transforms are vectorized (permutes to de-interleave tile
  *    strips, transposes for channel vectors) and specialized for m = 2 and
- *    4; other builds use a per-tile scalar transform with the same
- *    operations per element.
+ *    4; AVX2+FMA builds do the same on 8 lanes (strips of 8 tiles, 8
+ *    channels per transpose); other builds use a per-tile scalar transform
+ *    with the same operations per element.
  *
  * Accuracy: F(4,3) uses the points 0, +-1, +-2; the transforms grow values
  * by at most ~10x, so fp32 results stay within ~1e-5 relative of fp64 on
