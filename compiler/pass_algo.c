@@ -25,7 +25,15 @@
 #include <string.h>
 #include <time.h>
 
-#define PEAK_GFLOPS 220.0 /* one Zen 5 core, AVX-512 FMA */
+/* One Zen 5 core, AVX-512 FMA.  The model does not know the target's
+ * vector width.  On AVX2+FMA (Zen 3, ~100 GFLOP/s) the GEMM (im2col, 1x1)
+ * and Winograd kernels have 8-lane paths and slow down alike (the direct
+ * row kernels fall back to scalar C: overrated there), and the choices for
+ * the 3x3 convs of ResNet-18 and the CIFAR ResNet matched the measured best
+ * (bench/run.sh --layers) but for near ties: 220 -> 100 would move
+ * ResNet-18's 7x7x512 layers (within noise of im2col inside the model) and
+ * 3-channel 32x32 stems (F(4,3) ~1.25x im2col alone) to Winograd. */
+#define PEAK_GFLOPS 220.0
 #define DRAM_GBS 40.0     /* weights streamed under a GEMM (the hardware prefetcher overlaps them) */
 #define DRAM_GBS_BATCHED 14.0 /* weights of Winograd's/FFT's many small GEMMs (little overlap) */
 #define CACHE_GBS 60.0    /* from L2/L3 */

@@ -758,10 +758,15 @@ RT_INLINE void conv_dw8_emit(const RtConv *p, __m256 acc, __m256 bv, const float
     acc = _mm256_blendv_ps(acc, hi, _mm256_cmp_ps(acc, hi, _CMP_GT_OQ));
     acc = _mm256_blendv_ps(acc, lo, _mm256_cmp_ps(acc, lo, _CMP_LT_OQ));
   }
-  if (nc >= 8)
+  if (nc >= 8) {
     _mm256_storeu_ps(yr, acc);
-  else
-    _mm256_maskstore_ps(yr, m, acc);
+  } else { /* through a stack copy: masked stores are slow on AMD cores */
+    float s8[8];
+    int j;
+    _mm256_storeu_ps(s8, acc);
+    for (j = 0; j < nc; j++)
+      yr[j] = s8[j];
+  }
   if (p->act != RT_ACT_NONE && p->act != RT_ACT_IDENTITY && p->act != RT_ACT_RELU && p->act != RT_ACT_CLIP)
     rt_act_array(p->act, p->alpha, p->beta, yr, yr, nc < 8 ? nc : 8);
 }

@@ -37,8 +37,9 @@
  *    every instruction set;
  *  - the AVX-512 transforms are vectorized (permutes to de-interleave tile
  *    strips, transposes for channel vectors) and specialized for m = 2 and
- *    4; other builds use a per-tile scalar transform with the same
- *    operations per element.
+ *    4; AVX2+FMA builds do the same on 8 lanes (strips of 8 tiles, 8
+ *    channels per transpose); other builds use a per-tile scalar transform
+ *    with the same operations per element.
  *
  * Accuracy: F(4,3) uses the points 0, +-1, +-2; the transforms grow values
  * by at most ~10x, so fp32 results stay within ~1e-5 relative of fp64 on
@@ -46,7 +47,7 @@
  */
 #include "cnnc_rt.h"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
 
@@ -153,7 +154,7 @@ enum { WINO_BLOCK_BYTES = 640 * 1024, WINO_SLOTS = 4 };
 typedef struct WinoGeo {
   int m, a, th, tw;  /* tile size, transformed size, tiles down and across */
   int64_t T;         /* tiles per sample */
-  int nstrip;        /* strips of 16 tiles per tile row */
+  int nstrip;        /* AVX-512 strips of 16 tiles per tile row */
   /* K-rows: R tile rows per block, nblk blocks, nslot slots of slot floats;
    * V[xi][C][ld] and M[xi][K][ld] of a block with xi strides vs and ms */
   int R, nblk, nslot;
@@ -742,6 +743,394 @@ RT_HELPER void wino_out_trows_chunk(const RtConv *p, const WinoGeo *g, const flo
 #undef WSUB
 #undef WMULC
 
+#elif defined(__AVX2__) && defined(__FMA__)
+
+/* AVX2: the same transforms on 8-lane vectors.  K-rows works on strips of 8
+ * tiles, T-rows on 8 channels at a time (a 16-channel task is two halves).
+ * AMD's masked stores (vmaskmovps) are slow: partial vectors are stored
+ * through a stack copy, and a K-rows input row of at least 8 tiles ends on
+ * a whole strip that overlaps the one before it (the overlapped tiles are
+ * computed again by the same operations on the same inputs: same bits). */
+#define WT __m256
+#define WADD(x, y) _mm256_add_ps(x, y)
+#define WSUB(x, y) _mm256_sub_ps(x, y)
+#define WMULC(x, c) _mm256_mul_ps(x, _mm256_set1_ps(c))
+
+RT_INLINE __m256i wino_iota8(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+
+/* Lanes l < n all ones (0 <= n <= 8). */
+RT_INLINE __m256i wino_mask8(int n) { return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), wino_iota8()); }
+
+/* x[c0 .. c0+8) of a row of length W, zero outside [0, W); memory outside
+ * the row is never touched (masked loads; lanes moved up by a permute when
+ * c0 < 0). */
+RT_INLINE __m256 wino_load8(const float *row, int c0, int W) {
+  if (c0 >= 0 && c0 + 8 <= W)
+    return _mm256_loadu_ps(row + c0);
+  if (c0 >= W || c0 + 8 <= 0)
+    return _mm256_setzero_ps();
+  if (c0 >= 0)
+    return _mm256_maskload_ps(row + c0, wino_mask8(W - c0));
+  {
+    /* lanes [-c0, min(8, W - c0)) take row[0], row[1], ...; lanes below -c0
+     * take v[l + c0 + 8], at or past hi + c0: zeros of the masked load */
+    const int hi = W - c0 < 8 ? W - c0 : 8;
+    const __m256 v = _mm256_maskload_ps(row, wino_mask8(hi + c0));
+    return _mm256_permutevar8x32_ps(v, _mm256_add_epi32(wino_iota8(), _mm256_set1_epi32(c0)));
+  }
+}
+
+/* The first n < 8 lanes of v to dst. */
+RT_INLINE void wino_part8(float *dst, __m256 v, int n) {
+  float t[8];
+  int j;
+  _mm256_storeu_ps(t, v);
+  for (j = 0; j < n; j++)
+    dst[j] = t[j];
+}
+
+/* In-register transpose of the 8 x 8 block r[row][lane] (24 shuffles). */
+RT_INLINE void wino_tr8(__m256 *r) {
+  __m256 t[8], u[8];
+  int i;
+  for (i = 0; i < 4; i++) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (i = 0; i < 2; i++) { /* u[4i + j], 128-bit lane L: column 4L + j of rows 4i..4i+3 */
+    u[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (i = 0; i < 4; i++) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x20);
+    r[4 + i] = _mm256_permute2f128_ps(u[i], u[4 + i], 0x31);
+  }
+}
+
+/* Even / odd lanes of the 16-float sequence a, b. */
+RT_INLINE __m256 wino_even8(__m256 a, __m256 b) {
+  const __m256 s = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)); /* a0 a2 b0 b2 | a4 a6 b4 b6 */
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+RT_INLINE __m256 wino_odd8(__m256 a, __m256 b) {
+  const __m256 s = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(s), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+/* lanes 0..6 = p[1..7], lane 7 = q[s] */
+RT_INLINE __m256 wino_next8(__m256 p, __m256 q, int s) {
+  const __m256 rot = _mm256_permutevar8x32_ps(p, _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0));
+  return _mm256_blend_ps(rot, _mm256_permutevar8x32_ps(q, _mm256_set1_epi32(s)), 0x80);
+}
+
+/* Input transform of the 8 tiles [tx0, tx0+8) (fewer at the right edge: nt)
+ * of tile row ty of channel plane xc into V at vt (plane stride vs), as
+ * wino_in_strip_m of AVX-512: vertical pass on input columns, horizontal
+ * pass on de-interleaved columns. */
+RT_INLINE void wino_in_strip8_m(const RtConv *p, const float *xc, int ty, int tx0, int nt, float *vt, int64_t vs,
+                                const int m) {
+  const int a = m + 2;
+  const int nv = m == 4 ? 5 : 3; /* input columns needed: 8*m + 2 */
+  const int c0 = tx0 * m - p->pl;
+  __m256 z[6][5];
+  int u, q, i;
+
+  for (q = 0; q < nv; q++) {
+    __m256 d[6];
+    for (i = 0; i < a; i++) {
+      const int ih = ty * m - p->pt + i;
+      d[i] = ih >= 0 && ih < p->H ? wino_load8(xc + (int64_t)ih * p->W, c0 + 8 * q, p->W) : _mm256_setzero_ps();
+    }
+    if (m == 4)
+      WINO_IN4(d[0], d[1], d[2], d[3], d[4], d[5], z[0][q], z[1][q], z[2][q], z[3][q], z[4][q], z[5][q])
+    else
+      WINO_IN2(d[0], d[1], d[2], d[3], z[0][q], z[1][q], z[2][q], z[3][q])
+  }
+  for (u = 0; u < a; u++) {
+    __m256 r[6];
+    if (m == 4) {
+      /* P_j[t] = z[4t + j]: 128-bit halves to tiles (0,4) (1,5) (2,6) (3,7),
+       * then a 4 x 4 transpose inside each half */
+      const __m256 t04 = _mm256_permute2f128_ps(z[u][0], z[u][2], 0x20);
+      const __m256 t15 = _mm256_permute2f128_ps(z[u][0], z[u][2], 0x31);
+      const __m256 t26 = _mm256_permute2f128_ps(z[u][1], z[u][3], 0x20);
+      const __m256 t37 = _mm256_permute2f128_ps(z[u][1], z[u][3], 0x31);
+      const __m256 l01 = _mm256_unpacklo_ps(t04, t15), h01 = _mm256_unpackhi_ps(t04, t15);
+      const __m256 l23 = _mm256_unpacklo_ps(t26, t37), h23 = _mm256_unpackhi_ps(t26, t37);
+      const __m256 p0 = _mm256_shuffle_ps(l01, l23, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 p1 = _mm256_shuffle_ps(l01, l23, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 p2 = _mm256_shuffle_ps(h01, h23, _MM_SHUFFLE(1, 0, 1, 0));
+      const __m256 p3 = _mm256_shuffle_ps(h01, h23, _MM_SHUFFLE(3, 2, 3, 2));
+      const __m256 p4 = wino_next8(p0, z[u][4], 0), p5 = wino_next8(p1, z[u][4], 1);
+      WINO_IN4(p0, p1, p2, p3, p4, p5, r[0], r[1], r[2], r[3], r[4], r[5])
+    } else {
+      const __m256 p0 = wino_even8(z[u][0], z[u][1]), p1 = wino_odd8(z[u][0], z[u][1]);
+      const __m256 p2 = wino_next8(p0, z[u][2], 0), p3 = wino_next8(p1, z[u][2], 1);
+      WINO_IN2(p0, p1, p2, p3, r[0], r[1], r[2], r[3])
+    }
+    for (i = 0; i < a; i++) {
+      if (nt >= 8)
+        _mm256_storeu_ps(vt + (int64_t)(u * a + i) * vs, r[i]);
+      else
+        wino_part8(vt + (int64_t)(u * a + i) * vs, r[i], nt);
+    }
+  }
+}
+
+/* Input transform of tile row ty of channel plane xc (all tw tiles) into
+ * the V row at vr: strips of 8, the last one moved left to end at tw. */
+RT_HELPER void wino_in_row8(const RtConv *p, const WinoGeo *g, const float *xc, int ty, float *vr, int64_t vs) {
+  int tx0;
+  for (tx0 = 0; tx0 < g->tw; tx0 += 8) {
+    int t = tx0, nt = 8;
+    if (g->tw - tx0 < 8) {
+      if (g->tw >= 8)
+        t = g->tw - 8;
+      else
+        nt = g->tw - tx0;
+    }
+    if (g->m == 4)
+      wino_in_strip8_m(p, xc, ty, t, nt, vr + t, vs, 4);
+    else
+      wino_in_strip8_m(p, xc, ty, t, nt, vr + t, vs, 2);
+  }
+}
+
+/* y-row vector epilogue: v + bias (+ res) -> act, stored to the nc <= 8
+ * columns at yr. */
+RT_INLINE void wino_store8(const RtConv *p, __m256 v, float bv, const float *rr, float *yr, int nc) {
+  __m256 s;
+  if (nc <= 0) /* a vector wholly past the right edge of y */
+    return;
+  s = _mm256_set1_ps(bv);
+  if (rr)
+    s = _mm256_add_ps(s, nc >= 8 ? _mm256_loadu_ps(rr) : _mm256_maskload_ps(rr, wino_mask8(nc)));
+  v = _mm256_add_ps(v, s);
+  if (p->act == RT_ACT_RELU)
+    v = _mm256_max_ps(v, _mm256_setzero_ps());
+  if (nc >= 8)
+    _mm256_storeu_ps(yr, v);
+  else
+    wino_part8(yr, v, nc);
+  if (p->act != RT_ACT_RELU && p->act != RT_ACT_NONE && p->act != RT_ACT_IDENTITY)
+    rt_act_array(p->act, p->alpha, p->beta, yr, yr, nc < 8 ? nc : 8);
+}
+
+/* Output transform of the strip of nt <= 8 tiles at (ty, tx0) for channel
+ * k: mt points at the strip's first tile in M (plane stride ms). */
+RT_INLINE void wino_out_strip8_m(const RtConv *p, const float *mt, int64_t ms, float bv, int ty, int tx0, int nt,
+                                 const float *rk, float *yk, const int m) {
+  const int a = m + 2;
+  const __m256i lmask = wino_mask8(nt);
+  __m256 z[4][6];
+  int w, i, q;
+
+  for (w = 0; w < a; w++) { /* vertical: z[row][w] */
+    __m256 mm[6];
+    for (i = 0; i < a; i++)
+      mm[i] = nt >= 8 ? _mm256_loadu_ps(mt + (int64_t)(i * a + w) * ms)
+                      : _mm256_maskload_ps(mt + (int64_t)(i * a + w) * ms, lmask);
+    if (m == 4)
+      WINO_OUT4(mm[0], mm[1], mm[2], mm[3], mm[4], mm[5], z[0][w], z[1][w], z[2][w], z[3][w])
+    else
+      WINO_OUT2(mm[0], mm[1], mm[2], mm[3], z[0][w], z[1][w])
+  }
+  for (i = 0; i < m; i++) {
+    const int oh = ty * m + i, ow0 = tx0 * m;
+    float *yr;
+    const float *rr;
+    __m256 o[4];
+    if (oh >= p->OH)
+      break;
+    yr = yk + (int64_t)oh * p->OW + ow0;
+    rr = rk ? rk + (int64_t)oh * p->OW + ow0 : NULL;
+    if (m == 4) {
+      /* Q_j[t] = y[4t + j]: a 4 x 4 transpose inside each 128-bit half
+       * gives tiles (t, t+4), then halves to column order */
+      __m256 q0, q1, q2, q3, l01, h01, l23, h23, t04, t15, t26, t37;
+      WINO_OUT4(z[i][0], z[i][1], z[i][2], z[i][3], z[i][4], z[i][5], q0, q1, q2, q3)
+      l01 = _mm256_unpacklo_ps(q0, q1), h01 = _mm256_unpackhi_ps(q0, q1);
+      l23 = _mm256_unpacklo_ps(q2, q3), h23 = _mm256_unpackhi_ps(q2, q3);
+      t04 = _mm256_shuffle_ps(l01, l23, _MM_SHUFFLE(1, 0, 1, 0));
+      t15 = _mm256_shuffle_ps(l01, l23, _MM_SHUFFLE(3, 2, 3, 2));
+      t26 = _mm256_shuffle_ps(h01, h23, _MM_SHUFFLE(1, 0, 1, 0));
+      t37 = _mm256_shuffle_ps(h01, h23, _MM_SHUFFLE(3, 2, 3, 2));
+      o[0] = _mm256_permute2f128_ps(t04, t15, 0x20);
+      o[1] = _mm256_permute2f128_ps(t26, t37, 0x20);
+      o[2] = _mm256_permute2f128_ps(t04, t15, 0x31);
+      o[3] = _mm256_permute2f128_ps(t26, t37, 0x31);
+    } else {
+      __m256 q0, q1, lo, hi;
+      WINO_OUT2(z[i][0], z[i][1], z[i][2], z[i][3], q0, q1)
+      lo = _mm256_unpacklo_ps(q0, q1), hi = _mm256_unpackhi_ps(q0, q1);
+      o[0] = _mm256_permute2f128_ps(lo, hi, 0x20);
+      o[1] = _mm256_permute2f128_ps(lo, hi, 0x31);
+    }
+    for (q = 0; q < m; q++) {
+      const int c = ow0 + 8 * q;
+      const int nc = p->OW - c < 8 ? p->OW - c : 8;
+      wino_store8(p, o[q], bv, rr ? rr + 8 * q : NULL, yr + 8 * q, nc);
+    }
+  }
+}
+
+/* Output transform of tile row ty for channel k (mr: its M row at tile
+ * column 0), strips of 8 tiles (the last one partial: y may be the
+ * residual, so no tile is computed twice). */
+RT_HELPER void wino_out_row8(const RtConv *p, const WinoGeo *g, const float *mr, int64_t ms, float bv, int ty,
+                             const float *rk, float *yk) {
+  int tx0;
+  for (tx0 = 0; tx0 < g->tw; tx0 += 8) {
+    const int nt = g->tw - tx0 < 8 ? g->tw - tx0 : 8;
+    if (g->m == 4)
+      wino_out_strip8_m(p, mr + tx0, ms, bv, ty, tx0, nt, rk, yk, 4);
+    else
+      wino_out_strip8_m(p, mr + tx0, ms, bv, ty, tx0, nt, rk, yk, 2);
+  }
+}
+
+/* T-rows: input transform of the nt <= WINO_CIN(m) tiles [tx0, tx0 + nt) of
+ * tile row ty for the 8 channels from c0 (fewer at the end), as
+ * wino_in_trows_chunk_m of AVX-512 with 8 x 8 transposes.  Lanes past C
+ * hold zeros and land in V's row padding (never read by the GEMM). */
+RT_INLINE void wino_in_trows8_m(const RtConv *p, const WinoGeo *g, const float *xn, int ty, int tx0, int nt,
+                                int c0, float *V, int64_t cs, int64_t vxs, const int m) {
+  const int a = m + 2;
+  const int nc = p->C - c0 < 8 ? p->C - c0 : 8;
+  const int64_t hw = (int64_t)p->H * p->W;
+  const int col0 = tx0 * m - p->pl, nblk = (nt * m + 2 + 7) / 8;
+  const float *xc = xn + (int64_t)c0 * hw;
+  __m256 pat[6][32]; /* [row][column], lanes = channels: 6 KiB */
+  int i, j, l, q, tt;
+
+  if (nc <= 0)
+    return;
+  for (i = 0; i < a; i++) {
+    const int ih = ty * m - p->pt + i;
+    for (q = 0; q < nblk; q++) {
+      __m256 r[8];
+      if (ih < 0 || ih >= p->H) {
+        for (j = 0; j < 8; j++)
+          pat[i][8 * q + j] = _mm256_setzero_ps();
+        continue;
+      }
+      for (l = 0; l < 8; l++)
+        r[l] = l < nc ? wino_load8(xc + l * hw + (int64_t)ih * p->W, col0 + 8 * q, p->W) : _mm256_setzero_ps();
+      wino_tr8(r);
+      for (j = 0; j < 8; j++)
+        pat[i][8 * q + j] = r[j];
+    }
+  }
+  for (tt = 0; tt < nt; tt++) {
+    float *vt = V + ((int64_t)ty * g->tw + tx0 + tt) * cs + c0;
+    __m256 z[6][6];
+    for (j = 0; j < a; j++) { /* vertical, column j of the tile */
+      __m256 d[6];
+      for (i = 0; i < a; i++)
+        d[i] = pat[i][tt * m + j];
+      if (m == 4)
+        WINO_IN4(d[0], d[1], d[2], d[3], d[4], d[5], z[0][j], z[1][j], z[2][j], z[3][j], z[4][j], z[5][j])
+      else
+        WINO_IN2(d[0], d[1], d[2], d[3], z[0][j], z[1][j], z[2][j], z[3][j])
+    }
+    for (i = 0; i < a; i++) {
+      __m256 r[6];
+      if (m == 4)
+        WINO_IN4(z[i][0], z[i][1], z[i][2], z[i][3], z[i][4], z[i][5], r[0], r[1], r[2], r[3], r[4], r[5])
+      else
+        WINO_IN2(z[i][0], z[i][1], z[i][2], z[i][3], r[0], r[1], r[2], r[3])
+      for (j = 0; j < a; j++)
+        _mm256_storeu_ps(vt + (int64_t)(i * a + j) * vxs, r[j]);
+    }
+  }
+}
+
+/* The 16 channels from c0 of a T-rows task, 8 at a time. */
+RT_HELPER void wino_in_trows_chunk(const RtConv *p, const WinoGeo *g, const float *xn, int ty, int tx0, int nt,
+                                   int c0, float *V, int64_t cs, int64_t vxs) {
+  int h;
+  for (h = 0; h < 16; h += 8) {
+    if (g->m == 4)
+      wino_in_trows8_m(p, g, xn, ty, tx0, nt, c0 + h, V, cs, vxs, 4);
+    else
+      wino_in_trows8_m(p, g, xn, ty, tx0, nt, c0 + h, V, cs, vxs, 2);
+  }
+}
+
+/* T-rows: output transform of the nt <= WINO_COUT(m) tiles [tx0, tx0 + nt)
+ * of tile row ty for the 8 channels from k0: transform on channel vectors
+ * into out[row][column], each output row of up to 16 columns transposed
+ * back 8 x 8 at a time, epilogue on contiguous rows of y. */
+RT_INLINE void wino_out_trows8_m(const RtConv *p, const WinoGeo *g, const float *M, int64_t ks, int64_t mxs, int ty,
+                                 int tx0, int nt, int k0, const float *b, const float *rn, float *yn, const int m) {
+  const int a = m + 2;
+  const int nk = p->K - k0 < 8 ? p->K - k0 : 8;
+  const __m256i km = wino_mask8(nk);
+  const int64_t ps = (int64_t)p->OH * p->OW;
+  const int ow0 = tx0 * m, ncol = p->OW - ow0 < 16 ? p->OW - ow0 : 16;
+  __m256 out[4][16]; /* [row][column], lanes = channels: 2 KiB */
+  int i, j, l, h, tt;
+
+  if (nk <= 0)
+    return;
+  for (tt = 0; tt < nt; tt++) {
+    const float *mt = M + ((int64_t)ty * g->tw + tx0 + tt) * ks + k0;
+    __m256 z[4][6];
+    for (j = 0; j < a; j++) {
+      __m256 mm[6];
+      for (i = 0; i < a; i++)
+        mm[i] = nk >= 8 ? _mm256_loadu_ps(mt + (int64_t)(i * a + j) * mxs)
+                        : _mm256_maskload_ps(mt + (int64_t)(i * a + j) * mxs, km);
+      if (m == 4)
+        WINO_OUT4(mm[0], mm[1], mm[2], mm[3], mm[4], mm[5], z[0][j], z[1][j], z[2][j], z[3][j])
+      else
+        WINO_OUT2(mm[0], mm[1], mm[2], mm[3], z[0][j], z[1][j])
+    }
+    for (i = 0; i < m; i++) {
+      __m256 q[4];
+      if (m == 4)
+        WINO_OUT4(z[i][0], z[i][1], z[i][2], z[i][3], z[i][4], z[i][5], q[0], q[1], q[2], q[3])
+      else
+        WINO_OUT2(z[i][0], z[i][1], z[i][2], z[i][3], q[0], q[1])
+      for (j = 0; j < m; j++)
+        out[i][tt * m + j] = q[j];
+    }
+  }
+  for (i = 0; i < m; i++) {
+    const int oh = ty * m + i;
+    const int64_t yo = (int64_t)oh * p->OW + ow0;
+    if (oh >= p->OH)
+      break;
+    for (h = 0; h < ncol; h += 8) {
+      __m256 r[8];
+      for (j = 0; j < 8; j++) /* columns past the chunk: never stored */
+        r[j] = h + j < nt * m ? out[i][h + j] : _mm256_setzero_ps();
+      wino_tr8(r);
+      for (l = 0; l < nk; l++)
+        wino_store8(p, r[l], b ? b[k0 + l] : 0.0f, rn ? rn + (k0 + l) * ps + yo + h : NULL,
+                    yn + (k0 + l) * ps + yo + h, ncol - h);
+    }
+  }
+}
+
+/* The 16 channels from k0 of a T-rows task, 8 at a time. */
+RT_HELPER void wino_out_trows_chunk(const RtConv *p, const WinoGeo *g, const float *M, int64_t ks, int64_t mxs,
+                                    int ty, int tx0, int nt, int k0, const float *b, const float *rn, float *yn) {
+  int h;
+  for (h = 0; h < 16; h += 8) {
+    if (g->m == 4)
+      wino_out_trows8_m(p, g, M, ks, mxs, ty, tx0, nt, k0 + h, b, rn, yn, 4);
+    else
+      wino_out_trows8_m(p, g, M, ks, mxs, ty, tx0, nt, k0 + h, b, rn, yn, 2);
+  }
+}
+
+#undef WT
+#undef WADD
+#undef WSUB
+#undef WMULC
+
 #endif
 
 /* ------------------------------------------------------------ the conv */
@@ -776,7 +1165,7 @@ RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float 
   for (t = 0; t < (int64_t)g->th * nchi * ncb; t++) {
     const int ty = (int)(t / ((int64_t)nchi * ncb)), ch = (int)(t / ncb % nchi), c0 = (int)(t % ncb) * 16;
     const int tx0 = ch * cin, nt = g->tw - tx0 < cin ? g->tw - tx0 : cin;
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
     wino_in_trows_chunk(p, g, xn, ty, tx0, nt, c0, V, cs, vxs);
 #else
     int tx;
@@ -805,7 +1194,7 @@ RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float 
   for (t = 0; t < (int64_t)g->th * ncho * nkb; t++) {
     const int ty = (int)(t / ((int64_t)ncho * nkb)), ch = (int)(t / nkb % ncho), k0 = (int)(t % nkb) * 16;
     const int tx0 = ch * cout, nt = g->tw - tx0 < cout ? g->tw - tx0 : cout;
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
     wino_out_trows_chunk(p, g, M, ks, mxs, ty, tx0, nt, k0, b, rn, yn);
 #else
     int tx;
@@ -842,6 +1231,8 @@ RT_HELPER void wino_kblock(const RtConv *p, const WinoGeo *g, int blk, const flo
       const int tx0 = s * 16, nt = g->tw - tx0 < 16 ? g->tw - tx0 : 16;
       wino_in_strip(p, g, xc, ty0 + r, tx0, nt, vr + tx0, vs);
     }
+#elif defined(__AVX2__) && defined(__FMA__)
+    wino_in_row8(p, g, xc, ty0 + r, vr, vs);
 #else
     wino_in_scalar(p, g, xc, ty0 + r, 0, g->tw, vr, vs);
 #endif
@@ -876,6 +1267,8 @@ RT_HELPER void wino_kblock(const RtConv *p, const WinoGeo *g, int blk, const flo
       const int tx0 = s * 16, nt = g->tw - tx0 < 16 ? g->tw - tx0 : 16;
       wino_out_strip(p, g, mr + tx0, ms, bv, ty0 + r, tx0, nt, rk, yk);
     }
+#elif defined(__AVX2__) && defined(__FMA__)
+    wino_out_row8(p, g, mr, ms, bv, ty0 + r, rk, yk);
 #else
     wino_out_scalar(p, g, mr, ms, bv, ty0 + r, 0, g->tw, rk, yk);
 #endif

@@ -24,6 +24,26 @@ if(CNNC_NATIVE)
   endif()
   add_test(NAME unit_fastconv_native COMMAND unit_fastconv_native WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
   set_tests_properties(unit_fastconv_native PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+  # and the AVX2+FMA kernels (what generated code runs on CPUs without
+  # AVX-512), so an AVX-512 machine tests them too; skipped where the CPU
+  # cannot run AVX2
+  include(CheckCSourceRuns)
+  set(CMAKE_REQUIRED_FLAGS "-mavx2 -mfma")
+  check_c_source_runs("#include <immintrin.h>
+int main(void) { volatile float f = 2.0f; __m256 v = _mm256_fmadd_ps(_mm256_set1_ps(f), _mm256_set1_ps(f), _mm256_set1_ps(f));
+  return !__builtin_cpu_supports(\"avx2\") || !__builtin_cpu_supports(\"fma\") || _mm256_cvtss_f32(v) != 6.0f; }" CNNC_HAVE_AVX2)
+  unset(CMAKE_REQUIRED_FLAGS)
+  if(CNNC_HAVE_AVX2)
+    add_executable(unit_fastconv_avx2 ${CMAKE_SOURCE_DIR}/tests/unit_fastconv.c)
+    target_compile_options(unit_fastconv_avx2 PRIVATE -O2 -mavx2 -mfma)
+    target_compile_definitions(unit_fastconv_avx2 PRIVATE RT_PAR_MIN_WORK=64 RT_PAR_MIN_ELEMS=64)
+    target_link_libraries(unit_fastconv_avx2 cnnc_lib cnnc_rt)
+    if(OpenMP_C_FOUND)
+      target_link_libraries(unit_fastconv_avx2 OpenMP::OpenMP_C)
+    endif()
+    add_test(NAME unit_fastconv_avx2 COMMAND unit_fastconv_avx2 WORKING_DIRECTORY ${CMAKE_BINARY_DIR})
+    set_tests_properties(unit_fastconv_avx2 PROPERTIES ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
+  endif()
 endif()
 
 # Diagnostics: each tests/diag/*.yaml is a bad model with `# EXPECT:` lines.
