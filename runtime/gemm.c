@@ -393,7 +393,7 @@ RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float
       int j8;                                                                                              \
       _mm256_storeu_ps(s8, t);                                                                             \
       for (j8 = 0; j8 < n; j8++)                                                                           \
-        cp[j8] = s8[j8];                                                                                   \
+        (cp)[j8] = s8[j8];                                                                                 \
     }                                                                                                      \
   }
 #define GEMM_STORE(i)                                                                                      \
