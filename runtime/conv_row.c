@@ -11,8 +11,11 @@
  *
  * Applies to groups == 1, stride 1 along W (any stride along H, any
  * dilation), kernel widths up to CROW_KWMAX; rt_conv2d_rows returns 0 for
- * anything else (and in builds without AVX-512), and the caller then runs
- * the portable direct conv.
+ * anything else (and in builds without AVX-512 or AVX2+FMA), and the caller
+ * then runs the portable direct conv.  AVX2 builds use a smaller tile (4
+ * channels x 16 columns) and only where rt_conv2d is asked for the direct
+ * algorithm: rt_conv2d_rows_applies, which the cost model and the C
+ * backend's direct convs follow, stays AVX-512 only.
  *
  * Guarantees: one task per (sample, channel block, output row) owns its
  * outputs; each output is bias + res + the taps summed in (c, i, j) order,
