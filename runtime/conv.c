@@ -1903,6 +1903,10 @@ RT_FN void rt_conv2d(const RtConv *p, int n, const float *x, const float *w, con
   }
 }
 
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+#include <immintrin.h> /* conv_t_task's AVX2 branch */
+#endif
+
 /* One task of rt_conv_transpose2d, in gather form: output row oh of
  * channel k of one sample.  Input row ih reaches output row oh through tap i
  * when oh = ih*sh - pt + i*dh; along W the taps scatter with stride sw
@@ -1977,6 +1981,56 @@ RT_HELPER void conv_t_task(const RtConv *p0, int64_t t, const float *x, const fl
           for (; c < Cg; c++)
             a0 = _mm512_fmadd_ps(_mm512_set1_ps(wt[c * ws]), _mm512_maskz_loadu_ps(m, xr + c * plane), a0);
           _mm512_storeu_ps(acc, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+        }
+#elif defined(__AVX2__) && defined(__FMA__)
+        { /* the same with the 16 columns as two 8-lane halves (lo: a*, hi:
+           * h*), four chains over c each; the high half only when cnt > 8 */
+          const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+          const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), iota);
+          const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt - 8), iota);
+          const int64_t ws = (int64_t)Kg * taps;
+          __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, h0 = a0, h1 = a0, h2 = a0, h3 = a0;
+          if (cnt == 16) {
+            for (c = 0; c + 4 <= Cg; c += 4) {
+              const float *xc = xr + c * plane;
+              const __m256 w0 = _mm256_set1_ps(wt[c * ws]), w1 = _mm256_set1_ps(wt[(c + 1) * ws]);
+              const __m256 w2 = _mm256_set1_ps(wt[(c + 2) * ws]), w3 = _mm256_set1_ps(wt[(c + 3) * ws]);
+              a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xc), a0);
+              h0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xc + 8), h0);
+              a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xc + plane), a1);
+              h1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xc + plane + 8), h1);
+              a2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xc + 2 * plane), a2);
+              h2 = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xc + 2 * plane + 8), h2);
+              a3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xc + 3 * plane), a3);
+              h3 = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xc + 3 * plane + 8), h3);
+            }
+            for (; c < Cg; c++) {
+              const __m256 w0 = _mm256_set1_ps(wt[c * ws]);
+              a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr + c * plane), a0);
+              h0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xr + c * plane + 8), h0);
+            }
+          } else { /* masked loads: no read past the row */
+            for (c = 0; c + 4 <= Cg; c += 4) {
+              const float *xc = xr + c * plane;
+              a0 = _mm256_fmadd_ps(_mm256_set1_ps(wt[c * ws]), _mm256_maskload_ps(xc, m0), a0);
+              a1 = _mm256_fmadd_ps(_mm256_set1_ps(wt[(c + 1) * ws]), _mm256_maskload_ps(xc + plane, m0), a1);
+              a2 = _mm256_fmadd_ps(_mm256_set1_ps(wt[(c + 2) * ws]), _mm256_maskload_ps(xc + 2 * plane, m0), a2);
+              a3 = _mm256_fmadd_ps(_mm256_set1_ps(wt[(c + 3) * ws]), _mm256_maskload_ps(xc + 3 * plane, m0), a3);
+              if (cnt > 8) {
+                h0 = _mm256_fmadd_ps(_mm256_set1_ps(wt[c * ws]), _mm256_maskload_ps(xc + 8, m1), h0);
+                h1 = _mm256_fmadd_ps(_mm256_set1_ps(wt[(c + 1) * ws]), _mm256_maskload_ps(xc + plane + 8, m1), h1);
+                h2 = _mm256_fmadd_ps(_mm256_set1_ps(wt[(c + 2) * ws]), _mm256_maskload_ps(xc + 2 * plane + 8, m1), h2);
+                h3 = _mm256_fmadd_ps(_mm256_set1_ps(wt[(c + 3) * ws]), _mm256_maskload_ps(xc + 3 * plane + 8, m1), h3);
+              }
+            }
+            for (; c < Cg; c++) {
+              a0 = _mm256_fmadd_ps(_mm256_set1_ps(wt[c * ws]), _mm256_maskload_ps(xr + c * plane, m0), a0);
+              if (cnt > 8)
+                h0 = _mm256_fmadd_ps(_mm256_set1_ps(wt[c * ws]), _mm256_maskload_ps(xr + c * plane + 8, m1), h0);
+            }
+          }
+          _mm256_storeu_ps(acc, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+          _mm256_storeu_ps(acc + 8, _mm256_add_ps(_mm256_add_ps(h0, h1), _mm256_add_ps(h2, h3)));
         }
 #else
         for (u = 0; u < 16; u++)

@@ -11,8 +11,11 @@
  *
  * Applies to groups == 1, stride 1 along W (any stride along H, any
  * dilation), kernel widths up to CROW_KWMAX; rt_conv2d_rows returns 0 for
- * anything else (and in builds without AVX-512), and the caller then runs
- * the portable direct conv.
+ * anything else (and in builds without AVX-512 or AVX2+FMA), and the caller
+ * then runs the portable direct conv.  AVX2 builds use a smaller tile (4
+ * channels x 16 columns) and only where rt_conv2d is asked for the direct
+ * algorithm: rt_conv2d_rows_applies, which the cost model and the C
+ * backend's direct convs follow, stays AVX-512 only.
  *
  * Guarantees: one task per (sample, channel block, output row) owns its
  * outputs; each output is bias + res + the taps summed in (c, i, j) order,
@@ -165,6 +168,93 @@ RT_HELPER void crow_task(const RtConv *p0, int64_t t, const float *x, const floa
       crow_tile_kb(p, xn, w, b, rn, yn, k0, kb, oh, ow0, (const __mmask16(*)[2])m, 1, 0);
   }
 }
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+/* AVX2: a register tile of KB (<= 4) channels x 16 consecutive columns (two
+ * 8-lane vectors) of output row oh; taps outside the input are masked loads
+ * that read 0 (the zero padding).  m[j][v]: lanes of vector v inside the row
+ * for tap column j; full[j]: both all-in (plain loads). */
+RT_INLINE void crow2_tile(const RtConv *p, const float *xn, const float *w, const float *b, const float *res,
+                          float *yn, int k0, int oh, int ow0, const __m256i (*m)[2], const int *full, const int KB) {
+  const int64_t taps = (int64_t)p->C * p->kh * p->kw, plane = (int64_t)p->H * p->W;
+  const float *wk = w + (int64_t)k0 * taps;
+  __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+  int c, i, j, k;
+  for (c = 0; c < p->C; c++) {
+    const float *xc = xn + (int64_t)c * plane;
+    const float *wc = wk + (int64_t)c * p->kh * p->kw;
+    for (i = 0; i < p->kh; i++) {
+      const int ih = oh * p->sh - p->pt + i * p->dh;
+      const float *xr = xc + (int64_t)ih * p->W;
+      if (ih < 0 || ih >= p->H)
+        continue;
+      for (j = 0; j < p->kw; j++) {
+        const int s = ow0 - p->pl + j * p->dw; /* input column of lane 0 */
+        const float *wt = wc + i * p->kw + j;
+        const __m256 x0 = full[j] ? _mm256_loadu_ps(xr + s) : _mm256_maskload_ps(xr + s, m[j][0]);
+        const __m256 x1 = full[j] ? _mm256_loadu_ps(xr + s + 8) : _mm256_maskload_ps(xr + s + 8, m[j][1]);
+        __m256 wv = _mm256_broadcast_ss(wt);
+        a00 = _mm256_fmadd_ps(x0, wv, a00), a01 = _mm256_fmadd_ps(x1, wv, a01);
+        if (KB > 1)
+          wv = _mm256_broadcast_ss(wt + taps), a10 = _mm256_fmadd_ps(x0, wv, a10), a11 = _mm256_fmadd_ps(x1, wv, a11);
+        if (KB > 2)
+          wv = _mm256_broadcast_ss(wt + 2 * taps), a20 = _mm256_fmadd_ps(x0, wv, a20),
+          a21 = _mm256_fmadd_ps(x1, wv, a21);
+        if (KB > 3)
+          wv = _mm256_broadcast_ss(wt + 3 * taps), a30 = _mm256_fmadd_ps(x0, wv, a30),
+          a31 = _mm256_fmadd_ps(x1, wv, a31);
+      }
+    }
+  }
+  { /* epilogue: (bias (+ res)) + sum, then the activation, on the row's columns */
+    const int cols = p->OW - ow0 < 16 ? p->OW - ow0 : 16;
+    float acc[4][16];
+    _mm256_storeu_ps(acc[0], a00), _mm256_storeu_ps(acc[0] + 8, a01);
+    _mm256_storeu_ps(acc[1], a10), _mm256_storeu_ps(acc[1] + 8, a11);
+    _mm256_storeu_ps(acc[2], a20), _mm256_storeu_ps(acc[2] + 8, a21);
+    _mm256_storeu_ps(acc[3], a30), _mm256_storeu_ps(acc[3] + 8, a31);
+    for (k = 0; k < KB; k++) {
+      const int64_t yo = ((int64_t)(k0 + k) * p->OH + oh) * p->OW + ow0;
+      const float bv = b ? b[k0 + k] : 0.0f;
+      int u;
+      for (u = 0; u < cols; u++)
+        yn[yo + u] = (res ? bv + res[yo + u] : bv) + acc[k][u];
+      rt_act_array(p->act, p->alpha, p->beta, yn + yo, yn + yo, cols);
+    }
+  }
+}
+
+/* One task: channels [k0, k0 + 4) of output row oh of one sample. */
+RT_HELPER void crow2_task(const RtConv *p0, int64_t t, const float *x, const float *w, const float *b,
+                          const float *res, float *y) {
+  const RtConv pv = *p0, *p = &pv;
+  const int nkb = (p->K + 3) / 4, oh = (int)(t % p->OH), kbi = (int)(t / p->OH % nkb);
+  const int64_t ni = t / p->OH / nkb, ys = (int64_t)p->K * p->OH * p->OW;
+  const int k0 = kbi * 4, kb = p->K - k0 < 4 ? p->K - k0 : 4;
+  const float *xn = x + ni * p->C * p->H * p->W;
+  float *yn = y + ni * ys;
+  const float *rn = res ? res + ni * ys : NULL;
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256i m[CROW_KWMAX][2];
+  int full[CROW_KWMAX];
+  int ow0, j, v;
+  for (ow0 = 0; ow0 < p->OW; ow0 += 16) {
+    for (j = 0; j < p->kw; j++) {
+      const int s = ow0 - p->pl + j * p->dw;
+      for (v = 0; v < 2; v++)
+        m[j][v] = _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(p->W - s - 8 * v), iota),
+                                   _mm256_cmpgt_epi32(iota, _mm256_set1_epi32(-(s + 8 * v) - 1)));
+      full[j] = s >= 0 && s + 16 <= p->W;
+    }
+    switch (kb) {
+    case 1: crow2_tile(p, xn, w, b, rn, yn, k0, oh, ow0, (const __m256i(*)[2])m, full, 1); break;
+    case 2: crow2_tile(p, xn, w, b, rn, yn, k0, oh, ow0, (const __m256i(*)[2])m, full, 2); break;
+    case 3: crow2_tile(p, xn, w, b, rn, yn, k0, oh, ow0, (const __m256i(*)[2])m, full, 3); break;
+    default: crow2_tile(p, xn, w, b, rn, yn, k0, oh, ow0, (const __m256i(*)[2])m, full, 4); break;
+    }
+  }
+}
 #endif
 
 /* Which direct kernel rt_conv2d runs for p with AVX-512 (the C backend
@@ -194,6 +284,18 @@ RT_FN int rt_conv2d_rows(const RtConv *p, int n, const float *x, const float *w,
     return 0;
   (void)work; /* read only by the OpenMP pragma */
   RT_PAR_FOR(work >= RT_PAR_MIN_WORK, static, t, ntask, crow_task(p, t, x, w, b, res, y););
+  return 1;
+#elif defined(__AVX2__) && defined(__FMA__)
+  /* AVX2 builds run it where rt_conv2d is called with RT_ALGO_DIRECT (the
+   * sub-pixel ConvTranspose's phase convs); the compiler's cost model and
+   * the direct convs it emits still see rt_conv2d_rows_applies == 0 */
+  const int64_t ntask = (int64_t)n * ((p->K + 3) / 4) * p->OH;
+  const int64_t work = (int64_t)n * p->K * p->OH * p->OW * p->C * p->kh * p->kw;
+  int64_t t;
+  if (rt_conv2d_direct_form(p) != RT_DIRECT_ROWS)
+    return 0;
+  (void)work; /* read only by the OpenMP pragma */
+  RT_PAR_FOR(work >= RT_PAR_MIN_WORK, static, t, ntask, crow2_task(p, t, x, w, b, res, y););
   return 1;
 #else
   (void)p, (void)n, (void)x, (void)w, (void)b, (void)res, (void)y;

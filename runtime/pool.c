@@ -17,7 +17,7 @@
  */
 #include "cnnc_rt.h"
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
@@ -314,40 +314,6 @@ RT_HELPER void pool_max_sep_rows(const RtPool *p0, int64_t plane, int oh0, int o
   }
 }
 
-RT_HELPER void pool_max_sep(const RtPool *p, int n, const float *x, float *y) {
-  const int nrb = (p->OH + POOL_SEP_RB - 1) / POOL_SEP_RB;
-  const int64_t ntask = (int64_t)n * p->C * nrb, work = ntask * POOL_SEP_RB * p->OW * p->kh * p->kw;
-  const int par = work >= RT_PAR_MIN_WORK_CH;
-  int64_t t;
-  (void)par; /* read only by the OpenMP pragmas */
-#ifdef _OPENMP
-  if (work >= RT_PAR_MIN_WORK_CH / 4 && rt_split_pixels((int64_t)p->OH * p->OW, 0, 1)) {
-    /* each thread a band of output rows of every plane (see rt_split_pixels:
-     * the convs around it split by rows too), from a quarter of the usual
-     * work: left serial, a pool read half its input from the other core
-     * (SqueezeNet's 55x55 -> 27x27 pool at 2 threads took 1.06-1.14x its
-     * 1-thread time, split by rows 0.6-0.9 depending on the host's load) */
-    RT_PAR_RANGE(1, (int64_t)n * p->OH, r0, r1,
-      int64_t r = r0;
-      while (r < r1) {
-        const int64_t ni = r / p->OH;
-        const int a = (int)(r % p->OH), e = r1 - r < p->OH - a ? a + (int)(r1 - r) : p->OH;
-        int c, o;
-        for (c = 0; c < p->C; c++)
-          for (o = a; o < e; o += POOL_SEP_RB)
-            pool_max_sep_rows(p, ni * p->C + c, o, e - o < POOL_SEP_RB ? e : o + POOL_SEP_RB, x, y);
-        r += e - a;
-      }
-    );
-    return;
-  }
-#endif
-  RT_PAR_FOR(par, static, t, ntask,
-    const int oh0 = (int)(t % nrb) * POOL_SEP_RB;
-    pool_max_sep_rows(p, t / nrb, oh0, p->OH - oh0 < POOL_SEP_RB ? p->OH : oh0 + POOL_SEP_RB, x, y);
-  );
-}
-
 /* Stride-1 max pooling that keeps the width (OW == W, dilation 1): output
  * q = oh*W + ow reads input q + (i - pt)*W + (j - pl), so a plane is one flat
  * run of vectors whatever its width; a tap's lanes outside the input (the
@@ -479,13 +445,13 @@ RT_HELPER void pool_max_vec(const RtPool *p, int n, const float *x, float *y) {
 }
 #endif
 
-/* kind 0 max, 1 avg, 2 Lp.  One task = one output row of one plane.  Columns
- * whose window lies inside the input horizontally are computed tap by tap
- * across the row (independent lanes, vectorizable, no per-column range);
+/* kind 0 max, 1 avg, 2 Lp: output row t (row t % OH of plane t / OH).
+ * Columns whose window lies inside the input horizontally are computed tap by
+ * tap across the row (independent lanes, vectorizable, no per-column range);
  * the few border columns one by one.  Either way an output's terms are
- * combined in (i, j) order. */
-RT_HELPER void pool_window(const RtPool *p, int n, const float *x, float *y, int kind) {
-  const int64_t ntask = (int64_t)n * p->C * p->OH;
+ * combined in (i, j) order.  This is the reference form: the SIMD max paths
+ * give the same maxima, and run it for planes that hold a NaN. */
+RT_HELPER void pool_window_row(const RtPool *p, int64_t t, const float *x, float *y, int kind) {
   const float pw = p->norm;
   /* interior columns [ow_a, ow_b): w0 = ow*sw - pl >= 0 and the last tap < W */
   const int last = p->W - 1 + p->pl - (p->kw - 1) * p->dw;
@@ -493,66 +459,357 @@ RT_HELPER void pool_window(const RtPool *p, int n, const float *x, float *y, int
   const int ow_b0 = last < 0 ? 0 : last / p->sw + 1;
   const int ow_b = ow_b0 < p->OW ? ow_b0 : p->OW;
   const int ow_a = ow_a0 < ow_b ? ow_a0 : ow_b;
-  int64_t t;
+  const int oh = (int)(t % p->OH);
+  const float *xp = x + (t / p->OH) * p->H * p->W;
+  float *yr = y + t * p->OW;
+  const int h0 = oh * p->sh - p->pt, sw = p->sw;
+  int ilo, ihi, plo, phi, ow, i, j;
+  pool_taps(h0, p->kh, p->dh, p->H, &ilo, &ihi);
+  /* taps inside the declared padding along H, for the avg/Lp divisors */
+  pool_taps(h0 + p->pt, p->kh, p->dh, p->H + p->pt + p->pb, &plo, &phi);
 
-  RT_PAR_FOR(ntask * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK_CH, static, t, ntask,
-    const int oh = (int)(t % p->OH);
-    const float *xp = x + (t / p->OH) * p->H * p->W;
-    float *yr = y + t * p->OW;
-    const int h0 = oh * p->sh - p->pt, sw = p->sw;
-    int ilo, ihi, plo, phi, ow, i, j;
-    pool_taps(h0, p->kh, p->dh, p->H, &ilo, &ihi);
-    /* taps inside the declared padding along H, for the avg/Lp divisors */
-    pool_taps(h0 + p->pt, p->kh, p->dh, p->H + p->pt + p->pb, &plo, &phi);
-
-    /* interior columns: yr[ow_a..ow_b) accumulates tap by tap */
+  /* interior columns: yr[ow_a..ow_b) accumulates tap by tap */
+  for (ow = ow_a; ow < ow_b; ow++)
+    yr[ow] = kind == 0 ? -INFINITY : 0.0f;
+  for (i = ilo; i < ihi; i++) {
+    const float *xr = xp + (int64_t)(h0 + i * p->dh) * p->W;
+    for (j = 0; j < p->kw; j++) {
+      const int off = j * p->dw - p->pl; /* ow*sw + off >= 0 for ow >= ow_a */
+      if (kind == 0) {
+        for (ow = ow_a; ow < ow_b; ow++) {
+          const float v = xr[ow * sw + off], m = yr[ow];
+          yr[ow] = v > m || v != v ? v : m; /* NaN sticks, like torch */
+        }
+      } else {
+        for (ow = ow_a; ow < ow_b; ow++)
+          yr[ow] += pool_term(kind, pw, xr[ow * sw + off]);
+      }
+    }
+  }
+  if (kind != 0)
     for (ow = ow_a; ow < ow_b; ow++)
-      yr[ow] = kind == 0 ? -INFINITY : 0.0f;
-    for (i = ilo; i < ihi; i++) {
-      const float *xr = xp + (int64_t)(h0 + i * p->dh) * p->W;
-      for (j = 0; j < p->kw; j++) {
-        const int off = j * p->dw - p->pl; /* ow*sw + off >= 0 for ow >= ow_a */
-        if (kind == 0) {
-          for (ow = ow_a; ow < ow_b; ow++) {
-            const float v = xr[ow * sw + off], m = yr[ow];
-            yr[ow] = v > m || v != v ? v : m; /* NaN sticks, like torch */
-          }
-        } else {
-          for (ow = ow_a; ow < ow_b; ow++)
-            yr[ow] += pool_term(kind, pw, xr[ow * sw + off]);
-        }
-      }
-    }
-    if (kind != 0)
-      for (ow = ow_a; ow < ow_b; ow++)
-        yr[ow] = pool_finish(p, kind, yr[ow], (ihi - ilo) * p->kw, (phi - plo) * p->kw);
+      yr[ow] = pool_finish(p, kind, yr[ow], (ihi - ilo) * p->kw, (phi - plo) * p->kw);
 
-    /* border columns, one window at a time */
-    for (ow = 0; ow < p->OW; ow++) {
-      int w0, jlo, jhi, qlo, qhi;
-      float acc = kind == 0 ? -INFINITY : 0.0f;
-      if (ow == ow_a && ow_b > ow_a) {
-        ow = ow_b - 1; /* the interior is done */
-        continue;
-      }
-      w0 = ow * sw - p->pl;
-      pool_taps(w0, p->kw, p->dw, p->W, &jlo, &jhi);
-      pool_taps(w0 + p->pl, p->kw, p->dw, p->W + p->pl + p->pr, &qlo, &qhi);
-      for (i = ilo; i < ihi; i++) {
-        /* rb may be negative; rb + j*dw is not (w0 + j*dw >= 0 for j >= jlo) */
-        const int64_t rb = (int64_t)(h0 + i * p->dh) * p->W + w0;
-        for (j = jlo; j < jhi; j++) {
-          const float v = xp[rb + j * p->dw];
-          if (kind == 0)
-            acc = v > acc || v != v ? v : acc;
-          else
-            acc += pool_term(kind, pw, v);
-        }
-      }
-      yr[ow] = kind == 0 ? acc : pool_finish(p, kind, acc, (ihi - ilo) * (jhi - jlo), (phi - plo) * (qhi - qlo));
+  /* border columns, one window at a time */
+  for (ow = 0; ow < p->OW; ow++) {
+    int w0, jlo, jhi, qlo, qhi;
+    float acc = kind == 0 ? -INFINITY : 0.0f;
+    if (ow == ow_a && ow_b > ow_a) {
+      ow = ow_b - 1; /* the interior is done */
+      continue;
     }
+    w0 = ow * sw - p->pl;
+    pool_taps(w0, p->kw, p->dw, p->W, &jlo, &jhi);
+    pool_taps(w0 + p->pl, p->kw, p->dw, p->W + p->pl + p->pr, &qlo, &qhi);
+    for (i = ilo; i < ihi; i++) {
+      /* rb may be negative; rb + j*dw is not (w0 + j*dw >= 0 for j >= jlo) */
+      const int64_t rb = (int64_t)(h0 + i * p->dh) * p->W + w0;
+      for (j = jlo; j < jhi; j++) {
+        const float v = xp[rb + j * p->dw];
+        if (kind == 0)
+          acc = v > acc || v != v ? v : acc;
+        else
+          acc += pool_term(kind, pw, v);
+      }
+    }
+    yr[ow] = kind == 0 ? acc : pool_finish(p, kind, acc, (ihi - ilo) * (jhi - jlo), (phi - plo) * (qhi - qlo));
+  }
+}
+
+/* One task = one output row of one plane. */
+RT_HELPER void pool_window(const RtPool *p, int n, const float *x, float *y, int kind) {
+  const int64_t ntask = (int64_t)n * p->C * p->OH;
+  int64_t t;
+  RT_PAR_FOR(ntask * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK_CH, static, t, ntask, pool_window_row(p, t, x, y, kind););
+}
+
+#if !defined(__AVX512F__) && defined(__AVX2__)
+/* AVX2 max pooling (dilation 1, stride 1 or 2 along W, any stride along H),
+ * 8 lanes.  One task = POOL_SEP_RB output rows of one plane.  Per output row,
+ * vertical first: P[pl + c] = the max of the window's input rows at column c
+ * (full-width vectors; -inf in the padding columns and past the input, so
+ * borders and ceil_mode windows need no scalar path), then the horizontal
+ * max along P: stride 1 reads P at the kw offsets, stride 2 does the same for
+ * 16 columns and keeps the even ones.  max is exact, so NaN-free planes get
+ * the scalar path's maxima (up to the sign of a zero).  A block whose input
+ * rows hold a NaN runs the scalar pool_window_row instead, which defines the
+ * NaN semantics (the last NaN of a window in (i, j) order). */
+enum {
+  POOL_SEP_RB = 8,       /* output rows per task */
+  POOL_A2_P = 1024 + 64  /* floats of the padded row P (4.25 KiB of stack) */
+};
+
+/* Columns of P the row needs: the input at [pl, pl + W) rounded up to whole
+ * vectors, and the horizontal taps' reads. */
+RT_INLINE int pool_a2_cols(const RtPool *p) {
+  const int nv = (p->OW + 7) / 8;
+  const int wr = p->pl + (p->W + 7) / 8 * 8, rd = p->sw * 8 * nv + p->kw;
+  return ((wr > rd ? wr : rd) + 7) / 8 * 8;
+}
+
+RT_INLINE int pool_sep_ok(const RtPool *p) {
+  return p->dh == 1 && p->dw == 1 && (p->sw == 1 || p->sw == 2) && p->kw <= 16 && p->pl <= 16 &&
+         p->W <= 1024 && pool_a2_cols(p) <= POOL_A2_P;
+}
+
+/* Whether any of x[0..count) is NaN. */
+RT_INLINE int pool_has_nan(const float *x, int64_t count) {
+  __m256 k0 = _mm256_setzero_ps(), k1 = k0;
+  int64_t i;
+  for (i = 0; i + 16 <= count; i += 16) {
+    const __m256 u = _mm256_loadu_ps(x + i), v = _mm256_loadu_ps(x + i + 8);
+    k0 = _mm256_or_ps(k0, _mm256_cmp_ps(u, u, _CMP_UNORD_Q));
+    k1 = _mm256_or_ps(k1, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  }
+  for (; i < count; i++)
+    if (x[i] != x[i])
+      return 1;
+  return _mm256_movemask_ps(_mm256_or_ps(k0, k1)) != 0;
+}
+
+/* y[0 .. n) = lanes [0, n) of v, n < 8. */
+RT_INLINE void pool_store_part(float *y, __m256 v, int n) {
+  float t[8];
+  int l;
+  _mm256_storeu_ps(t, v);
+  for (l = 0; l < n; l++)
+    y[l] = t[l];
+}
+
+/* P[pl + c] = max of the nr rows from x0 at column c, c < W rounded up to
+ * whole vectors (lanes past the input -inf).  NR: nr as a constant (0: not). */
+RT_INLINE void pool_vrow(float *P, const float *x0, int nr, int W, __m256i lm, const int NR) {
+  const __m256 ninf = _mm256_set1_ps(-INFINITY);
+  const int wq = W & ~7, n = NR ? NR : nr;
+  int q, i;
+  for (q = 0; q < wq; q += 8) {
+    __m256 a = _mm256_loadu_ps(x0 + q);
+    for (i = 1; i < n; i++)
+      a = _mm256_max_ps(a, _mm256_loadu_ps(x0 + (int64_t)i * W + q));
+    _mm256_storeu_ps(P + q, a);
+  }
+  if (wq < W && W >= 8) { /* the last 8 columns, overlapping */
+    __m256 a = _mm256_loadu_ps(x0 + W - 8);
+    for (i = 1; i < n; i++)
+      a = _mm256_max_ps(a, _mm256_loadu_ps(x0 + (int64_t)i * W + W - 8));
+    _mm256_storeu_ps(P + W - 8, a);
+  } else if (wq < W) { /* lanes past the input load 0 and become -inf */
+    __m256 a = _mm256_maskload_ps(x0 + wq, lm);
+    for (i = 1; i < n; i++)
+      a = _mm256_max_ps(a, _mm256_maskload_ps(x0 + (int64_t)i * W + wq, lm));
+    _mm256_storeu_ps(P + wq, _mm256_blendv_ps(ninf, a, _mm256_castsi256_ps(lm)));
+  }
+}
+
+/* One output row from its vertical maxima P (padded as pool_a2_cols says). */
+RT_INLINE void pool_hrow(const RtPool *p, const float *P, float *yr) {
+  const int nv = (p->OW + 7) / 8;
+  int v, j;
+  for (v = 0; v < nv; v++) {
+    /* a partial last vector ends at OW instead, overlapping the previous
+     * (masked stores are slow on AMD) */
+    const int ow0 = v < nv - 1 || p->OW < 8 ? 8 * v : p->OW - 8;
+    __m256 a;
+    if (p->sw == 1) {
+      a = _mm256_loadu_ps(P + ow0);
+      for (j = 1; j < p->kw; j++)
+        a = _mm256_max_ps(a, _mm256_loadu_ps(P + ow0 + j));
+    } else {
+      const float *s = P + 2 * ow0;
+      __m256 e = _mm256_loadu_ps(s), o = _mm256_loadu_ps(s + 8);
+      for (j = 1; j < p->kw; j++) {
+        e = _mm256_max_ps(e, _mm256_loadu_ps(s + j));
+        o = _mm256_max_ps(o, _mm256_loadu_ps(s + 8 + j));
+      }
+      /* even columns of e:o: [e0 e2 o0 o2 | e4 e6 o4 o6], then 64-bit lanes 0 2 1 3 */
+      a = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(e, o, 0x88)), 0xD8));
+    }
+    if (p->OW >= 8)
+      _mm256_storeu_ps(yr + ow0, a);
+    else
+      pool_store_part(yr, a, p->OW);
+  }
+}
+
+/* Output rows [oh0, oh1) of one plane.  Two P rows in turn: the horizontal
+ * pass of row oh - 1 runs after the vertical pass of row oh, so its loads
+ * (one or two lanes off the stores) find P's stores committed instead of
+ * stalling on store forwarding (measured 1.4-1.8x slower with one P). */
+RT_HELPER void pool_max_sep_rows(const RtPool *p0, int64_t plane, int oh0, int oh1, const float *x, float *y) {
+  const RtPool pv = *p0, *p = &pv; /* private: stores to y cannot alias it */
+  const float *xp = x + plane * p->H * p->W;
+  float *yp = y + plane * p->OH * p->OW;
+  /* input rows [r0, r1) feed this block's windows */
+  const int r0 = oh0 * p->sh - p->pt < 0 ? 0 : oh0 * p->sh - p->pt;
+  const int r1e = (oh1 - 1) * p->sh - p->pt + p->kh, r1 = r1e < p->H ? r1e : p->H;
+  const int np = pool_a2_cols(p), pl = p->pl, W = p->W;
+  const __m256 ninf = _mm256_set1_ps(-INFINITY);
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i lm = _mm256_cmpgt_epi32(_mm256_set1_epi32(W - (W & ~7)), iota);       /* input tail lanes */
+  float P[2][POOL_A2_P];
+  int oh, q;
+  if (r1 > r0 && pool_has_nan(xp + (int64_t)r0 * W, (int64_t)(r1 - r0) * W)) {
+    for (oh = oh0; oh < oh1; oh++)
+      pool_window_row(p, plane * p->OH + oh, x, y, 0);
+    return;
+  }
+  for (q = 0; q < np; q += 8) { /* padding columns stay -inf */
+    _mm256_storeu_ps(P[0] + q, ninf);
+    _mm256_storeu_ps(P[1] + q, ninf);
+  }
+  for (oh = oh0; oh <= oh1; oh++) {
+    if (oh < oh1) {
+      const int h0 = oh * p->sh - p->pt;
+      float *pr = P[oh & 1] + pl;
+      int ilo, ihi;
+      pool_taps(h0, p->kh, 1, p->H, &ilo, &ihi);
+      if (ihi > ilo) {
+        const float *x0 = xp + (int64_t)(h0 + ilo) * W;
+        switch (ihi - ilo) {
+        case 1: pool_vrow(pr, x0, 1, W, lm, 1); break;
+        case 2: pool_vrow(pr, x0, 2, W, lm, 2); break;
+        case 3: pool_vrow(pr, x0, 3, W, lm, 3); break;
+        default: pool_vrow(pr, x0, ihi - ilo, W, lm, 0); break;
+        }
+      } else { /* no input row: the whole row is padding */
+        for (q = 0; q < W; q += 8)
+          _mm256_storeu_ps(pr + q, ninf);
+      }
+    }
+    if (oh > oh0)
+      pool_hrow(p, P[(oh - 1) & 1], yp + (int64_t)(oh - 1) * p->OW);
+  }
+}
+
+/* 3-wide max pooling centred on its column that keeps the width (stride 1,
+ * dilation 1, kw 3, pl 1, OW == W: GoogLeNet's 3x3/1 branch pools).  Output
+ * q = oh*W + ow reads input q + (i - pt)*W + j - 1, so a plane is one flat
+ * run of 8-lane vectors whatever its width: the vertical max of kh rows of
+ * each vector (taps outside the plane -inf), then the left and right taps as
+ * lane shifts of it and its neighbours in registers (a stored row reloaded
+ * one lane off stalls store forwarding), masked to -inf in the first and
+ * last columns.  The column masks depend on the shape only: built once per
+ * task of several planes.  Planes with a NaN run pool_window_row. */
+enum { POOL_FLAT_V = 128 /* vectors per plane */ };
+
+RT_INLINE int pool_flat_ok(const RtPool *p) {
+  return p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->kw == 3 && p->pl == 1 && p->OW == p->W &&
+         ((int64_t)p->OH * p->OW + 7) / 8 <= POOL_FLAT_V;
+}
+
+RT_INLINE int pool_flat_planes(const RtPool *p) { /* planes per task: ~32K outputs */
+  const int per = 32768 / (p->OH * p->OW);
+  return per < 1 ? 1 : per;
+}
+
+/* The vertical max of vector q0 (8 outputs from flat index q0). */
+RT_INLINE __m256 pool_flat_col(const RtPool *p, const float *xp, int q0, int npin) {
+  const __m256 ninf = _mm256_set1_ps(-INFINITY);
+  __m256 m = ninf;
+  int i;
+  for (i = 0; i < p->kh; i++) {
+    const int b = q0 + (i - p->pt) * p->W;
+    if (b >= 0 && b + 8 <= npin) {
+      m = _mm256_max_ps(m, _mm256_loadu_ps(xp + b));
+    } else if (b + 8 > 0 && b < npin) { /* lanes in [0, npin) only: no read outside the plane */
+      const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      const __m256i k = _mm256_and_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(npin - b), iota),
+                                         _mm256_cmpgt_epi32(iota, _mm256_set1_epi32(-b - 1)));
+      m = _mm256_max_ps(m, _mm256_blendv_ps(ninf, _mm256_maskload_ps(xp + b, k), _mm256_castsi256_ps(k)));
+    }
+  }
+  return m;
+}
+
+RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, const float *x, float *y) {
+  const RtPool pv = *p0, *p = &pv;
+  const int npix = p->OH * p->OW, npin = p->H * p->W, nvec = (npix + 7) / 8, per = pool_flat_planes(p);
+  const int64_t pl0 = t * per, pl1 = pl0 + per < nplanes ? pl0 + per : nplanes;
+  const __m256 ninf = _mm256_set1_ps(-INFINITY);
+  /* lane masks (-1 / 0): column > 0 (left tap inside), column < W - 1 (right) */
+  int32_t lm[POOL_FLAT_V * 8], rm[POOL_FLAT_V * 8];
+  int64_t q;
+  int v, l, col = 0;
+  for (l = 0; l < nvec * 8; l++) {
+    lm[l] = col > 0 ? -1 : 0;
+    rm[l] = col < p->W - 1 ? -1 : 0;
+    if (++col == p->W)
+      col = 0;
+  }
+  for (q = pl0; q < pl1; q++) {
+    const float *xp = x + q * npin;
+    float *yp = y + q * npix;
+    __m256 prev = ninf, cur, next;
+    if (pool_has_nan(xp, npin)) {
+      int oh;
+      for (oh = 0; oh < p->OH; oh++)
+        pool_window_row(p, q * p->OH + oh, x, y, 0);
+      continue;
+    }
+    cur = pool_flat_col(p, xp, 0, npin);
+    for (v = 0; v < nvec; v++) {
+      __m256 left, right, o;
+      next = v + 1 < nvec ? pool_flat_col(p, xp, 8 * (v + 1), npin) : ninf;
+      /* left = [prev7 cur0..cur6], right = [cur1..cur7 next0]: per 128-bit
+       * half, byte shifts of (cur, prev:cur halves) and (cur:next halves, cur) */
+      left = _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(cur),
+                                                    _mm256_castps_si256(_mm256_permute2f128_ps(prev, cur, 0x21)), 12));
+      right = _mm256_castsi256_ps(_mm256_alignr_epi8(_mm256_castps_si256(_mm256_permute2f128_ps(cur, next, 0x21)),
+                                                     _mm256_castps_si256(cur), 4));
+      o = _mm256_max_ps(cur, _mm256_blendv_ps(ninf, left, _mm256_loadu_ps((const float *)(lm + 8 * v))));
+      o = _mm256_max_ps(o, _mm256_blendv_ps(ninf, right, _mm256_loadu_ps((const float *)(rm + 8 * v))));
+      if (v < nvec - 1 || npix % 8 == 0)
+        _mm256_storeu_ps(yp + 8 * v, o);
+      else
+        pool_store_part(yp + 8 * v, o, npix % 8);
+      prev = cur, cur = next;
+    }
+  }
+}
+
+RT_HELPER void pool_max_flat(const RtPool *p, int n, const float *x, float *y) {
+  const int64_t nplanes = (int64_t)n * p->C, per = pool_flat_planes(p), ntask = (nplanes + per - 1) / per;
+  int64_t t;
+  RT_PAR_FOR(nplanes * p->OH * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK_CH, static, t, ntask, pool_max_flat_task(p, t, nplanes, x, y););
+}
+#endif
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+RT_HELPER void pool_max_sep(const RtPool *p, int n, const float *x, float *y) {
+  const int nrb = (p->OH + POOL_SEP_RB - 1) / POOL_SEP_RB;
+  const int64_t ntask = (int64_t)n * p->C * nrb, work = ntask * POOL_SEP_RB * p->OW * p->kh * p->kw;
+  const int par = work >= RT_PAR_MIN_WORK_CH;
+  int64_t t;
+  (void)par; /* read only by the OpenMP pragmas */
+#ifdef _OPENMP
+  if (work >= RT_PAR_MIN_WORK_CH / 4 && rt_split_pixels((int64_t)p->OH * p->OW, 0, 1)) {
+    /* each thread a band of output rows of every plane (see rt_split_pixels:
+     * the convs around it split by rows too), from a quarter of the usual
+     * work: left serial, a pool read half its input from the other core
+     * (SqueezeNet's 55x55 -> 27x27 pool at 2 threads took 1.06-1.14x its
+     * 1-thread time, split by rows 0.6-0.9 depending on the host's load) */
+    RT_PAR_RANGE(1, (int64_t)n * p->OH, r0, r1,
+      int64_t r = r0;
+      while (r < r1) {
+        const int64_t ni = r / p->OH;
+        const int a = (int)(r % p->OH), e = r1 - r < p->OH - a ? a + (int)(r1 - r) : p->OH;
+        int c, o;
+        for (c = 0; c < p->C; c++)
+          for (o = a; o < e; o += POOL_SEP_RB)
+            pool_max_sep_rows(p, ni * p->C + c, o, e - o < POOL_SEP_RB ? e : o + POOL_SEP_RB, x, y);
+        r += e - a;
+      }
+    );
+    return;
+  }
+#endif
+  RT_PAR_FOR(par, static, t, ntask,
+    const int oh0 = (int)(t % nrb) * POOL_SEP_RB;
+    pool_max_sep_rows(p, t / nrb, oh0, p->OH - oh0 < POOL_SEP_RB ? p->OH : oh0 + POOL_SEP_RB, x, y);
   );
 }
+
+#endif
 
 RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y) {
 #if defined(__AVX512F__)
@@ -566,6 +823,15 @@ RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y) {
   }
   if (p->sw <= 2) {
     pool_max_vec(p, n, x, y);
+    return;
+  }
+#elif defined(__AVX2__)
+  if (pool_flat_ok(p)) {
+    pool_max_flat(p, n, x, y);
+    return;
+  }
+  if (pool_sep_ok(p)) {
+    pool_max_sep(p, n, x, y);
     return;
   }
 #endif

@@ -553,6 +553,105 @@ static void pw_dw_test(int n, int C, int H, int W, int E, int k, int s, int pad,
 
 /* ----------------------------------------------------------- determinism */
 
+/* ------------------------------------------------------------- max pool */
+
+/* The max-pool paths (rt_maxpool2d: SIMD rows, flat planes, the scalar
+ * window) against a naive reference with torch's NaN rule (v > m or v is
+ * NaN: take v, taps in (i, j) order; taps outside the input skipped) over
+ * random shapes: sizes 1..40 and some real ones, kernels 1..5, strides 1..3,
+ * pads up to k/2 (PyTorch's limit), ceil_mode, dilation, batches where some
+ * planes hold NaNs (the SIMD paths hand those to the scalar form) and others
+ * not.  Maxima are exact: every output must equal the reference (NaN where
+ * it is NaN); with OpenMP, 1 and 2 threads must give the same bits. */
+static int pool_osize(int L, int k, int s, int d, int p0, int p1, int ceil_mode) {
+  const int span = L + p0 + p1 - d * (k - 1) - 1;
+  int o = (ceil_mode ? span + s - 1 : span) / s + 1;
+  if (ceil_mode && (o - 1) * s >= L + p0) /* the last window must start inside the input or left padding */
+    o--;
+  return o;
+}
+
+static uint32_t pool_pick(uint32_t n) { /* uniform-ish in [0, n) */
+  return (uint32_t)((frand() + 1.0f) * 0.5f * (float)n) % n;
+}
+
+static void pool_sweep(void) {
+  static const int sizes[] = {1, 2, 3, 5, 7, 8, 9, 13, 14, 16, 17, 23, 28, 31, 33, 40, 55, 56, 64, 112};
+  int64_t nout = 0, bad = 0;
+  int ncase = 0;
+  for (int c = 0; c < 600; c++) {
+    RtPool p;
+    const int n = 1 + (int)pool_pick(2), C = 1 + (int)pool_pick(4);
+    const int big = sizes[pool_pick(sizeof sizes / sizeof sizes[0])];
+    memset(&p, 0, sizeof p);
+    p.H = c % 3 ? big : 1 + (int)pool_pick(40), p.W = c % 5 ? big : 1 + (int)pool_pick(40);
+    p.kh = 1 + (int)pool_pick(5), p.kw = 1 + (int)pool_pick(5);
+    if (c % 4 == 0) /* the models' shapes, often */
+      p.kh = p.kw = 2 + (int)pool_pick(2);
+    p.sh = 1 + (int)pool_pick(3), p.sw = 1 + (int)pool_pick(3);
+    if (c % 4 == 1)
+      p.sh = p.sw = 1 + (int)pool_pick(2);
+    p.dh = c % 7 == 3 ? 2 : 1, p.dw = c % 11 == 5 ? 2 : 1;
+    p.pt = (int)pool_pick((uint32_t)(p.kh / 2 + 1)), p.pb = (int)pool_pick((uint32_t)(p.kh / 2 + 1));
+    p.pl = (int)pool_pick((uint32_t)(p.kw / 2 + 1)), p.pr = (int)pool_pick((uint32_t)(p.kw / 2 + 1));
+    if (c % 4 == 1)
+      p.pt = p.pb = p.kh / 2, p.pl = p.pr = p.kw / 2;
+    const int ceil_mode = (int)pool_pick(2);
+    p.OH = pool_osize(p.H, p.kh, p.sh, p.dh, p.pt, p.pb, ceil_mode);
+    p.OW = pool_osize(p.W, p.kw, p.sw, p.dw, p.pl, p.pr, ceil_mode);
+    if (p.OH < 1 || p.OW < 1)
+      continue;
+    p.C = C;
+    const int64_t plane = (int64_t)p.H * p.W, xn = n * C * plane, yn = (int64_t)n * C * p.OH * p.OW;
+    float *x = rnd(xn, -1, 1), *y = xmalloc((size_t)yn * sizeof(float)), *ref = xmalloc((size_t)yn * sizeof(float));
+    if (c % 3 == 2) /* NaNs in the odd planes */
+      for (int64_t q = 1; q < n * C; q += 2)
+        for (int64_t i = pool_pick(13); i < plane; i += 5 + (int64_t)pool_pick(40))
+          x[q * plane + i] = NAN;
+    for (int64_t q = 0; q < n * C; q++)
+      for (int oh = 0; oh < p.OH; oh++)
+        for (int ow = 0; ow < p.OW; ow++) {
+          float m = -INFINITY;
+          for (int i = 0; i < p.kh; i++)
+            for (int j = 0; j < p.kw; j++) {
+              const int ih = oh * p.sh - p.pt + i * p.dh, iw = ow * p.sw - p.pl + j * p.dw;
+              if (ih >= 0 && ih < p.H && iw >= 0 && iw < p.W) {
+                const float v = x[q * plane + (int64_t)ih * p.W + iw];
+                m = v > m || v != v ? v : m;
+              }
+            }
+          ref[(q * p.OH + oh) * p.OW + ow] = m;
+        }
+    for (int th = 1; th <= 2; th++) {
+#ifdef _OPENMP
+      omp_set_num_threads(th);
+#else
+      if (th > 1)
+        break;
+#endif
+      for (int64_t i = 0; i < yn; i++) /* a forgotten output shows */
+        y[i] = 1e30f;
+      rt_maxpool2d(&p, n, x, y);
+      for (int64_t i = 0; i < yn; i++)
+        if (!(y[i] == ref[i] || (isnan(y[i]) && isnan(ref[i])))) {
+          if (bad < 5)
+            printf("    maxpool n%d C%d %dx%d k%dx%d s%d,%d d%d,%d p%d,%d,%d,%d%s %d thread(s) [%lld]: got %.9g want %.9g\n",
+                   n, C, p.H, p.W, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl, p.pb, p.pr,
+                   ceil_mode ? " ceil" : "", th, (long long)i, y[i], ref[i]);
+          bad++;
+        }
+      nout += yn;
+    }
+    ncase++;
+    free(x), free(y), free(ref);
+  }
+  printf("%s maxpool2d sweep: %d shapes (exact, NaN planes, 1 and 2 threads)%*s n=%-7lld bad=%lld\n",
+         bad ? "FAIL" : "ok  ", ncase, 16, "", (long long)nout, (long long)bad);
+  nchecks++;
+  if (bad)
+    nfail++;
+}
+
 #ifdef _OPENMP
 static void same_bits(const char *what, const float *a, const float *b, int64_t count) {
   const int ok = memcmp(a, b, (size_t)count * sizeof(float)) == 0;
@@ -726,6 +825,7 @@ int main(void) {
   pw_dw_test(1, 3, 12, 9, 10, 5, 1, 2, RT_ACT_NONE, RT_ACT_LEAKY, 1, NULL);      /* the plain plane loop */
   pw_dw_test(1, 4, 21, 33, 12, 7, 2, 3, RT_ACT_RELU, RT_ACT_SIGMOID, 0, NULL);
   pw_dw_test(1, 6, 3, 70, 17, 3, 1, 1, RT_ACT_RELU, RT_ACT_RELU, 0, NULL);        /* 3 rows, 1 band */
+  pool_sweep();
 #ifdef _OPENMP
   thread_tests();
 #endif
