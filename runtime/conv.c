@@ -859,9 +859,12 @@ RT_INLINE void conv_dw8_block3(const RtConv *p, const float *xc, const float *rc
 #undef DW8_EMIT
 }
 
-/* Rows [oh0, oh1) x one 8-column strip of a 3x3 plane, block by block: full
- * blocks inside the plane's rows with constant row counts and no row checks,
- * the others (top and bottom rows, a short last block) with both. */
+/* Rows [oh0, oh1) x one 8-column strip of a 3x3 plane, block by block, each
+ * with a constant row count and, inside the plane's rows, no row checks.  A
+ * short last block is instead a full one overlapping the block before (its
+ * rows computed twice, bit for bit the same) unless the output is the
+ * residual (the second pass would read the first one's results); only
+ * planes of fewer than 4 rows take a block with a row count. */
 RT_INLINE void conv_dw8_col3(const RtConv *p, const float *xc, const float *rc, float *yc, const float *wk,
                              __m256 bv, int oh0, int oh1, int ow0, const int S, const int SH) {
   const int nc = p->OW - ow0 < 8 ? p->OW - ow0 : 8, c0 = ow0 * S - p->pl;
@@ -873,16 +876,20 @@ RT_INLINE void conv_dw8_col3(const RtConv *p, const float *xc, const float *rc, 
     wv[i] = _mm256_set1_ps(wk[i]);
   conv_dw8_masks(p, c0, 3, 1, S, mk); /* (unread by interior strips) */
   for (oh = oh0; oh < oh1; oh += CONV_DW8_R) {
-    const int nr = oh1 - oh < CONV_DW8_R ? oh1 - oh : CONV_DW8_R;
-    const int top = oh * SH - p->pt, bot = (oh + nr - 1) * SH - p->pt + 2;
-    if (nr == CONV_DW8_R && top >= 0 && bot < p->H) {
-      if (interior)
-        conv_dw8_block3(p, xc, rc, yc, wv, bv, oh, CONV_DW8_R, ow0, nc, S, SH, 1, 1, mk);
-      else
-        conv_dw8_block3(p, xc, rc, yc, wv, bv, oh, CONV_DW8_R, ow0, nc, S, SH, 0, 1, mk);
-    } else {
-      conv_dw8_block3(p, xc, rc, yc, wv, bv, oh, nr, ow0, nc, S, SH, interior, 0, mk);
-    }
+    int o = oh, nr = oh1 - oh < CONV_DW8_R ? oh1 - oh : CONV_DW8_R, top, bot;
+    if (nr < CONV_DW8_R && oh1 - oh0 >= CONV_DW8_R && rc != yc) /* a full block overlapping the last */
+      o = oh1 - CONV_DW8_R, nr = CONV_DW8_R;
+    top = o * SH - p->pt, bot = (o + nr - 1) * SH - p->pt + 2;
+    if (nr < CONV_DW8_R)
+      conv_dw8_block3(p, xc, rc, yc, wv, bv, o, nr, ow0, nc, S, SH, interior, 0, mk);
+    else if (top >= 0 && bot < p->H && interior)
+      conv_dw8_block3(p, xc, rc, yc, wv, bv, o, CONV_DW8_R, ow0, nc, S, SH, 1, 1, mk);
+    else if (top >= 0 && bot < p->H)
+      conv_dw8_block3(p, xc, rc, yc, wv, bv, o, CONV_DW8_R, ow0, nc, S, SH, 0, 1, mk);
+    else if (interior)
+      conv_dw8_block3(p, xc, rc, yc, wv, bv, o, CONV_DW8_R, ow0, nc, S, SH, 1, 0, mk);
+    else
+      conv_dw8_block3(p, xc, rc, yc, wv, bv, o, CONV_DW8_R, ow0, nc, S, SH, 0, 0, mk);
   }
 }
 
@@ -925,6 +932,8 @@ RT_HELPER void conv_dw8_plane(const RtConv *p0, const float *xc, const float *rc
   int i, oh, ow0;
   if (p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && (p->sh == 1 || p->sh == 2)) {
     for (ow0 = 0; ow0 < p->OW; ow0 += 8) {
+      if (ow0 + 8 > p->OW && p->OW >= 8 && rc != yc) /* a full strip overlapping the last */
+        ow0 = p->OW - 8;
       if (p->sw == 1 && p->sh == 1)
         conv_dw8_col3_11(p, xc, rc, yc, wk, bv, oh0, oh1, ow0);
       else if (p->sw == 1)
