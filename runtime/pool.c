@@ -812,7 +812,7 @@ RT_HELPER void pool_max_sep(const RtPool *p, int n, const float *x, float *y) {
 #endif
 
 RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y) {
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(__AVX2__)
   if (pool_flat_ok(p)) {
     pool_max_flat(p, n, x, y);
     return;
@@ -821,17 +821,10 @@ RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y) {
     pool_max_sep(p, n, x, y);
     return;
   }
+#endif
+#if defined(__AVX512F__)
   if (p->sw <= 2) {
     pool_max_vec(p, n, x, y);
-    return;
-  }
-#elif defined(__AVX2__)
-  if (pool_flat_ok(p)) {
-    pool_max_flat(p, n, x, y);
-    return;
-  }
-  if (pool_sep_ok(p)) {
-    pool_max_sep(p, n, x, y);
     return;
   }
 #endif
