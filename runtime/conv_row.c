@@ -186,9 +186,10 @@ RT_INLINE void crow2_tile(const RtConv *p, const float *xn, const float *w, cons
     const float *wc = wk + (int64_t)c * p->kh * p->kw;
     for (i = 0; i < p->kh; i++) {
       const int ih = oh * p->sh - p->pt + i * p->dh;
-      const float *xr = xc + (int64_t)ih * p->W;
+      const float *xr;
       if (ih < 0 || ih >= p->H)
         continue;
+      xr = xc + (int64_t)ih * p->W;
       for (j = 0; j < p->kw; j++) {
         const int s = ow0 - p->pl + j * p->dw; /* input column of lane 0 */
         const float *wt = wc + i * p->kw + j;
