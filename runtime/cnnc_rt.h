@@ -225,6 +225,13 @@ RT_HELPER void rt_act_array(int act, float a, float b, const float *x, float *y,
   }
 }
 
+/* Activations the vector epilogues apply in registers; the others are
+ * applied by a scalar pass over the stored values (rt_act1). */
+RT_INLINE int rt_act_vec(int act) {
+  return act == RT_ACT_NONE || act == RT_ACT_IDENTITY || act == RT_ACT_RELU || act == RT_ACT_LEAKY ||
+         act == RT_ACT_CLIP;
+}
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 /* Lanes l of a 16-wide access at column c + l that lie in [0, W). */
@@ -283,6 +290,25 @@ RT_INLINE void rt_epi16(__m512 v, float *c, const float *r, float bv, __mmask16 
     v = _mm512_mask_mov_ps(v, lo, _mm512_set1_ps(alpha));
   }
   _mm512_mask_storeu_ps(c, m, v);
+}
+#endif
+
+#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+/* The activations rt_act_vec names on 8 lanes (others: returned unchanged,
+ * for the caller's scalar pass), with rt_act1's NaN behaviour. */
+RT_INLINE __m256 rt_act8(__m256 v, int act, float alpha, float beta) {
+  if (act == RT_ACT_RELU)
+    return _mm256_max_ps(v, _mm256_setzero_ps());
+  if (act == RT_ACT_LEAKY)
+    return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(alpha)), v,
+                            _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ));
+  if (act == RT_ACT_CLIP) {
+    const __m256 lo = _mm256_set1_ps(alpha), hi = _mm256_set1_ps(beta);
+    v = _mm256_blendv_ps(v, hi, _mm256_cmp_ps(v, hi, _CMP_GT_OQ));
+    return _mm256_blendv_ps(v, lo, _mm256_cmp_ps(v, lo, _CMP_LT_OQ));
+  }
+  return v;
 }
 #endif
 

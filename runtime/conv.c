@@ -706,12 +706,14 @@ RT_HELPER void conv_depthwise(const RtConv *p, int n, const float *x, const floa
 
 /* ------------------------------------------------- depthwise (AVX2) */
 
-/* Any depthwise conv with stride 1 or 2 along W and a kernel of at most 7x7: output rows in blocks of CONV_DW8_R, each row in strips of 16
- * columns (two 8-lane halves), CONV_DW8_R x 2 register accumulators.  Each
- * output sums its taps in (i, j) order, then + (bias + res): an order fixed
- * by the shape.  Stride 2 takes the even lanes of two loads with one
- * in-lane shuffle and keeps that lane order (outputs 0 1 4 5 2 3 6 7) up to
- * the epilogue, which restores it once per vector. */
+/* Any depthwise conv with stride 1 or 2 along W and a kernel of at most
+ * 7x7: 3x3 ones (dilation 1) in 8-column strips of CONV_DW8_R-row blocks
+ * (conv_dw8_block3), the others row by row in 16-column strips
+ * (conv_dw8_strip).  Each output sums its taps in (i, j) order, then
+ * + (bias + res): an order fixed by the shape, the same in every form.
+ * Stride 2 takes the even lanes of two loads with one in-lane shuffle and
+ * keeps that lane order (outputs 0 1 4 5 2 3 6 7) up to the epilogue, which
+ * restores it once per vector. */
 enum {
   CONV_DW8_R = 4,     /* output rows per block */
   CONV_DW8_TAPS = 49, /* kh * kw up to 7x7 */
@@ -750,14 +752,7 @@ RT_INLINE void conv_dw8_emit(const RtConv *p, __m256 acc, __m256 bv, const float
     acc = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), _MM_SHUFFLE(3, 1, 2, 0)));
   if (rr)
     s = _mm256_add_ps(s, nc >= 8 ? _mm256_loadu_ps(rr) : _mm256_maskload_ps(rr, m));
-  acc = _mm256_add_ps(acc, s);
-  if (p->act == RT_ACT_RELU) {
-    acc = _mm256_max_ps(acc, _mm256_setzero_ps());
-  } else if (p->act == RT_ACT_CLIP) {
-    const __m256 lo = _mm256_set1_ps(p->alpha), hi = _mm256_set1_ps(p->beta);
-    acc = _mm256_blendv_ps(acc, hi, _mm256_cmp_ps(acc, hi, _CMP_GT_OQ));
-    acc = _mm256_blendv_ps(acc, lo, _mm256_cmp_ps(acc, lo, _CMP_LT_OQ));
-  }
+  acc = rt_act8(_mm256_add_ps(acc, s), p->act, p->alpha, p->beta);
   if (nc >= 8) {
     _mm256_storeu_ps(yr, acc);
   } else { /* through a stack copy: masked stores are slow on AMD cores */
@@ -767,7 +762,7 @@ RT_INLINE void conv_dw8_emit(const RtConv *p, __m256 acc, __m256 bv, const float
     for (j = 0; j < nc; j++)
       yr[j] = s8[j];
   }
-  if (p->act != RT_ACT_NONE && p->act != RT_ACT_IDENTITY && p->act != RT_ACT_RELU && p->act != RT_ACT_CLIP)
+  if (!rt_act_vec(p->act))
     rt_act_array(p->act, p->alpha, p->beta, yr, yr, nc < 8 ? nc : 8);
 }
 
@@ -782,7 +777,7 @@ RT_INLINE void conv_dw8_masks(const RtConv *p, int c0, int kw, const int NH, con
 }
 
 /* Any kernel up to 7x7: one output row at a time, NH accumulators
- * (latency-bound: other kernels than 3x3, and the 3x3 path's edge rows). */
+ * (latency-bound; kernels other than 3x3 with dilation 1). */
 RT_INLINE void conv_dw8_strip(const RtConv *p, const float *xc, const float *rc, float *yc, const __m256 *wv,
                               __m256 bv, int oh, int nr, int ow0, int nc, const int NH, const int S) {
   const int c0 = ow0 * S - p->pl, span = (p->kw - 1) * p->dw + 8 * NH * S;
@@ -1532,7 +1527,7 @@ RT_INLINE size_t conv_implicit_scratch(const RtConv *p) {
  * columns at xb + koff[k] and the 8 weights at wb + 8k.  Channels past mr
  * have zero weights and are not stored; columns past nr are masked.  y is
  * the first output of channel 0 (channel stride cs), r the residual in y's
- * layout; act is one gemm_act_simple could apply (others: the caller). */
+ * layout; act is one rt_act_vec names (others: the caller). */
 RT_INLINE void conv_implicit_kernel(int kdim, const float *xb, const int *koff, const float *wb, const int nv, int mr,
                                     int nr, float *y, int64_t cs, const float *bias, const float *r, int act,
                                     float alpha, float beta) {

@@ -61,13 +61,6 @@ enum {
   GEMM_NCP = 4  /* column panels per task: 192 columns, a B block of K x 192 in L2 */
 };
 
-/* Activations the vector epilogues apply in registers; the others are
- * applied by a scalar pass over the finished tile (rt_act1). */
-RT_INLINE int gemm_act_simple(int act) {
-  return act == RT_ACT_NONE || act == RT_ACT_IDENTITY || act == RT_ACT_RELU || act == RT_ACT_LEAKY ||
-         act == RT_ACT_CLIP;
-}
-
 /* Scalar epilogue of an mr x nr tile t (row stride ldt) into C: the same
  * arithmetic as the vector epilogues, (bias + r) then + sum, then act. */
 RT_HELPER void gemm_epi_scalar(const float *t, int ldt, int mr, int nr, float *c, int64_t rsc, int64_t csc,
@@ -276,7 +269,7 @@ RT_HELPER void gemm_dot_col8(int K, const float *a, int64_t lda, const float *b,
 RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int nload, int mr,
                           int nr, float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
                           float beta) {
-  const int sact = gemm_act_simple(act) ? act : RT_ACT_NONE;
+  const int sact = rt_act_vec(act) ? act : RT_ACT_NONE;
   const int last = nload - (pw - 16); /* valid columns of the last vector */
   const __mmask16 bm = (__mmask16)(last >= 16 ? 0xFFFF : (1u << (last > 0 ? last : 0)) - 1u);
 #define GEMM_K(rows, nv) \
@@ -304,7 +297,7 @@ RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, i
 RT_HELPER void gemm_micro_tail(int kc, const float *a, int64_t lda, const float *b, int mr, int nr, float *c,
                                int64_t rsc, const float *bias, const float *res, int act, float alpha, float beta,
                                int nt, const float *bt, float *ct, const float *rt) {
-  const int sact = gemm_act_simple(act) ? act : RT_ACT_NONE;
+  const int sact = rt_act_vec(act) ? act : RT_ACT_NONE;
   float tile[GEMM_MR * 4];
   /* two instantiations only (1 tail column: N = 49; 2..4 as 4: N = 196),
    * both 8 rows: each is a large function, and gcc -O2 spent ~3 s of
@@ -325,22 +318,6 @@ RT_HELPER void gemm_micro_tail(int kc, const float *a, int64_t lda, const float 
 #elif defined(__AVX2__) && defined(__FMA__)
 
 #define GEMM_R6(X) X(0) X(1) X(2) X(3) X(4) X(5)
-
-/* The simple activations on 8 lanes (the others: none here, applied after
- * the store by gemm_act_rows), with rt_act1's NaN behaviour. */
-RT_INLINE __m256 gemm_act8(__m256 v, int act, float alpha, float beta) {
-  if (act == RT_ACT_RELU)
-    return _mm256_max_ps(v, _mm256_setzero_ps());
-  if (act == RT_ACT_LEAKY)
-    return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(alpha)), v,
-                            _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ));
-  if (act == RT_ACT_CLIP) {
-    const __m256 lo = _mm256_set1_ps(alpha), hi = _mm256_set1_ps(beta);
-    v = _mm256_blendv_ps(v, hi, _mm256_cmp_ps(v, hi, _CMP_GT_OQ));
-    return _mm256_blendv_ps(v, lo, _mm256_cmp_ps(v, lo, _CMP_LT_OQ));
-  }
-  return v;
-}
 
 /* 6 x (8*nv) micro-kernel: rows past mr repeat the last valid row of A
  * (computed, never stored), columns past nr are masked at the store. */
@@ -385,7 +362,7 @@ RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float
     __m256 t = _mm256_set1_ps(bv);                                                                         \
     if (rp)                                                                                                \
       t = _mm256_add_ps(t, full ? _mm256_loadu_ps(rp) : _mm256_maskload_ps(rp, m));                        \
-    t = gemm_act8(_mm256_add_ps(v, t), act, alpha, beta);                                                  \
+    t = rt_act8(_mm256_add_ps(v, t), act, alpha, beta);                                                  \
     if (full) {                                                                                            \
       _mm256_storeu_ps(cp, t);                                                                             \
     } else {                                                                                               \
@@ -412,7 +389,7 @@ RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float
     }
 #undef GEMM_STORE
 #undef GEMM_EPI
-    if (!gemm_act_simple(act))
+    if (!rt_act_vec(act))
       gemm_act_rows(mr, nr, c, rsc, act, alpha, beta);
   }
 }
