@@ -2,6 +2,8 @@
 // ort_profile.js - per-node times of ONNX Runtime (CPU, 1 thread) for one model,
 // to compare with bench/profile.sh layer by layer.
 // usage: node bench/ort_profile.js MODEL_DIR [RUNS]
+// Per node: the median and the 10th percentile (the fast runs, less hit by a
+// noisy host).
 // Needs onnxruntime-node under $ORT_DIR (default /tmp/cnnc-peers/ort, made by
 // /work/shared/bench/setup.sh).  Prints "median_us op_type node_name" per node
 // (median over RUNS runs, default 200) and the sum.
@@ -35,11 +37,12 @@ const ort = require(path.join(ORT_DIR, 'node_modules', 'onnxruntime-node'));
     if (!per.has(name)) per.set(name, { op: (e.args && e.args.op_name) || '?', t: [] });
     per.get(name).t.push(e.dur);
   }
-  let total = 0;
+  let total = 0, total10 = 0;
   for (const [name, v] of per) {
-    const t = v.t.slice(-runs).sort((p, q) => p - q), med = t[t.length >> 1];
+    const t = v.t.slice(-runs).sort((p, q) => p - q), med = t[t.length >> 1], p10 = t[Math.floor(t.length / 10)];
     total += med;
-    console.log(`${med.toFixed(1).padStart(9)} us  ${v.op.padEnd(22)} ${name}`);
+    total10 += p10;
+    console.log(`${med.toFixed(1).padStart(9)} us ${p10.toFixed(1).padStart(9)} us p10  ${v.op.padEnd(22)} ${name}`);
   }
-  console.log(`${total.toFixed(1).padStart(9)} us  sum of node medians`);
+  console.log(`${total.toFixed(1).padStart(9)} us ${total10.toFixed(1).padStart(9)} us p10  sum of node medians`);
 })();

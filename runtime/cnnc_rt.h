@@ -469,7 +469,9 @@ RT_FN void rt_transpose(int rank, const int64_t *xdims, const int *perm, const f
 #elif defined(__AVX2__) && defined(__FMA__)
 #define RT_GEMM_NR 16
 #define RT_GEMM_VL 8
-#define RT_GEMM_TAIL(N) 0
+#ifndef RT_GEMM_TAIL
+#define RT_GEMM_TAIL(N) ((N) % 16 <= 8 ? (N) % 16 : (N) % 16 <= 12 ? (N) % 8 : 0)
+#endif
 #else
 #define RT_GEMM_NR 16
 #define RT_GEMM_VL 16

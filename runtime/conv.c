@@ -954,6 +954,212 @@ RT_HELPER void conv_dw8_plane(const RtConv *p0, const float *xc, const float *rc
   }
 }
 
+/* The channel-interleaved form: 8 channels at a time in the 8 lanes, so a
+ * tap is one full-width FMA whatever the stride or the width of the map (no
+ * lane shuffles for stride 2, no half-empty vectors on 7x7 or 14x14 maps,
+ * no masked loads at the borders).  Each input row of the 8 planes is
+ * transposed once into a ring of the (kh - 1)*dh + 1 rows the current output
+ * row reads (zero-padded columns on both sides; rows outside the image are
+ * zero rows), each output row is computed into a row of 8-channel vectors
+ * and transposed back into the 8 output planes with the epilogue.  An output
+ * sums its taps in (i, j) order (taps on padding add 0), then
+ * + (bias + res), then the act: a per-channel order that the grouping of
+ * channels does not change.  Stack buffers, so the ring is limited to
+ * CONV_DWT_RING vectors and an output row to CONV_DWT_OW columns. */
+enum { CONV_DWT_RING = 1024, CONV_DWT_OW = 256 };
+
+RT_INLINE int conv_dwt_ring(const RtConv *p) { return (p->kh - 1) * p->dh + 1; }
+RT_INLINE int conv_dwt_wp(const RtConv *p) { return (p->OW - 1) * p->sw + (p->kw - 1) * p->dw + 1; }
+
+RT_INLINE int conv_dwt_ok(const RtConv *p) {
+  return p->C == p->groups && p->K == p->C && p->kh <= 7 && p->kw <= 7 && p->OW <= CONV_DWT_OW &&
+         (int64_t)conv_dwt_ring(p) * conv_dwt_wp(p) <= CONV_DWT_RING && p->pl < conv_dwt_wp(p);
+}
+
+/* 8 x 8 transpose of r[0..8) in place. */
+RT_INLINE void conv_tr8(__m256 r[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20), r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20), r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31), r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31), r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* Input row ih of the 8 planes xs[l] into ring row d (padded column q is
+ * input column q - pl); a row outside [0, H) is zeros. */
+RT_INLINE void conv_dwt_row_in(const RtConv *p, const float *const xs[8], int ih, float *d, int wp) {
+  const int lo = p->pl, hi = p->pl + p->W < wp ? p->pl + p->W : wp; /* padded columns read from x */
+  int q, l;
+  if (ih < 0 || ih >= p->H) {
+    for (q = lo; q < hi; q++)
+      _mm256_storeu_ps(d + q * 8, _mm256_setzero_ps());
+    return;
+  }
+  for (q = lo; q + 8 <= hi; q += 8) {
+    __m256 r[8];
+    for (l = 0; l < 8; l++)
+      r[l] = _mm256_loadu_ps(xs[l] + (int64_t)ih * p->W + (q - p->pl));
+    conv_tr8(r);
+    for (l = 0; l < 8; l++)
+      _mm256_storeu_ps(d + (q + l) * 8, r[l]);
+  }
+  if (q < hi) { /* the last hi - q < 8 columns: masked loads, hi - q stores */
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi - q), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    __m256 r[8];
+    for (l = 0; l < 8; l++)
+      r[l] = _mm256_maskload_ps(xs[l] + (int64_t)ih * p->W + (q - p->pl), m);
+    conv_tr8(r);
+    for (l = 0; l < hi - q; l++)
+      _mm256_storeu_ps(d + (q + l) * 8, r[l]);
+  }
+}
+
+/* d[0, n) = v[0, n) (0 < n < 8) without a masked store (slow on AMD cores). */
+RT_INLINE void conv_store_n(float *d, __m256 v, int n) {
+  __m128 h = _mm256_castps256_ps128(v);
+  if (n >= 4) {
+    _mm_storeu_ps(d, h);
+    h = _mm256_extractf128_ps(v, 1), d += 4, n -= 4;
+  }
+  if (n >= 2) {
+    _mm_storel_pi((__m64 *)d, h);
+    h = _mm_movehl_ps(h, h), d += 2, n -= 2;
+  }
+  if (n)
+    _mm_store_ss(d, h);
+}
+
+/* Output rows [oh0, oh1) of channels [0, nch) (nch <= 8) of one sample:
+ * xc the first channel's input plane, planes xps floats apart (rows p->W
+ * apart; p->H rows, the first at padded row p->pt); wk the first channel's
+ * kh*kw taps; rc/yc the residual and output planes of the first channel
+ * (plane floats apart). */
+RT_HELPER void conv_dwt_group(const RtConv *p0, const float *xc, int64_t xps, const float *rc, float *yc,
+                              int64_t plane, const float *wk, const float *bias, int nch, int oh0, int oh1) {
+  const RtConv pv = *p0, *p = &pv;
+  const int rs = conv_dwt_ring(p), wp = conv_dwt_wp(p), taps = p->kh * p->kw, OW = p->OW;
+  float ring[CONV_DWT_RING * 8], orow[(CONV_DWT_OW + 8) * 8], bl[8];
+  __m256 wv[49];
+  const float *xs[8];
+  int l, t, q, r, oh, ow, next, nslot, bslot;
+  for (l = 0; l < 8; l++) {
+    const int c = l < nch ? l : nch - 1; /* lanes past nch repeat the last channel (not stored) */
+    xs[l] = xc + c * xps;
+    bl[l] = bias ? bias[c] : 0.0f;
+  }
+  for (t = 0; t < taps; t++) {
+    float w8[8];
+    for (l = 0; l < 8; l++)
+      w8[l] = wk[(l < nch ? l : nch - 1) * taps + t];
+    wv[t] = _mm256_loadu_ps(w8);
+  }
+  /* the padding columns of every ring row, once */
+  for (r = 0; r < rs; r++)
+    for (q = 0; q < wp; q++)
+      if (q < p->pl || q >= p->pl + p->W)
+        _mm256_storeu_ps(ring + (r * wp + q) * 8, _mm256_setzero_ps());
+  /* input row ih lives in ring row (ih - first) mod rs; no divisions */
+  next = oh0 * p->sh - p->pt; /* the next input row to bring in, */
+  nslot = 0;                  /* its ring row, */
+  bslot = 0;                  /* and the ring row of the current output row's first input row */
+  for (oh = oh0; oh < oh1; oh++) {
+    const int base = oh * p->sh - p->pt, last = base + (p->kh - 1) * p->dh;
+    const float *rows[7];
+    if (oh > oh0)
+      for (bslot += p->sh; bslot >= rs;)
+        bslot -= rs;
+    if (next < base) /* rows skipped by a stride above the ring */
+      next = base, nslot = bslot;
+    for (; next <= last; next++) {
+      conv_dwt_row_in(p, xs, next, ring + (int64_t)nslot * wp * 8, wp);
+      if (++nslot == rs)
+        nslot = 0;
+    }
+    for (t = 0, r = bslot; t < p->kh; t++) {
+      rows[t] = ring + (int64_t)r * wp * 8;
+      for (r += p->dh; r >= rs;)
+        r -= rs;
+    }
+    /* 4 outputs at a time (a last short block overlaps the one before:
+     * the same sums again), then, for rows under 4, one by one */
+    for (ow = 0; ow + 4 <= OW + 3 && OW >= 4; ow += 4) {
+      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      if (ow + 4 > OW)
+        ow = OW - 4;
+      const int s8 = p->sw * 8;
+      for (t = 0; t < p->kh; t++) {
+        const float *xr = rows[t] + ow * s8;
+        int j;
+        for (j = 0; j < p->kw; j++) {
+          const __m256 w = wv[t * p->kw + j];
+          const float *xq = xr + j * p->dw * 8;
+          a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xq), w, a0);
+          a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + s8), w, a1);
+          a2 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + 2 * s8), w, a2);
+          a3 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + 3 * s8), w, a3);
+        }
+      }
+      _mm256_storeu_ps(orow + ow * 8, a0), _mm256_storeu_ps(orow + ow * 8 + 8, a1);
+      _mm256_storeu_ps(orow + ow * 8 + 16, a2), _mm256_storeu_ps(orow + ow * 8 + 24, a3);
+    }
+    for (; ow < OW; ow++) {
+      __m256 a0 = _mm256_setzero_ps();
+      for (t = 0; t < p->kh; t++) {
+        int j;
+        for (j = 0; j < p->kw; j++)
+          a0 = _mm256_fmadd_ps(_mm256_loadu_ps(rows[t] + (ow * p->sw + j * p->dw) * 8), wv[t * p->kw + j], a0);
+      }
+      _mm256_storeu_ps(orow + ow * 8, a0);
+    }
+    /* back to the planes: act(sum + (bias + res)) */
+    {
+      const int64_t orow0 = (int64_t)oh * OW;
+      for (ow = 0; ow + 8 <= OW; ow += 8) {
+        __m256 v[8];
+        for (l = 0; l < 8; l++)
+          v[l] = _mm256_loadu_ps(orow + (ow + l) * 8);
+        conv_tr8(v);
+        for (l = 0; l < nch; l++) {
+          const int64_t o = l * plane + orow0 + ow;
+          __m256 sb = _mm256_set1_ps(bl[l]);
+          if (rc)
+            sb = _mm256_add_ps(sb, _mm256_loadu_ps(rc + o));
+          _mm256_storeu_ps(yc + o, rt_act8(_mm256_add_ps(v[l], sb), p->act, p->alpha, p->beta));
+        }
+      }
+      if (ow < OW) { /* the last OW - ow < 8 columns (orow has room for 8) */
+        const int nc = OW - ow;
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        __m256 v[8];
+        for (l = 0; l < 8; l++)
+          v[l] = _mm256_loadu_ps(orow + (ow + l) * 8);
+        conv_tr8(v);
+        for (l = 0; l < nch; l++) {
+          const int64_t o = l * plane + orow0 + ow;
+          __m256 sb = _mm256_set1_ps(bl[l]);
+          if (rc)
+            sb = _mm256_add_ps(sb, _mm256_maskload_ps(rc + o, m));
+          conv_store_n(yc + o, rt_act8(_mm256_add_ps(v[l], sb), p->act, p->alpha, p->beta), nc);
+        }
+      }
+      if (!rt_act_vec(p->act))
+        for (l = 0; l < nch; l++)
+          rt_act_array(p->act, p->alpha, p->beta, yc + l * plane + orow0, yc + l * plane + orow0, OW);
+    }
+  }
+}
+
 /* One task: a band of up to CONV_DW8_BAND output rows of one channel of one
  * sample. */
 RT_HELPER void conv_dw8_task(const RtConv *p, int64_t t, const float *x, const float *w, const float *b,
@@ -973,6 +1179,20 @@ RT_HELPER void conv_depthwise(const RtConv *p, int n, const float *x, const floa
   const int64_t ntask = (int64_t)n * p->K * ((p->OH + CONV_DW8_BAND - 1) / CONV_DW8_BAND);
   int64_t t;
   (void)work; /* read only by the OpenMP pragmas */
+#ifndef RT_DWT_OFF
+  if (conv_dwt_ok(p)) { /* tasks: (sample, 8 channels, band of rows) */
+    const int ng = (p->K + 7) / 8, nb = (p->OH + CONV_DW8_BAND - 1) / CONV_DW8_BAND;
+    const int64_t xplane = (int64_t)p->H * p->W, plane = (int64_t)p->OH * p->OW;
+    RT_PAR_FOR(work >= RT_PAR_MIN_WORK_CH / 16, static, t, (int64_t)n * ng * nb,
+      const int bi = (int)(t % nb), g = (int)(t / nb % ng), ni = (int)(t / nb / ng), k = g * 8;
+      const int oh0 = bi * CONV_DW8_BAND, oh1 = p->OH - oh0 < CONV_DW8_BAND ? p->OH : oh0 + CONV_DW8_BAND;
+      const int64_t yo = ((int64_t)ni * p->K + k) * plane;
+      conv_dwt_group(p, x + ((int64_t)ni * p->C + k) * xplane, xplane, res ? res + yo : NULL, y + yo, plane,
+                     w + (int64_t)k * p->kh * p->kw, b ? b + k : NULL, p->K - k < 8 ? p->K - k : 8, oh0, oh1);
+    );
+    return;
+  }
+#endif
   /* parallel as early as the AVX-512 path (see there) */
   RT_PAR_FOR(work >= RT_PAR_MIN_WORK_CH / 16, static, t, ntask, conv_dw8_task(p, t, x, w, b, res, y););
 }
@@ -1860,6 +2080,15 @@ RT_HELPER void pwdw_channels(const RtConv *pe, const RtConv *pd0, int n, const f
           continue;
         }
 #elif defined(__AVX2__) && defined(__FMA__)
+#ifndef RT_DWT_OFF
+        if (conv_dwt_ok(pd)) { /* 8 channels at a time (k0 is a multiple of 8) */
+          const int nch = k1 - k < 8 ? k1 - k : 8;
+          conv_dwt_group(&pb, buf + k * ps, ps, rc, yn + k * plane, plane, wd + (int64_t)k * pd->kh * pd->kw,
+                         bd ? bd + k : NULL, nch, oh0, oh1);
+          k += nch - 1;
+          continue;
+        }
+#endif
         if (conv_dw8_ok(pd)) {
           conv_dw8_plane(&pb, buf + k * ps, rc, yn + k * plane, wd + (int64_t)k * pd->kh * pd->kw, bd ? bd[k] : 0.0f,
                          oh0, oh1);

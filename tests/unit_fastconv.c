@@ -800,10 +800,12 @@ int main(void) {
     static const int g[][3] = {{1, 1, 1}, {7, 5, 3}, {8, 48, 17}, {13, 49, 64}, {64, 200, 147},
                                {70, 97, 300}, {5, 33, 1200}, {512, 49, 70}, {3, 130, 9},
                                /* 2, 3, 4 columns after a full 48-wide panel (the fused tail), short rows */
-                               {13, 50, 40}, {3, 99, 33}, {21, 196, 20}};
+                               {13, 50, 40}, {3, 99, 33}, {21, 196, 20},
+                               /* AVX2's tails: 1..7 dot columns, after 16- and 8-wide panels; K % 16 */
+                               {7, 17, 5}, {6, 19, 37}, {11, 23, 16}, {5, 27, 100}, {13, 28, 31}, {4, 31, 9}};
     for (int i = 0; i < (int)(sizeof g / sizeof g[0]); i++)
-#if defined(__AVX512F__)
-      for (int mode = 0; mode < 4; mode++) /* exact-width B reads (mode 3) are an AVX-512 feature */
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+      for (int mode = 0; mode < 4; mode++) /* exact-width B reads (mode 3): the SIMD builds */
 #else
       for (int mode = 0; mode < 3; mode++)
 #endif
