@@ -1025,21 +1025,6 @@ RT_INLINE void conv_dwt_row_in(const RtConv *p, const float *const xs[8], int ih
   }
 }
 
-/* d[0, n) = v[0, n) (0 < n < 8) without a masked store (slow on AMD cores). */
-RT_INLINE void conv_store_n(float *d, __m256 v, int n) {
-  __m128 h = _mm256_castps256_ps128(v);
-  if (n >= 4) {
-    _mm_storeu_ps(d, h);
-    h = _mm256_extractf128_ps(v, 1), d += 4, n -= 4;
-  }
-  if (n >= 2) {
-    _mm_storel_pi((__m64 *)d, h);
-    h = _mm_movehl_ps(h, h), d += 2, n -= 2;
-  }
-  if (n)
-    _mm_store_ss(d, h);
-}
-
 /* Output rows [oh0, oh1) of channels [0, nch) (nch <= 8) of one sample:
  * xc the first channel's input plane, planes xps floats apart (rows p->W
  * apart; p->H rows, the first at padded row p->pt); wk the first channel's
@@ -1150,7 +1135,7 @@ RT_HELPER void conv_dwt_group(const RtConv *p0, const float *xc, int64_t xps, co
           __m256 sb = _mm256_set1_ps(bl[l]);
           if (rc)
             sb = _mm256_add_ps(sb, _mm256_maskload_ps(rc + o, m));
-          conv_store_n(yc + o, rt_act8(_mm256_add_ps(v[l], sb), p->act, p->alpha, p->beta), nc);
+          rt_store8_n(yc + o, rt_act8(_mm256_add_ps(v[l], sb), p->act, p->alpha, p->beta), nc);
         }
       }
       if (!rt_act_vec(p->act))
@@ -1709,7 +1694,7 @@ RT_HELPER void conv_q_pack(const RtConv *p, const float *xq, int Cg, int q0, int
  * result is already in y's layout, so the epilogue (bias, residual,
  * activation) is vector stores along the row.  A function of p alone
  * decides, so the scratch size (the larger of both layouts) is the same for
- * every build; only AVX-512 builds take this path. */
+ * every build; AVX-512 and AVX2 builds take this path. */
 /* Where it pays: depths up to 256 (above, im2col packing is cheap next to
  * the multiply) and output rows of 16+ columns (the tile runs along one row;
  * a 7-wide row would waste most of each vector). */
@@ -1832,6 +1817,108 @@ RT_HELPER void conv_implicit_row(const RtConv *p, int oh, int kb0, int kb1, cons
   }
 }
 
+#elif defined(__AVX2__) && defined(__FMA__)
+/* AVX2: 4 output channels (half of a packed block of 8) x (8*nv) output
+ * columns of one output row, 12 accumulators for nv = 3; otherwise as the
+ * AVX-512 kernel. */
+RT_INLINE void conv_implicit_kernel8(int kdim, const float *xb, const int *koff, const float *wb, const int nv, int mr,
+                                     int nr, float *y, int64_t cs, const float *bias, const float *r, int act,
+                                     float alpha, float beta) {
+  int k;
+#define CONV_R4(X) X(0) X(1) X(2) X(3)
+#define CONV_DECL(i) __m256 c##i##0 = _mm256_setzero_ps(), c##i##1 = c##i##0, c##i##2 = c##i##0;
+  CONV_R4(CONV_DECL)
+#undef CONV_DECL
+  for (k = 0; k < kdim; k++) {
+    const float *xk = xb + koff[k];
+    const __m256 x0 = _mm256_loadu_ps(xk);
+    const __m256 x1 = nv > 1 ? _mm256_loadu_ps(xk + 8) : x0;
+    const __m256 x2 = nv > 2 ? _mm256_loadu_ps(xk + 16) : x0;
+#define CONV_FMA(i)                                                                                        \
+  {                                                                                                        \
+    const __m256 s = _mm256_broadcast_ss(wb + i);                                                          \
+    c##i##0 = _mm256_fmadd_ps(s, x0, c##i##0);                                                             \
+    if (nv > 1)                                                                                            \
+      c##i##1 = _mm256_fmadd_ps(s, x1, c##i##1);                                                           \
+    if (nv > 2)                                                                                            \
+      c##i##2 = _mm256_fmadd_ps(s, x2, c##i##2);                                                           \
+  }
+    CONV_R4(CONV_FMA)
+#undef CONV_FMA
+    wb += CONV_IMR;
+  }
+#define CONV_ST(i)                                                                                         \
+  if (i < mr) {                                                                                            \
+    float *yi = y + i * cs;                                                                                \
+    const float *ri = r ? r + i * cs : NULL;                                                               \
+    const float bv = bias ? bias[i] : 0.0f;                                                                \
+    rt_epi8(c##i##0, yi, ri, bv, nr, act, alpha, beta);                                                    \
+    if (nv > 1)                                                                                            \
+      rt_epi8(c##i##1, yi + 8, ri ? ri + 8 : NULL, bv, nr - 8, act, alpha, beta);                          \
+    if (nv > 2)                                                                                            \
+      rt_epi8(c##i##2, yi + 16, ri ? ri + 16 : NULL, bv, nr - 16, act, alpha, beta);                       \
+  }
+  CONV_R4(CONV_ST)
+#undef CONV_ST
+#undef CONV_R4
+}
+
+/* conv_implicit_kernel8's tile widths as functions of their own (inlined
+ * into one loop, gcc spills accumulators). */
+#if defined(__GNUC__)
+#define CONV_IM_KFN static __attribute__((noinline, unused))
+#else
+#define CONV_IM_KFN static
+#endif
+#define CONV_IM_KDEF(nv)                                                                                   \
+  CONV_IM_KFN void conv_implicit_k8_##nv(int kdim, const float *xb, const int *koff, const float *wb, int mr, \
+                                         int nr, float *y, int64_t cs, const float *bias, const float *r,   \
+                                         int act, float alpha, float beta) {                                \
+    conv_implicit_kernel8(kdim, xb, koff, wb, nv, mr, nr, y, cs, bias, r, act, alpha, beta);               \
+  }
+CONV_IM_KDEF(1)
+CONV_IM_KDEF(2)
+CONV_IM_KDEF(3)
+#undef CONV_IM_KDEF
+#undef CONV_IM_KFN
+
+/* One task of conv_implicit: output row oh, channel blocks [kb0, kb1). */
+RT_HELPER void conv_implicit_row(const RtConv *p, int oh, int kb0, int kb1, const float *xph, const float *wt,
+                                 const int *koff, const float *b, const float *res, float *y, int wph) {
+  const int kdim = p->C * p->kh * p->kw, npix = p->OH * p->OW, nvec = (p->OW + 7) / 8;
+  const int sact = rt_act_vec(p->act) ? p->act : RT_ACT_NONE;
+  const float *xr = xph + (int64_t)oh * p->sh * p->sw * wph;
+  int kb, h;
+  for (kb = kb0; kb < kb1; kb++)
+    for (h = 0; h < CONV_IMR && kb * CONV_IMR + h < p->K; h += 4) {
+      const int k0 = kb * CONV_IMR + h, mr = p->K - k0 < 4 ? p->K - k0 : 4;
+      const float *wb = wt + (int64_t)kb * kdim * CONV_IMR + h;
+      const float *bb = b ? b + k0 : NULL;
+      int v0 = 0;
+      while (v0 < nvec) { /* the row's vectors in tiles of 3, and 2 + 2 rather than 3 + 1 */
+        const int left = nvec - v0, nv = left == 4 || left == 2 ? 2 : left >= 3 ? 3 : 1;
+        const int ow0 = v0 * 8, nr = p->OW - ow0 < 8 * nv ? p->OW - ow0 : 8 * nv;
+        const int64_t o = (int64_t)k0 * npix + (int64_t)oh * p->OW + ow0;
+        float *yo = y + o;
+        const float *ro = res ? res + o : NULL;
+        if (nv == 3)
+          conv_implicit_k8_3(kdim, xr + ow0, koff, wb, mr, nr, yo, npix, bb, ro, sact, p->alpha, p->beta);
+        else if (nv == 2)
+          conv_implicit_k8_2(kdim, xr + ow0, koff, wb, mr, nr, yo, npix, bb, ro, sact, p->alpha, p->beta);
+        else
+          conv_implicit_k8_1(kdim, xr + ow0, koff, wb, mr, nr, yo, npix, bb, ro, sact, p->alpha, p->beta);
+        if (sact != p->act) {
+          int i;
+          for (i = 0; i < mr; i++)
+            rt_act_array(p->act, p->alpha, p->beta, yo + (int64_t)i * npix, yo + (int64_t)i * npix, nr);
+        }
+        v0 += nv;
+      }
+    }
+}
+#endif
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 /* Tasks run channel group by channel group, each down all output rows: a
  * task writes 32 channel planes, each row after the previous one, which the
  * hardware prefetchers follow; 64 planes at once (all channels of one row)
@@ -1937,7 +2024,7 @@ RT_FN void rt_conv2d_gemm(const RtConv *p, int n, const float *x, const float *w
   const int npix = p->OH * p->OW, kdim = Cg * p->kh * p->kw;
   float *Bp = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
   int ni, g;
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
   if (conv_implicit_ok(p)) { /* never 1x1 */
     for (ni = 0; ni < n; ni++)
       conv_implicit(p, x + ni * xs, w, b, res ? res + ni * ys : NULL, y + ni * ys, scratch);
