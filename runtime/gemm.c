@@ -393,7 +393,6 @@ RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float
       gemm_act_rows(mr, nr, c, rsc, act, alpha, beta);
   }
 }
-#undef GEMM_R6
 
 /* The kernel's four forms as functions of their own: inlined into the
  * panel loop, gcc kept epilogue values live across the k loop and spilled
@@ -553,10 +552,79 @@ RT_FN int rt_gemm_npanels(const RtGemm *g) {
  * that are multiples of 8 computes every element identically. */
 /* Tail columns [j0, j1) (nmain <= j0, j1 <= N) of rows [i0, i1): dot
  * products, 4 x 4 at a time (each column's sum is the same in any group). */
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+/* The AVX2 panels' tail: mr (<= 6) rows of A against t (<= 8) k-major
+ * columns, two columns per pass over k: 12 accumulators of 8 lanes (k % 8),
+ * 8 loads per 12 FMAs, each output reduced in one fixed order (so the same
+ * bits in any row or column grouping).  gemm_dot4's 2 x 2 blocks re-read
+ * A and B from L2 for every block: on long rows (TDNN's 1-D convs, K =
+ * 2304..3840) that made the tail slower than an 8-wide panel. */
+RT_HELPER void gemm_tail6(int K, const float *a, int64_t lda, const float *bt, int64_t ldbt, int mr, int t, float *c,
+                          int64_t rsc, int64_t csc, const float *bias, const float *res, int act, float alpha,
+                          float beta) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i mt = _mm256_cmpgt_epi32(_mm256_set1_epi32(K % 8), lane);
+  float tile[6 * 8];
+  int j;
+  for (j = 0; j < t; j += 2) {
+    const float *b0 = bt + (int64_t)j * ldbt, *b1 = bt + (int64_t)(j + 1 < t ? j + 1 : j) * ldbt;
+    int k, i;
+#define GEMM_TDECL(i)                                                                                      \
+  const float *a##i = a + (int64_t)(i < mr ? i : mr - 1) * lda;                                            \
+  __m256 s##i##0 = _mm256_setzero_ps(), s##i##1 = s##i##0;
+    GEMM_R6(GEMM_TDECL)
+#undef GEMM_TDECL
+#define GEMM_TFMA(i)                                                                                       \
+  {                                                                                                        \
+    const __m256 u = LD(a##i);                                                                             \
+    s##i##0 = _mm256_fmadd_ps(u, v0, s##i##0);                                                             \
+    s##i##1 = _mm256_fmadd_ps(u, v1, s##i##1);                                                             \
+  }
+#define LD(p) _mm256_loadu_ps((p) + k)
+    for (k = 0; k + 8 <= K; k += 8) {
+      const __m256 v0 = LD(b0), v1 = LD(b1);
+      GEMM_R6(GEMM_TFMA)
+    }
+#undef LD
+    if (k < K) { /* masked loads read zeros past K */
+#define LD(p) _mm256_maskload_ps((p) + k, mt)
+      const __m256 v0 = LD(b0), v1 = LD(b1);
+      GEMM_R6(GEMM_TFMA)
+#undef LD
+    }
+#undef GEMM_TFMA
+    {
+      __m256 r[12];
+#define GEMM_TRED(i) r[2 * i] = s##i##0, r[2 * i + 1] = s##i##1;
+      GEMM_R6(GEMM_TRED)
+#undef GEMM_TRED
+      for (i = 0; i < 12; i++) { /* 8 lanes -> 1, the same tree for every output */
+        const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(r[i]), _mm256_extractf128_ps(r[i], 1));
+        const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+        if (j + i % 2 < t)
+          tile[(i / 2) * 8 + j + i % 2] = _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+      }
+    }
+  }
+  gemm_epi_scalar(tile, 8, mr, t, c, rsc, csc, bias, res, act, alpha, beta);
+}
+#undef GEMM_R6
+#endif
+
 RT_HELPER void gemm_tail_rows(const RtGemm *g, int nmain, int j0, int j1, int i0, int i1) {
   const int K = g->K;
   const float *tb = g->ldb ? g->Bt : g->Bp + (int64_t)nmain * K; /* column nmain */
   int i, j;
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__)
+  for (i = i0; i < i1; i += 6)
+    for (j = j0; j < j1; j += 8) {
+      const int64_t o = i * g->rsc + j * g->csc;
+      gemm_tail6(K, g->A + i * g->lda, g->lda, tb + (int64_t)(j - nmain) * K, K, i1 - i < 6 ? i1 - i : 6,
+                 j1 - j < 8 ? j1 - j : 8, g->C + o, g->rsc, g->csc, g->bias ? g->bias + i : NULL,
+                 g->res ? g->res + o : NULL, g->act, g->alpha, g->beta);
+    }
+  return;
+#endif
   for (i = i0; i < i1; i += 4) {
     const int mr = i1 - i < 4 ? i1 - i : 4;
     for (j = j0; j < j1; j += 4) {
