@@ -1331,6 +1331,14 @@ RT_HELPER void conv_gemm_group(const RtConv *p, const float *xg, int Cg, const f
      * kernel's) are gathered k-major into the scratch */
     const int nmain = RT_GEMM_NMAIN(gm.N);
     int c, j;
+#ifndef RT_PACK1X1_MINM
+#define RT_PACK1X1_MINM 256
+#endif
+    if (gm.N % 8 != 0 && gm.M >= RT_PACK1X1_MINM) {
+      rt_gemm_pack_b(Cg, gm.N, xg, gm.N, 1, Bp);
+      rt_gemm_packed(&gm);
+      return;
+    }
     gm.Bp = xg, gm.ldb = gm.N, gm.bexact = 1, gm.pixw = p->OW;
     if (nmain < gm.N) {
       for (j = nmain; j < gm.N; j++)
