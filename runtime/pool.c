@@ -728,9 +728,10 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
   const __m256 ninf = _mm256_set1_ps(-INFINITY);
   /* lane masks (-1 / 0): column > 0 (left tap inside), column < W - 1 (right) */
   int32_t lm[POOL_FLAT_V * 8], rm[POOL_FLAT_V * 8];
+  const int nl = nvec < POOL_FLAT_V ? nvec * 8 : POOL_FLAT_V * 8; /* (pool_flat_ok: nvec <= POOL_FLAT_V) */
   int64_t q;
   int v, l, col = 0;
-  for (l = 0; l < nvec * 8; l++) {
+  for (l = 0; l < nl; l++) {
     lm[l] = col > 0 ? -1 : 0;
     rm[l] = col < p->W - 1 ? -1 : 0;
     if (++col == p->W)
