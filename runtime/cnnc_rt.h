@@ -484,9 +484,12 @@ RT_FN void rt_transpose(int rank, const int64_t *xdims, const int *perm, const f
 /* ---------------------------------------------------------------- gemm.c */
 
 /* Packed-B layout shared by the GEMM and im2col: B (K x N) is split into a
- * main part of RT_GEMM_NMAIN(N) columns and, with AVX-512, a tail of up to 8
- * columns (N % 16 when that is <= 8) that a dot-product kernel handles far
- * better than a mostly empty 16-wide vector.  The main part is cut into
+ * main part of RT_GEMM_NMAIN(N) columns and, with AVX-512 or AVX2, a tail of
+ * up to 8 columns (N % 16 when that is <= 8; with AVX2 also N % 8 when N % 16
+ * is 9..12, after an 8-wide panel) that a dot-product kernel handles far
+ * better than a mostly empty vector (AVX2, N = 49: one column in an 8-wide
+ * panel cost 2/3 of a 16-wide one; -DRT_GEMM_TAIL(N)=0 turns it off for
+ * A/B runs).  The main part is cut into
  * column panels of RT_GEMM_NR columns (the last RT_GEMM_PANEL_W wide, a
  * multiple of RT_GEMM_VL, zero-padded); the panel at column n0 starts at
  * Bp + n0*K and holds row k at + k*width.  Tail column n is stored k-major

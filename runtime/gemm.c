@@ -40,7 +40,9 @@
  * that panel's k loop (gemm_micro_tail): their 16-lane dot products advance
  * every 16 k while those floats of A are in L1, with gemm_dot4's lanes and
  * reduction (the same bits), instead of a second pass over A, which for a
- * 4608-deep A no longer in L2 cost 15% of the panel's time.
+ * 4608-deep A no longer in L2 cost 15% of the panel's time.  With AVX2 the
+ * tail columns (RT_GEMM_TAIL) go to gemm_tail6 right after each row
+ * sliver's last panel: 6 rows x 2 columns per pass over k.
  */
 #include "cnnc_rt.h"
 
@@ -623,8 +625,7 @@ RT_HELPER void gemm_tail_rows(const RtGemm *g, int nmain, int j0, int j1, int i0
                  j1 - j < 8 ? j1 - j : 8, g->C + o, g->rsc, g->csc, g->bias ? g->bias + i : NULL,
                  g->res ? g->res + o : NULL, g->act, g->alpha, g->beta);
     }
-  return;
-#endif
+#else
   for (i = i0; i < i1; i += 4) {
     const int mr = i1 - i < 4 ? i1 - i : 4;
     for (j = j0; j < j1; j += 4) {
@@ -634,6 +635,7 @@ RT_HELPER void gemm_tail_rows(const RtGemm *g, int nmain, int j0, int j1, int i0
                 g->alpha, g->beta);
     }
   }
+#endif
 }
 
 RT_FN void rt_gemm_panels(const RtGemm *g, int p0, int p1, int m0, int m1) {
