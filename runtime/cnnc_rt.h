@@ -293,24 +293,8 @@ RT_INLINE void rt_epi16(__m512 v, float *c, const float *r, float bv, __mmask16 
 }
 #endif
 
-#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__)
 #include <immintrin.h>
-/* The activations rt_act_vec names on 8 lanes (others: returned unchanged,
- * for the caller's scalar pass), with rt_act1's NaN behaviour. */
-RT_INLINE __m256 rt_act8(__m256 v, int act, float alpha, float beta) {
-  if (act == RT_ACT_RELU)
-    return _mm256_max_ps(v, _mm256_setzero_ps());
-  if (act == RT_ACT_LEAKY)
-    return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(alpha)), v,
-                            _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ));
-  if (act == RT_ACT_CLIP) {
-    const __m256 lo = _mm256_set1_ps(alpha), hi = _mm256_set1_ps(beta);
-    v = _mm256_blendv_ps(v, hi, _mm256_cmp_ps(v, hi, _CMP_GT_OQ));
-    return _mm256_blendv_ps(v, lo, _mm256_cmp_ps(v, lo, _CMP_LT_OQ));
-  }
-  return v;
-}
-
 /* d[0, n) = v[0, n) (0 < n <= 8) without a masked store (slow on AMD
  * cores): 4 + 2 + 1 floats. */
 RT_INLINE void rt_store8_n(float *d, __m256 v, int n) {
@@ -329,6 +313,25 @@ RT_INLINE void rt_store8_n(float *d, __m256 v, int n) {
   }
   if (n)
     _mm_store_ss(d, h);
+}
+#endif
+
+#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+/* The activations rt_act_vec names on 8 lanes (others: returned unchanged,
+ * for the caller's scalar pass), with rt_act1's NaN behaviour. */
+RT_INLINE __m256 rt_act8(__m256 v, int act, float alpha, float beta) {
+  if (act == RT_ACT_RELU)
+    return _mm256_max_ps(v, _mm256_setzero_ps());
+  if (act == RT_ACT_LEAKY)
+    return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(alpha)), v,
+                            _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ));
+  if (act == RT_ACT_CLIP) {
+    const __m256 lo = _mm256_set1_ps(alpha), hi = _mm256_set1_ps(beta);
+    v = _mm256_blendv_ps(v, hi, _mm256_cmp_ps(v, hi, _CMP_GT_OQ));
+    return _mm256_blendv_ps(v, lo, _mm256_cmp_ps(v, lo, _CMP_LT_OQ));
+  }
+  return v;
 }
 
 /* rt_epi16 on 8 lanes, the first n (1..8) loaded and stored. */

@@ -746,22 +746,9 @@ RT_INLINE __m256 conv_dw8_in(const float *xr, int c, int interior, const __m256i
 /* y[0, nc) = act(acc + (bias + res)) for one 8-column vector (nc > 8: all
  * 8). */
 RT_INLINE void conv_dw8_emit(const RtConv *p, __m256 acc, __m256 bv, const float *rr, float *yr, int nc, const int S) {
-  const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  __m256 s = bv;
   if (S == 2)
     acc = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), _MM_SHUFFLE(3, 1, 2, 0)));
-  if (rr)
-    s = _mm256_add_ps(s, nc >= 8 ? _mm256_loadu_ps(rr) : _mm256_maskload_ps(rr, m));
-  acc = rt_act8(_mm256_add_ps(acc, s), p->act, p->alpha, p->beta);
-  if (nc >= 8) {
-    _mm256_storeu_ps(yr, acc);
-  } else { /* through a stack copy: masked stores are slow on AMD cores */
-    float s8[8];
-    int j;
-    _mm256_storeu_ps(s8, acc);
-    for (j = 0; j < nc; j++)
-      yr[j] = s8[j];
-  }
+  rt_epi8(acc, yr, rr, _mm256_cvtss_f32(bv), nc < 8 ? nc : 8, p->act, p->alpha, p->beta);
   if (!rt_act_vec(p->act))
     rt_act_array(p->act, p->alpha, p->beta, yr, yr, nc < 8 ? nc : 8);
 }
@@ -1110,32 +1097,14 @@ RT_HELPER void conv_dwt_group(const RtConv *p0, const float *xc, int64_t xps, co
     /* back to the planes: act(sum + (bias + res)) */
     {
       const int64_t orow0 = (int64_t)oh * OW;
-      for (ow = 0; ow + 8 <= OW; ow += 8) {
+      for (ow = 0; ow < OW; ow += 8) { /* a last short vector: orow has room for 8 */
         __m256 v[8];
         for (l = 0; l < 8; l++)
           v[l] = _mm256_loadu_ps(orow + (ow + l) * 8);
         conv_tr8(v);
         for (l = 0; l < nch; l++) {
           const int64_t o = l * plane + orow0 + ow;
-          __m256 sb = _mm256_set1_ps(bl[l]);
-          if (rc)
-            sb = _mm256_add_ps(sb, _mm256_loadu_ps(rc + o));
-          _mm256_storeu_ps(yc + o, rt_act8(_mm256_add_ps(v[l], sb), p->act, p->alpha, p->beta));
-        }
-      }
-      if (ow < OW) { /* the last OW - ow < 8 columns (orow has room for 8) */
-        const int nc = OW - ow;
-        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nc), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256 v[8];
-        for (l = 0; l < 8; l++)
-          v[l] = _mm256_loadu_ps(orow + (ow + l) * 8);
-        conv_tr8(v);
-        for (l = 0; l < nch; l++) {
-          const int64_t o = l * plane + orow0 + ow;
-          __m256 sb = _mm256_set1_ps(bl[l]);
-          if (rc)
-            sb = _mm256_add_ps(sb, _mm256_maskload_ps(rc + o, m));
-          rt_store8_n(yc + o, rt_act8(_mm256_add_ps(v[l], sb), p->act, p->alpha, p->beta), nc);
+          rt_epi8(v[l], yc + o, rc ? rc + o : NULL, bl[l], OW - ow < 8 ? OW - ow : 8, p->act, p->alpha, p->beta);
         }
       }
       if (!rt_act_vec(p->act))

@@ -357,23 +357,18 @@ RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float
     const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
     const int full = mr == 6 && nr == 8 * nv; /* the common tile: no row or column test */
     const int f0 = full || nr >= 8, f1 = full || nr >= 16, n0 = nr < 8 ? nr : 8, n1 = nr - 8;
-    /* a partial vector is stored through a stack copy: masked stores are
-     * slow on AMD cores (Winograd's 12-column panels) */
+    /* a partial vector is stored by rt_store8_n: masked stores are slow on
+     * AMD cores (Winograd's 12-column panels) */
 #define GEMM_EPI(v, cp, rp, bv, full, m, n)                                                                \
   {                                                                                                        \
     __m256 t = _mm256_set1_ps(bv);                                                                         \
     if (rp)                                                                                                \
       t = _mm256_add_ps(t, full ? _mm256_loadu_ps(rp) : _mm256_maskload_ps(rp, m));                        \
     t = rt_act8(_mm256_add_ps(v, t), act, alpha, beta);                                                  \
-    if (full) {                                                                                            \
+    if (full)                                                                                              \
       _mm256_storeu_ps(cp, t);                                                                             \
-    } else {                                                                                               \
-      float s8[8];                                                                                         \
-      int j8;                                                                                              \
-      _mm256_storeu_ps(s8, t);                                                                             \
-      for (j8 = 0; j8 < n; j8++)                                                                           \
-        (cp)[j8] = s8[j8];                                                                                 \
-    }                                                                                                      \
+    else                                                                                                   \
+      rt_store8_n(cp, t, n);                                                                               \
   }
 #define GEMM_STORE(i)                                                                                      \
   if (full || i < mr) {                                                                                    \

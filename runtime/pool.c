@@ -567,15 +567,6 @@ RT_INLINE int pool_has_nan(const float *x, int64_t count) {
   return _mm256_movemask_ps(_mm256_or_ps(k0, k1)) != 0;
 }
 
-/* y[0 .. n) = lanes [0, n) of v, n < 8. */
-RT_INLINE void pool_store_part(float *y, __m256 v, int n) {
-  float t[8];
-  int l;
-  _mm256_storeu_ps(t, v);
-  for (l = 0; l < n; l++)
-    y[l] = t[l];
-}
-
 /* P[pl + c] = max of the nr rows from x0 at column c, c < W rounded up to
  * whole vectors (lanes past the input -inf).  NR: nr as a constant (0: not). */
 RT_INLINE void pool_vrow(float *P, const float *x0, int nr, int W, __m256i lm, const int NR) {
@@ -627,7 +618,7 @@ RT_INLINE void pool_hrow(const RtPool *p, const float *P, float *yr) {
     if (p->OW >= 8)
       _mm256_storeu_ps(yr + ow0, a);
     else
-      pool_store_part(yr, a, p->OW);
+      rt_store8_n(yr, a, p->OW);
   }
 }
 
@@ -762,7 +753,7 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
       if (v < nvec - 1 || npix % 8 == 0)
         _mm256_storeu_ps(yp + 8 * v, o);
       else
-        pool_store_part(yp + 8 * v, o, npix % 8);
+        rt_store8_n(yp + 8 * v, o, npix % 8);
       prev = cur, cur = next;
     }
   }
