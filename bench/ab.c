@@ -1,6 +1,6 @@
 /* ab.c - same-process A/B of two builds of one model (bench/ab.sh).
  *
- * usage: ab INPUT.bin [SECONDS]
+ * usage: ab INPUT.bin [SECONDS]     (INPUT.bin "-": all zeros)
  *
  * Links two cnnc outputs compiled with --name ma and --name mb (same model,
  * different cnnc or compiler flags) and times them in turns: each step runs A
@@ -77,12 +77,16 @@ int main(int argc, char **argv) {
   }
   memset(aa, 0, MA_ARENA_SIZE + 64); /* page faults are not timed */
   memset(ab, 0, MB_ARENA_SIZE + 64);
-  f = fopen(argv[1], "rb");
-  if (!f || fread(x, sizeof(float), MA_INPUT_SIZE, f) != MA_INPUT_SIZE) {
-    fprintf(stderr, "ab: cannot read %d floats from %s\n", MA_INPUT_SIZE, argv[1]);
-    return 1;
+  if (!strcmp(argv[1], "-")) {
+    memset(x, 0, sizeof(float) * MA_INPUT_SIZE);
+  } else {
+    f = fopen(argv[1], "rb");
+    if (!f || fread(x, sizeof(float), MA_INPUT_SIZE, f) != MA_INPUT_SIZE) {
+      fprintf(stderr, "ab: cannot read %d floats from %s\n", MA_INPUT_SIZE, argv[1]);
+      return 1;
+    }
+    fclose(f);
   }
-  fclose(f);
   for (i = 0; i < 3; i++)
     if ((SET_THREADS(tha), ma_infer(x, ya, 1, aa)) || (SET_THREADS(thb), mb_infer(x, yb, 1, ab))) {
       fprintf(stderr, "ab: inference failed\n");

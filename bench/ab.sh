@@ -4,7 +4,8 @@
 #   bench/ab.sh MODEL "CFLAGS_A" "CFLAGS_B" [SECONDS]
 #
 # MODEL is a name under $CNNC_BENCH_MODELS (default /tmp/cnnc-peers/models,
-# made by bench/run.sh).  Build A is the model compiled by $CNNC_A (default
+# made by bench/run.sh; its input.bin is the input) or a path to a .onnx/.yaml
+# file (input: zeros).  Build A is the model compiled by $CNNC_A (default
 # build/cnnc) and cc with CFLAGS_A, build B by $CNNC_B with CFLAGS_B (e.g.
 # -DRT_PWDW_BYTES=262144, or two cnnc binaries with empty flags); both are
 # linked into bench/ab.c and timed in turns for SECONDS (default 10).  THREADS=N
@@ -21,10 +22,11 @@ m=$1 fa=$2 fb=$3 secs=${4:-10}
 threads=${THREADS:-1}
 omp=""
 [ "$threads" -gt 1 ] && omp=-fopenmp
+if [ -f "$m" ]; then src=$m input=-; else src=$models/$m/model.onnx input=$models/$m/input.bin; fi
 work=$(mktemp -d /tmp/cnnc-ab.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-"${CNNC_A:-$root/build/cnnc}" "$models/$m/model.onnx" --name ma -o "$work/ma.c"
-"${CNNC_B:-$root/build/cnnc}" "$models/$m/model.onnx" --name mb -o "$work/mb.c"
+"${CNNC_A:-$root/build/cnnc}" "$src" --name ma -o "$work/ma.c"
+"${CNNC_B:-$root/build/cnnc}" "$src" --name mb -o "$work/mb.c"
 # shellcheck disable=SC2086 # the flags are word lists
 set -f # the flags may hold '*' (-DX='(1<<20)*2')
 "$cc" -O3 -march=native -std=c99 $omp $fa -c "$work/ma.c" -o "$work/ma.o" &
@@ -34,4 +36,4 @@ pa=$!
 wait "$pa"
 set +f
 "$cc" -O2 -std=c99 $omp -I "$work" "$here/ab.c" "$work/ma.o" "$work/mb.o" -o "$work/ab" -lm
-OMP_NUM_THREADS=$threads "$work/ab" "$models/$m/input.bin" "$secs"
+OMP_NUM_THREADS=$threads "$work/ab" "$input" "$secs"

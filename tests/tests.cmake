@@ -106,6 +106,10 @@ add_test(NAME generated_c_werror
                  ${CMAKE_SOURCE_DIR}/tests/passes/autodiff.yaml ${CMAKE_SOURCE_DIR}/examples/mobilenet_v2.yaml
                  ${CMAKE_SOURCE_DIR}/examples/resnet18.yaml)
 
+# bench/ab.sh (same-process A/B): identical builds agree bit for bit, 1 vs 2 threads included.
+add_test(NAME bench_ab COMMAND bash ${CMAKE_SOURCE_DIR}/tests/bench_ab.sh $<TARGET_FILE:cnnc>
+         ${CMAKE_SOURCE_DIR}/examples/lenet5.yaml)
+
 # Memory planning: arena <= 1.05 x lower bound on every example (and golden net).
 file(GLOB EXAMPLE_YAMLS ${CMAKE_SOURCE_DIR}/examples/*.yaml)
 file(GLOB GOLDEN_YAMLS ${CMAKE_SOURCE_DIR}/tests/golden/*/model.yaml)
