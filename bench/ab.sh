@@ -27,8 +27,8 @@ work=$(mktemp -d /tmp/cnnc-ab.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "${CNNC_A:-$root/build/cnnc}" "$src" --name ma -o "$work/ma.c"
 "${CNNC_B:-$root/build/cnnc}" "$src" --name mb -o "$work/mb.c"
-# shellcheck disable=SC2086 # the flags are word lists
-set -f # the flags may hold '*' (-DX='(1<<20)*2')
+set -f # the flags are word lists that may hold '*': -DRT_PWDW_BYTES=(1024*1024)
+# shellcheck disable=SC2086
 "$cc" -O3 -march=native -std=c99 $omp $fa -c "$work/ma.c" -o "$work/ma.o" &
 pa=$!
 # shellcheck disable=SC2086
