@@ -1132,9 +1132,9 @@ def separable():
 def pw_dw_bands():
     """1x1 convs computed inside the depthwise conv that reads them, band by
     band of its output rows (pass_algo.c, rt_pw_dw_conv2d): stride 1 over
-    three bands with a fused residual and clip, stride 2 over three bands
-    with 90 channels (not a multiple of 8), and a 5x5 depthwise (the plain
-    plane loop)."""
+    two bands (three with RT_PWDW_BYTES = 512 KiB) with a fused residual
+    and clip, stride 2 over two bands with 90 channels (not a multiple of 8),
+    and a 5x5 depthwise (the plain plane loop)."""
     y = """layers:
   - {name: r, op: conv2d, out_channels: 96, kernel_size: 1, bias: false}
   - {name: pw1, op: conv2d, out_channels: 96, kernel_size: 1, from: x}
