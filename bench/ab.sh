@@ -7,7 +7,10 @@
 # made by bench/run.sh; its input.bin is the input) or a path to a .onnx/.yaml
 # file (input: zeros).  Build A is the model compiled by $CNNC_A (default
 # build/cnnc) and cc with CFLAGS_A, build B by $CNNC_B with CFLAGS_B (e.g.
-# -DRT_PWDW_BYTES=262144, or two cnnc binaries with empty flags); both are
+# -DRT_PACK1X1_MINM=1000000000, or two cnnc binaries with empty flags).  A
+# knob that sizes scratch memory (RT_PWDW_BYTES, the Winograd block) must also
+# be in the cnnc that sizes the arena: build that cnnc with the same -D (cmake
+# -DCMAKE_C_FLAGS=...) and pass it as CNNC_B, or the kernels overrun it.  Both are
 # linked into bench/ab.c and timed in turns for SECONDS (default 10).  THREADS=N
 # (default 1) builds with -fopenmp and runs N threads (THREADS_A/THREADS_B:
 # each side's own count, e.g. THREADS=2 THREADS_A=1).  Prints one JSON line;
@@ -27,7 +30,7 @@ work=$(mktemp -d /tmp/cnnc-ab.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 "${CNNC_A:-$root/build/cnnc}" "$src" --name ma -o "$work/ma.c"
 "${CNNC_B:-$root/build/cnnc}" "$src" --name mb -o "$work/mb.c"
-set -f # the flags are word lists that may hold '*': -DRT_PWDW_BYTES=(1024*1024)
+set -f # the flags are word lists that may hold '*': -DRT_PAR_MIN_WORK=(64*1024)
 # shellcheck disable=SC2086
 "$cc" -O3 -march=native -std=c99 $omp $fa -c "$work/ma.c" -o "$work/ma.o" &
 pa=$!
