@@ -2052,7 +2052,8 @@ RT_FN void rt_conv2d_plain(const RtConv *p, int n, const float *x, const float *
  * a row's k in one order, and the bands do not depend on the threads. */
 /* RT_PWDW_BYTES: 1.5x the 512 KiB L2 of the AVX2 machines this is tuned
  * on.  In same-process A/B runs (bench/ab.sh) MobileNetV2 ran 0.8% faster
- * than with 512 KiB at 1 and 2 threads and 4% faster than with 256 KiB;
+ * than with 512 KiB at 1 and 2 threads (three runs; builds computing the
+ * same thing differ by up to 1% there) and 4% faster than with 256 KiB;
  * 1 MiB left the arena 7% above its lower bound.  The compiler sizes the
  * buffer (rt_pw_dw_scratch) with its own value: overriding it when
  * compiling generated code alone overruns the arena. */
