@@ -20,7 +20,8 @@ const ort = require(path.join(ORT_DIR, 'node_modules', 'onnxruntime-node'));
   const x = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
   const prefix = path.join(require('os').tmpdir(), 'ort_profile_' + process.pid);
   const s = await ort.InferenceSession.create(path.join(dir, meta.model), {
-    executionProviders: ['cpu'], intraOpNumThreads: +(process.env.ORT_THREADS || 1), interOpNumThreads: 1, executionMode: 'sequential',
+    executionProviders: ['cpu'], intraOpNumThreads: +(process.env.ORT_THREADS || 1), interOpNumThreads: 1,
+    executionMode: 'sequential',
     graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: prefix });
   const feeds = { [s.inputNames[0]]: new ort.Tensor('float32', x, meta.input.shape) };
   for (let i = 0; i < runs; i++) await s.run(feeds);

@@ -11,8 +11,8 @@
 # -DRT_PAR_MIN_WORK=...); prints the JSON timing line, then each layer's
 # median milliseconds and share of the total.  With CNNC_PROFILE_VS1=1 (and
 # CNNC_PROFILE_THREADS=N) runs alternate between 1 and N threads in the one
-# process and each layer shows both medians and their ratio (switching the
-# thread count slows the 1-thread runs on some hosts: see README, Speed).
+# process and each layer shows both medians and their ratio (on a noisy host
+# medians and fast runs can disagree about threads: see README, Speed).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
