@@ -1760,10 +1760,7 @@ RT_INLINE void conv_implicit_kernel(int kdim, const float *xb, const int *koff, 
 RT_HELPER void conv_implicit_row(const RtConv *p, int oh, int kb0, int kb1, const float *xph, const float *wt,
                                  const int *koff, const float *b, const float *res, float *y, int wph) {
   const int kdim = p->C * p->kh * p->kw, npix = p->OH * p->OW, nvec = (p->OW + 15) / 16;
-  const int sact = p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU ||
-                           p->act == RT_ACT_LEAKY || p->act == RT_ACT_CLIP
-                       ? p->act
-                       : RT_ACT_NONE;
+  const int sact = rt_act_vec(p->act) ? p->act : RT_ACT_NONE;
   const float *xr = xph + (int64_t)oh * p->sh * p->sw * wph;
   int kb;
   for (kb = kb0; kb < kb1; kb++) {
