@@ -968,8 +968,9 @@ static unsigned char *build_blob(CGen *cg) {
  * (~2.7 characters per byte of weights).  For ResNet-18 (165 MB of text)
  * gcc 12 -O2 peaked at 858 MB with 4000-character lines (under C99's
  * minimum logical line of 4095, a limit the literal itself exceeds anyway
- * for any real model), 691 MB with 16000 and 686 MB with 65000, and ran
- * 0.5-3.6 s faster in three alternated runs; the object code is the same.
+ * for any real model), 691 MB with 16000 and 686 MB with 65000, and
+ * took as long (four alternated pairs of cnnc + gcc: 9.6-12.3 s with 4000,
+ * 10.9-11.9 s with 16000: the host's noise); the object code is the same.
  * Encoded by table into a buffer: fprintf per byte was most of cnnc's time. */
 #ifndef CNNC_WEIGHT_LINE
 #define CNNC_WEIGHT_LINE 16000
