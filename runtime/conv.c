@@ -1012,6 +1012,82 @@ RT_INLINE void conv_dwt_row_in(const RtConv *p, const float *const xs[8], int ih
   }
 }
 
+/* One output row from the kh input rows it reads (rows[t]: padded row t of
+ * the window, 8-channel vectors, wp columns) into orow (OW vectors): taps in
+ * (i, j) order from zero. */
+RT_INLINE void conv_dwt_out_row(const RtConv *p, const float *const rows[7], const __m256 *wv, float *orow) {
+  const int OW = p->OW, s8 = p->sw * 8;
+  int ow, t;
+  /* 4 outputs at a time (a last short block overlaps the one before: the
+   * same sums again), then, for rows under 4, one by one */
+  for (ow = 0; ow + 4 <= OW + 3 && OW >= 4; ow += 4) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    if (ow + 4 > OW)
+      ow = OW - 4;
+    for (t = 0; t < p->kh; t++) {
+      const float *xr = rows[t] + ow * s8;
+      int j;
+      for (j = 0; j < p->kw; j++) {
+        const __m256 w = wv[t * p->kw + j];
+        const float *xq = xr + j * p->dw * 8;
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xq), w, a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + s8), w, a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + 2 * s8), w, a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + 3 * s8), w, a3);
+      }
+    }
+    _mm256_storeu_ps(orow + ow * 8, a0), _mm256_storeu_ps(orow + ow * 8 + 8, a1);
+    _mm256_storeu_ps(orow + ow * 8 + 16, a2), _mm256_storeu_ps(orow + ow * 8 + 24, a3);
+  }
+  for (; ow < OW; ow++) {
+    __m256 a0 = _mm256_setzero_ps();
+    for (t = 0; t < p->kh; t++) {
+      int j;
+      for (j = 0; j < p->kw; j++)
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(rows[t] + (ow * p->sw + j * p->dw) * 8), wv[t * p->kw + j], a0);
+    }
+    _mm256_storeu_ps(orow + ow * 8, a0);
+  }
+}
+
+/* Output row oh of nch (<= 8) planes from its 8-channel vectors orow (room
+ * for OW rounded up to 8): act(sum + (bias + res)), back in the planes yc
+ * (residual rc; plane floats apart). */
+RT_INLINE void conv_dwt_store_row(const RtConv *p, const float *orow, int oh, int nch, const float *bl,
+                                  const float *rc, float *yc, int64_t plane) {
+  const int OW = p->OW;
+  const int64_t orow0 = (int64_t)oh * OW;
+  int ow, l;
+  for (ow = 0; ow < OW; ow += 8) {
+    __m256 v[8];
+    for (l = 0; l < 8; l++)
+      v[l] = _mm256_loadu_ps(orow + (ow + l) * 8);
+    conv_tr8(v);
+    for (l = 0; l < nch; l++) {
+      const int64_t o = l * plane + orow0 + ow;
+      rt_epi8(v[l], yc + o, rc ? rc + o : NULL, bl[l], OW - ow < 8 ? OW - ow : 8, p->act, p->alpha, p->beta);
+    }
+  }
+  if (!rt_act_vec(p->act))
+    for (l = 0; l < nch; l++)
+      rt_act_array(p->act, p->alpha, p->beta, yc + l * plane + orow0, yc + l * plane + orow0, OW);
+}
+
+/* The taps of channels [0, nch) as 8-lane vectors (lanes past nch repeat
+ * the last channel, never stored) and their biases. */
+RT_INLINE void conv_dwt_weights(const RtConv *p, const float *wk, const float *bias, int nch, __m256 *wv, float *bl) {
+  const int taps = p->kh * p->kw;
+  int l, t;
+  for (l = 0; l < 8; l++)
+    bl[l] = bias ? bias[l < nch ? l : nch - 1] : 0.0f;
+  for (t = 0; t < taps; t++) {
+    float w8[8];
+    for (l = 0; l < 8; l++)
+      w8[l] = wk[(l < nch ? l : nch - 1) * taps + t];
+    wv[t] = _mm256_loadu_ps(w8);
+  }
+}
+
 /* Output rows [oh0, oh1) of channels [0, nch) (nch <= 8) of one sample:
  * xc the first channel's input plane, planes xps floats apart (rows p->W
  * apart; p->H rows, the first at padded row p->pt); wk the first channel's
@@ -1020,22 +1096,14 @@ RT_INLINE void conv_dwt_row_in(const RtConv *p, const float *const xs[8], int ih
 RT_HELPER void conv_dwt_group(const RtConv *p0, const float *xc, int64_t xps, const float *rc, float *yc,
                               int64_t plane, const float *wk, const float *bias, int nch, int oh0, int oh1) {
   const RtConv pv = *p0, *p = &pv;
-  const int rs = conv_dwt_ring(p), wp = conv_dwt_wp(p), taps = p->kh * p->kw, OW = p->OW;
+  const int rs = conv_dwt_ring(p), wp = conv_dwt_wp(p);
   float ring[CONV_DWT_RING * 8], orow[(CONV_DWT_OW + 8) * 8], bl[8];
   __m256 wv[49];
   const float *xs[8];
-  int l, t, q, r, oh, ow, next, nslot, bslot;
-  for (l = 0; l < 8; l++) {
-    const int c = l < nch ? l : nch - 1; /* lanes past nch repeat the last channel (not stored) */
-    xs[l] = xc + c * xps;
-    bl[l] = bias ? bias[c] : 0.0f;
-  }
-  for (t = 0; t < taps; t++) {
-    float w8[8];
-    for (l = 0; l < 8; l++)
-      w8[l] = wk[(l < nch ? l : nch - 1) * taps + t];
-    wv[t] = _mm256_loadu_ps(w8);
-  }
+  int l, t, q, r, oh, next, nslot, bslot;
+  for (l = 0; l < 8; l++)
+    xs[l] = xc + (l < nch ? l : nch - 1) * xps;
+  conv_dwt_weights(p, wk, bias, nch, wv, bl);
   /* the padding columns of every ring row, once */
   for (r = 0; r < rs; r++)
     for (q = 0; q < wp; q++)
@@ -1063,54 +1131,8 @@ RT_HELPER void conv_dwt_group(const RtConv *p0, const float *xc, int64_t xps, co
       for (r += p->dh; r >= rs;)
         r -= rs;
     }
-    /* 4 outputs at a time (a last short block overlaps the one before:
-     * the same sums again), then, for rows under 4, one by one */
-    for (ow = 0; ow + 4 <= OW + 3 && OW >= 4; ow += 4) {
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-      if (ow + 4 > OW)
-        ow = OW - 4;
-      const int s8 = p->sw * 8;
-      for (t = 0; t < p->kh; t++) {
-        const float *xr = rows[t] + ow * s8;
-        int j;
-        for (j = 0; j < p->kw; j++) {
-          const __m256 w = wv[t * p->kw + j];
-          const float *xq = xr + j * p->dw * 8;
-          a0 = _mm256_fmadd_ps(_mm256_loadu_ps(xq), w, a0);
-          a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + s8), w, a1);
-          a2 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + 2 * s8), w, a2);
-          a3 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + 3 * s8), w, a3);
-        }
-      }
-      _mm256_storeu_ps(orow + ow * 8, a0), _mm256_storeu_ps(orow + ow * 8 + 8, a1);
-      _mm256_storeu_ps(orow + ow * 8 + 16, a2), _mm256_storeu_ps(orow + ow * 8 + 24, a3);
-    }
-    for (; ow < OW; ow++) {
-      __m256 a0 = _mm256_setzero_ps();
-      for (t = 0; t < p->kh; t++) {
-        int j;
-        for (j = 0; j < p->kw; j++)
-          a0 = _mm256_fmadd_ps(_mm256_loadu_ps(rows[t] + (ow * p->sw + j * p->dw) * 8), wv[t * p->kw + j], a0);
-      }
-      _mm256_storeu_ps(orow + ow * 8, a0);
-    }
-    /* back to the planes: act(sum + (bias + res)) */
-    {
-      const int64_t orow0 = (int64_t)oh * OW;
-      for (ow = 0; ow < OW; ow += 8) { /* a last short vector: orow has room for 8 */
-        __m256 v[8];
-        for (l = 0; l < 8; l++)
-          v[l] = _mm256_loadu_ps(orow + (ow + l) * 8);
-        conv_tr8(v);
-        for (l = 0; l < nch; l++) {
-          const int64_t o = l * plane + orow0 + ow;
-          rt_epi8(v[l], yc + o, rc ? rc + o : NULL, bl[l], OW - ow < 8 ? OW - ow : 8, p->act, p->alpha, p->beta);
-        }
-      }
-      if (!rt_act_vec(p->act))
-        for (l = 0; l < nch; l++)
-          rt_act_array(p->act, p->alpha, p->beta, yc + l * plane + orow0, yc + l * plane + orow0, OW);
-    }
+    conv_dwt_out_row(p, rows, wv, orow);
+    conv_dwt_store_row(p, orow, oh, nch, bl, rc, yc, plane);
   }
 }
 
@@ -2074,8 +2096,15 @@ RT_FN int rt_pw_dw_applies(const RtConv *pd) {
          pd->pt < pd->kh && pd->pl < pd->kw;
 }
 
+/* The larger of the two forms' buffers, whatever this build uses: the
+ * compiler sizes the arena once for every instruction set.  Planar: E planes
+ * of pwdw_cap rows; 8-channel (pwdw8_channels): per group of 8 channels,
+ * pwdw_cap rows of the padded width in vectors. */
 RT_FN size_t rt_pw_dw_scratch(const RtConv *pd) {
-  return (size_t)pd->C * (size_t)pwdw_cap(pd) * (size_t)pd->W * sizeof(float) + 64;
+  const size_t planar = (size_t)pd->C * (size_t)pwdw_cap(pd) * (size_t)pd->W;
+  const size_t wp = (size_t)((pd->OW - 1) * pd->sw + (pd->kw - 1) * pd->dw + 1);
+  const size_t blocked = (size_t)((pd->C + 7) / 8) * 8 * (size_t)pwdw_cap(pd) * wp;
+  return (planar > blocked ? planar : blocked) * sizeof(float) + 64;
 }
 
 /* Output rows [oh0, oh1) of one depthwise plane, any shape: taps in (i, j)
@@ -2170,6 +2199,177 @@ RT_HELPER void pwdw_channels(const RtConv *pe, const RtConv *pd0, int n, const f
   }
 }
 
+#if defined(__AVX2__) && defined(__FMA__) && !defined(__AVX512F__) && !defined(RT_DWT_OFF) && !defined(RT_PWDW8_OFF)
+#define RT_PWDW8 1
+/* The AVX2 form of pwdw_channels: the 1x1 conv writes its rows straight in
+ * the depthwise's 8-channel layout, so the depthwise reads them as they are
+ * (conv_dwt_group first transposes 8 planes into that layout, a store, a
+ * load and a shuffle per element; MobileNetV2 spent a third of its
+ * depthwise time there).  Each group of 8 channels keeps the padded window
+ * rows of the current band, [top, bot) of the input rows (rows outside the
+ * image are zero rows, the padding columns zero): pwdw_cap rows of
+ * conv_dwt_wp 8-channel vectors.  A 1x1 tile is 8 channels x 12 pixels of
+ * one row: 12 accumulators, each one pixel's 8 channels, fed by a broadcast
+ * of the pixel's input and the group's weights for that input channel (per
+ * k 13 loads and 12 FMAs), stored as they are.  Every element is the same
+ * sum as through rt_gemm_panels and conv_dwt_group (k in increasing order
+ * from zero, then + bias, then the act). */
+/* NP (<= PWDW8_NP) pixels of one input row (b: pixel 0 of input channel 0,
+ * the channels ldb apart) -> NP 8-channel vectors at out0 (channels 0..7)
+ * and out1 (8..15).  wk: the 1x1 weights of the 16 channels k-major (16
+ * floats per input channel k), bv0/bv1 their biases.  Pixel j's vectors sum
+ * w[.][k] * x[k][j] over k from zero (an FMA per k, as the GEMM's
+ * micro-kernel), then + bias, then the act.  NP is a constant in each
+ * instance: the broadcasts' offsets are immediates. */
+enum { PWDW8_NP = 6, PWDW8_KMAX = 512 };
+RT_INLINE void pwdw8_tile(const int NP, int K, const float *wk, const float *b, int64_t ldb, __m256 bv0, __m256 bv1,
+                          int act, float alpha, float beta, float *out0, float *out1) {
+  /* named accumulators, not an array: gcc kept an array in memory */
+#define PWDW8_R(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define PWDW8_DECL(j) __m256 c##j = _mm256_setzero_ps(), d##j = c##j;
+#define PWDW8_FMA(j)                                                                                       \
+  if (j < NP) {                                                                                            \
+    const __m256 u = _mm256_broadcast_ss(b + j);                                                           \
+    c##j = _mm256_fmadd_ps(u, w0, c##j);                                                                   \
+    d##j = _mm256_fmadd_ps(u, w1, d##j);                                                                   \
+  }
+#define PWDW8_STORE(j)                                                                                     \
+  if (j < NP) {                                                                                            \
+    _mm256_storeu_ps(out0 + 8 * j, rt_act8(_mm256_add_ps(c##j, bv0), act, alpha, beta));                  \
+    _mm256_storeu_ps(out1 + 8 * j, rt_act8(_mm256_add_ps(d##j, bv1), act, alpha, beta));                  \
+  }
+  int k;
+  PWDW8_R(PWDW8_DECL)
+  for (k = 0; k < K; k++, b += ldb) {
+    const __m256 w0 = _mm256_loadu_ps(wk + 16 * k), w1 = _mm256_loadu_ps(wk + 16 * k + 8);
+    PWDW8_R(PWDW8_FMA)
+  }
+  PWDW8_R(PWDW8_STORE)
+#undef PWDW8_STORE
+#undef PWDW8_FMA
+#undef PWDW8_DECL
+#undef PWDW8_R
+  if (!rt_act_vec(act)) { /* the scalar acts, element by element as gemm_act_rows */
+    rt_act_array(act, alpha, beta, out0, out0, (int64_t)NP * 8);
+    rt_act_array(act, alpha, beta, out1, out1, (int64_t)NP * 8);
+  }
+}
+
+#if defined(__GNUC__)
+#define PWDW8_KFN static __attribute__((noinline, unused))
+#else
+#define PWDW8_KFN static
+#endif
+#define PWDW8_KDEF(np)                                                                                      \
+  PWDW8_KFN void pwdw8_tile##np(int K, const float *wk, const float *b, int64_t ldb, __m256 bv0, __m256 bv1, \
+                                int act, float alpha, float beta, float *out0, float *out1) {              \
+    pwdw8_tile(np, K, wk, b, ldb, bv0, bv1, act, alpha, beta, out0, out1);                                  \
+  }
+PWDW8_KDEF(1) PWDW8_KDEF(2) PWDW8_KDEF(3) PWDW8_KDEF(4) PWDW8_KDEF(5) PWDW8_KDEF(6)
+#undef PWDW8_KDEF
+#undef PWDW8_KFN
+
+/* Window row ih (input row, or a zero row outside [0, H)) of two groups of
+ * 8 channels (wk, bv0, bv1 as pwdw8_tile) into d0 and d1 (wp vectors each;
+ * padding columns zero). */
+RT_INLINE void pwdw8_row(const RtConv *pe, const RtConv *pd, const float *xn, const float *wk, __m256 bv0,
+                         __m256 bv1, int ih, float *d0, float *d1, int wp) {
+  const int W = pd->W, lo = pd->pl, hi = pd->pl + W < wp ? pd->pl + W : wp, K = pe->C;
+  const int64_t ldb = (int64_t)pd->H * W;
+  const float *xr = xn + (int64_t)ih * W - lo; /* padded column q at xr + q */
+  int q;
+  if (ih < 0 || ih >= pd->H) {
+    for (q = 0; q < wp; q++)
+      _mm256_storeu_ps(d0 + q * 8, _mm256_setzero_ps()), _mm256_storeu_ps(d1 + q * 8, _mm256_setzero_ps());
+    return;
+  }
+  for (q = 0; q < lo; q++)
+    _mm256_storeu_ps(d0 + q * 8, _mm256_setzero_ps()), _mm256_storeu_ps(d1 + q * 8, _mm256_setzero_ps());
+  for (q = hi; q < wp; q++)
+    _mm256_storeu_ps(d0 + q * 8, _mm256_setzero_ps()), _mm256_storeu_ps(d1 + q * 8, _mm256_setzero_ps());
+  if (hi - lo < PWDW8_NP) {
+    float *o0 = d0 + lo * 8, *o1 = d1 + lo * 8;
+    switch (hi - lo) {
+    case 1: pwdw8_tile1(K, wk, xr + lo, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
+    case 2: pwdw8_tile2(K, wk, xr + lo, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
+    case 3: pwdw8_tile3(K, wk, xr + lo, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
+    case 4: pwdw8_tile4(K, wk, xr + lo, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
+    default: pwdw8_tile5(K, wk, xr + lo, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
+    }
+    return;
+  }
+  /* whole tiles; a last short one overlaps the one before (the same sums) */
+  for (q = lo; q < hi; q += PWDW8_NP) {
+    const int q0 = hi - q < PWDW8_NP ? hi - PWDW8_NP : q;
+    pwdw8_tile6(K, wk, xr + q0, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, d0 + q0 * 8, d1 + q0 * 8);
+  }
+}
+
+/* Channels [k0, k1) (k0 a multiple of 8) of every sample, band by band
+ * (buf: a pwdw_cap x conv_dwt_wp block of vectors per group of 8). */
+RT_HELPER void pwdw8_channels(const RtConv *pe, const RtConv *pd0, int n, const float *x, const float *we,
+                              const float *be, const float *wd, const float *bd, const float *res, float *y, float *buf,
+                              int k0, int k1) {
+  const RtConv pdv = *pd0, *pd = &pdv;
+  const int R = pwdw_rows(pd), wp = conv_dwt_wp(pd), cap = pwdw_cap(pd);
+  const int64_t gs = (int64_t)cap * wp * 8, rowv = (int64_t)wp * 8, plane = (int64_t)pd->OH * pd->OW;
+  float orow[(CONV_DWT_OW + 8) * 8], wk[PWDW8_KMAX * 16], junk[(CONV_DWT_RING + 8) * 8];
+  int ni, oh0, k;
+  for (ni = 0; ni < n && k0 < k1; ni++) {
+    const float *xn = x + (int64_t)ni * pe->C * pd->H * pd->W;
+    const float *rn = res ? res + (int64_t)ni * pd->K * plane : NULL;
+    float *yn = y + (int64_t)ni * pd->K * plane;
+    int ptop = 0, pbot = 0; /* the window rows the buffers hold */
+    for (oh0 = 0; oh0 < pd->OH; oh0 += R) {
+      const int oh1 = pd->OH - oh0 < R ? pd->OH : oh0 + R;
+      const int top = oh0 * pd->sh - pd->pt, bot = (oh1 - 1) * pd->sh - pd->pt + pd->kh;
+      const int keep = oh0 > 0 && top < pbot ? pbot - top : 0;
+      for (k = k0; k < k1; k += 16) { /* two groups of 8 channels (the second may be empty) */
+        const int nch = k1 - k < 16 ? k1 - k : 16, ng = (nch + 7) / 8;
+        float *g0 = buf + (int64_t)(k / 8) * gs, *g1 = ng > 1 ? g0 + gs : junk;
+        int ih, gi;
+        if (keep > 0 && top > ptop) /* the rows two bands share, to the top */
+          for (gi = 0; gi < ng; gi++)
+            memmove(g0 + gi * gs, g0 + gi * gs + (top - ptop) * rowv, sizeof(float) * (size_t)(keep * rowv));
+        if (top + keep < bot) {
+          /* the 16 channels' 1x1 weights k-major (lanes past nch: the last channel) */
+          float bl[16];
+          __m256 bv0, bv1;
+          int c, l;
+          for (c = 0; c < pe->C; c++)
+            for (l = 0; l < 16; l++)
+              wk[c * 16 + l] = we[(int64_t)(k + (l < nch ? l : nch - 1)) * pe->C + c];
+          for (l = 0; l < 16; l++)
+            bl[l] = be ? be[k + (l < nch ? l : nch - 1)] : 0.0f;
+          bv0 = _mm256_loadu_ps(bl), bv1 = _mm256_loadu_ps(bl + 8);
+          /* a lone last group writes its second half to junk, one row at a time */
+          for (ih = top + keep; ih < bot; ih++)
+            pwdw8_row(pe, pd, xn, wk, bv0, bv1, ih, g0 + (ih - top) * rowv, ng > 1 ? g1 + (ih - top) * rowv : junk,
+                      wp);
+        }
+        for (gi = 0; gi < ng; gi++) {
+          const int kg = k + 8 * gi, ncg = k1 - kg < 8 ? k1 - kg : 8;
+          const float *g = g0 + gi * gs;
+          __m256 wv[49];
+          float bl[8];
+          int oh, t;
+          conv_dwt_weights(pd, wd + (int64_t)kg * pd->kh * pd->kw, bd ? bd + kg : NULL, ncg, wv, bl);
+          for (oh = oh0; oh < oh1; oh++) {
+            const float *rows[7];
+            for (t = 0; t < pd->kh; t++)
+              rows[t] = g + (oh * pd->sh - pd->pt + t - top) * rowv;
+            conv_dwt_out_row(pd, rows, wv, orow);
+            conv_dwt_store_row(pd, orow, oh, ncg, bl, rn ? rn + (int64_t)kg * plane : NULL,
+                               yn + (int64_t)kg * plane, plane);
+          }
+        }
+      }
+      ptop = top, pbot = bot;
+    }
+  }
+}
+#endif
+
 /* y = act_d(dwconv(act_e(conv1x1(x, we) + be), wd) + bd + res) for n
  * samples; scratch of rt_pw_dw_scratch(pd) bytes. */
 RT_FN void rt_pw_dw_conv2d(const RtConv *pe, const RtConv *pd, int n, const float *x, const float *we,
@@ -2179,6 +2379,14 @@ RT_FN void rt_pw_dw_conv2d(const RtConv *pe, const RtConv *pd, int n, const floa
   const int E = pd->C;
   const int64_t work = (int64_t)n * E * ((int64_t)pe->C * pd->H * pd->W + (int64_t)pd->OH * pd->OW * pd->kh * pd->kw);
   (void)work; /* read only by the OpenMP pragmas */
+#ifdef RT_PWDW8
+  if (conv_dwt_ok(pd) && pe->C <= PWDW8_KMAX) {
+    RT_PAR_RANGE(work >= RT_PAR_MIN_WORK_CH, (E + 7) / 8, lo, hi,
+                 pwdw8_channels(pe, pd, n, x, we, be, wd, bd, res, y, buf, (int)lo * 8,
+                                (int)(hi * 8 < E ? hi * 8 : E)););
+    return;
+  }
+#endif
   RT_PAR_RANGE(work >= RT_PAR_MIN_WORK_CH, (E + 7) / 8, lo, hi,
                pwdw_channels(pe, pd, n, x, we, be, wd, bd, res, y, buf, (int)lo * 8,
                              (int)(hi * 8 < E ? hi * 8 : E)););
