@@ -2214,16 +2214,16 @@ RT_HELPER void pwdw_channels(const RtConv *pe, const RtConv *pd0, int n, const f
  * k 13 loads and 12 FMAs), stored as they are.  Every element is the same
  * sum as through rt_gemm_panels and conv_dwt_group (k in increasing order
  * from zero, then + bias, then the act). */
-/* NP (<= PWDW8_NP) pixels of one input row (b: pixel 0 of input channel 0,
- * the channels ldb apart) -> NP 8-channel vectors at out0 (channels 0..7)
- * and out1 (8..15).  wk: the 1x1 weights of the 16 channels k-major (16
+/* NP (<= PWDW8_NP) consecutive pixels of the input (b: the first one's
+ * input channel 0, the channels ldb apart) -> NP 8-channel vectors: pixel
+ * j's channels 0..7 at o0[j], 8..15 at o1[j].  wk: the 1x1 weights of the 16 channels k-major (16
  * floats per input channel k), bv0/bv1 their biases.  Pixel j's vectors sum
  * w[.][k] * x[k][j] over k from zero (an FMA per k, as the GEMM's
  * micro-kernel), then + bias, then the act.  NP is a constant in each
  * instance: the broadcasts' offsets are immediates. */
 enum { PWDW8_NP = 6, PWDW8_KMAX = 512 };
 RT_INLINE void pwdw8_tile(const int NP, int K, const float *wk, const float *b, int64_t ldb, __m256 bv0, __m256 bv1,
-                          int act, float alpha, float beta, float *out0, float *out1) {
+                          int act, float alpha, float beta, float *const *o0, float *const *o1) {
   /* named accumulators, not an array: gcc kept an array in memory */
 #define PWDW8_R(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define PWDW8_DECL(j) __m256 c##j = _mm256_setzero_ps(), d##j = c##j;
@@ -2235,8 +2235,10 @@ RT_INLINE void pwdw8_tile(const int NP, int K, const float *wk, const float *b, 
   }
 #define PWDW8_STORE(j)                                                                                     \
   if (j < NP) {                                                                                            \
-    _mm256_storeu_ps(out0 + 8 * j, rt_act8(_mm256_add_ps(c##j, bv0), act, alpha, beta));                  \
-    _mm256_storeu_ps(out1 + 8 * j, rt_act8(_mm256_add_ps(d##j, bv1), act, alpha, beta));                  \
+    _mm256_storeu_ps(o0[j], rt_act8(_mm256_add_ps(c##j, bv0), act, alpha, beta));                         \
+    _mm256_storeu_ps(o1[j], rt_act8(_mm256_add_ps(d##j, bv1), act, alpha, beta));                         \
+    if (!rt_act_vec(act)) /* the scalar acts, element by element as gemm_act_rows */                     \
+      rt_act_array(act, alpha, beta, o0[j], o0[j], 8), rt_act_array(act, alpha, beta, o1[j], o1[j], 8);   \
   }
   int k;
   PWDW8_R(PWDW8_DECL)
@@ -2249,10 +2251,6 @@ RT_INLINE void pwdw8_tile(const int NP, int K, const float *wk, const float *b, 
 #undef PWDW8_FMA
 #undef PWDW8_DECL
 #undef PWDW8_R
-  if (!rt_act_vec(act)) { /* the scalar acts, element by element as gemm_act_rows */
-    rt_act_array(act, alpha, beta, out0, out0, (int64_t)NP * 8);
-    rt_act_array(act, alpha, beta, out1, out1, (int64_t)NP * 8);
-  }
 }
 
 #if defined(__GNUC__)
@@ -2262,46 +2260,57 @@ RT_INLINE void pwdw8_tile(const int NP, int K, const float *wk, const float *b, 
 #endif
 #define PWDW8_KDEF(np)                                                                                      \
   PWDW8_KFN void pwdw8_tile##np(int K, const float *wk, const float *b, int64_t ldb, __m256 bv0, __m256 bv1, \
-                                int act, float alpha, float beta, float *out0, float *out1) {              \
-    pwdw8_tile(np, K, wk, b, ldb, bv0, bv1, act, alpha, beta, out0, out1);                                  \
+                                int act, float alpha, float beta, float *const *o0, float *const *o1) {    \
+    pwdw8_tile(np, K, wk, b, ldb, bv0, bv1, act, alpha, beta, o0, o1);                                      \
   }
 PWDW8_KDEF(1) PWDW8_KDEF(2) PWDW8_KDEF(3) PWDW8_KDEF(4) PWDW8_KDEF(5) PWDW8_KDEF(6)
 #undef PWDW8_KDEF
 #undef PWDW8_KFN
 
-/* Window row ih (input row, or a zero row outside [0, H)) of two groups of
- * 8 channels (wk, bv0, bv1 as pwdw8_tile) into d0 and d1 (wp vectors each;
- * padding columns zero). */
-RT_INLINE void pwdw8_row(const RtConv *pe, const RtConv *pd, const float *xn, const float *wk, __m256 bv0,
-                         __m256 bv1, int ih, float *d0, float *d1, int wp) {
+/* Window rows [r0, r1) (input rows, zero rows outside [0, H)) of two groups
+ * of 8 channels (wk, bv0, bv1 as pwdw8_tile) into g0 and g1 (row ih at
+ * (ih - top) * wp vectors; the padding columns zero).  The image rows are
+ * one run of pixels in the input, so the tiles run along it across rows (a
+ * 7-wide map is not a 6-pixel tile and a 1-pixel one); a pixel whose column
+ * the depthwise never reads (past wp) goes to junk (16 floats), and so does
+ * the second group when g1 is NULL (a lone last group). */
+RT_INLINE void pwdw8_rows(const RtConv *pe, const RtConv *pd, const float *xn, const float *wk, __m256 bv0,
+                          __m256 bv1, int r0, int r1, int top, float *g0, float *g1, int wp, float *junk) {
   const int W = pd->W, lo = pd->pl, hi = pd->pl + W < wp ? pd->pl + W : wp, K = pe->C;
-  const int64_t ldb = (int64_t)pd->H * W;
-  const float *xr = xn + (int64_t)ih * W - lo; /* padded column q at xr + q */
-  int q;
-  if (ih < 0 || ih >= pd->H) {
+  const int a = r0 > 0 ? r0 : 0, e = r1 < pd->H ? r1 : pd->H;
+  const int64_t ldb = (int64_t)pd->H * W, rowv = (int64_t)wp * 8;
+  int64_t f, nf = e > a ? (int64_t)(e - a) * W : 0;
+  int ih, q, w = 0;
+  float *row0 = g0 + (a - top) * rowv, *row1 = g1 ? g1 + (a - top) * rowv : NULL;
+  for (ih = r0; ih < r1; ih++) { /* zero rows and padding columns */
+    float *d0 = g0 + (ih - top) * rowv, *d1 = g1 ? g1 + (ih - top) * rowv : NULL;
+    const int in = ih >= 0 && ih < pd->H;
     for (q = 0; q < wp; q++)
-      _mm256_storeu_ps(d0 + q * 8, _mm256_setzero_ps()), _mm256_storeu_ps(d1 + q * 8, _mm256_setzero_ps());
-    return;
+      if (!in || q < lo || q >= hi) {
+        _mm256_storeu_ps(d0 + q * 8, _mm256_setzero_ps());
+        if (d1)
+          _mm256_storeu_ps(d1 + q * 8, _mm256_setzero_ps());
+      }
   }
-  for (q = 0; q < lo; q++)
-    _mm256_storeu_ps(d0 + q * 8, _mm256_setzero_ps()), _mm256_storeu_ps(d1 + q * 8, _mm256_setzero_ps());
-  for (q = hi; q < wp; q++)
-    _mm256_storeu_ps(d0 + q * 8, _mm256_setzero_ps()), _mm256_storeu_ps(d1 + q * 8, _mm256_setzero_ps());
-  if (hi - lo < PWDW8_NP) {
-    float *o0 = d0 + lo * 8, *o1 = d1 + lo * 8;
-    switch (hi - lo) {
-    case 1: pwdw8_tile1(K, wk, xr + lo, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
-    case 2: pwdw8_tile2(K, wk, xr + lo, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
-    case 3: pwdw8_tile3(K, wk, xr + lo, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
-    case 4: pwdw8_tile4(K, wk, xr + lo, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
-    default: pwdw8_tile5(K, wk, xr + lo, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
+  for (f = 0; f < nf; f += PWDW8_NP) {
+    const int np = nf - f < PWDW8_NP ? (int)(nf - f) : PWDW8_NP;
+    const float *b = xn + (int64_t)a * W + f;
+    float *o0[PWDW8_NP], *o1[PWDW8_NP];
+    int j;
+    for (j = 0; j < np; j++) { /* pixel f + j: column w of the row at row0 */
+      const int c = lo + w;
+      o0[j] = c < hi ? row0 + c * 8 : junk, o1[j] = c < hi && row1 ? row1 + c * 8 : junk + 8;
+      if (++w == W)
+        w = 0, row0 += rowv, row1 = row1 ? row1 + rowv : NULL;
     }
-    return;
-  }
-  /* whole tiles; a last short one overlaps the one before (the same sums) */
-  for (q = lo; q < hi; q += PWDW8_NP) {
-    const int q0 = hi - q < PWDW8_NP ? hi - PWDW8_NP : q;
-    pwdw8_tile6(K, wk, xr + q0, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, d0 + q0 * 8, d1 + q0 * 8);
+    switch (np) {
+    case 1: pwdw8_tile1(K, wk, b, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
+    case 2: pwdw8_tile2(K, wk, b, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
+    case 3: pwdw8_tile3(K, wk, b, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
+    case 4: pwdw8_tile4(K, wk, b, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
+    case 5: pwdw8_tile5(K, wk, b, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
+    default: pwdw8_tile6(K, wk, b, ldb, bv0, bv1, pe->act, pe->alpha, pe->beta, o0, o1); break;
+    }
   }
 }
 
@@ -2313,7 +2322,7 @@ RT_HELPER void pwdw8_channels(const RtConv *pe, const RtConv *pd0, int n, const 
   const RtConv pdv = *pd0, *pd = &pdv;
   const int R = pwdw_rows(pd), wp = conv_dwt_wp(pd), cap = pwdw_cap(pd);
   const int64_t gs = (int64_t)cap * wp * 8, rowv = (int64_t)wp * 8, plane = (int64_t)pd->OH * pd->OW;
-  float orow[(CONV_DWT_OW + 8) * 8], wk[PWDW8_KMAX * 16], junk[(CONV_DWT_RING + 8) * 8];
+  float orow[(CONV_DWT_OW + 8) * 8], wk[PWDW8_KMAX * 16], junk[16];
   int ni, oh0, k;
   for (ni = 0; ni < n && k0 < k1; ni++) {
     const float *xn = x + (int64_t)ni * pe->C * pd->H * pd->W;
@@ -2326,8 +2335,8 @@ RT_HELPER void pwdw8_channels(const RtConv *pe, const RtConv *pd0, int n, const 
       const int keep = oh0 > 0 && top < pbot ? pbot - top : 0;
       for (k = k0; k < k1; k += 16) { /* two groups of 8 channels (the second may be empty) */
         const int nch = k1 - k < 16 ? k1 - k : 16, ng = (nch + 7) / 8;
-        float *g0 = buf + (int64_t)(k / 8) * gs, *g1 = ng > 1 ? g0 + gs : junk;
-        int ih, gi;
+        float *g0 = buf + (int64_t)(k / 8) * gs, *g1 = ng > 1 ? g0 + gs : NULL;
+        int gi;
         if (keep > 0 && top > ptop) /* the rows two bands share, to the top */
           for (gi = 0; gi < ng; gi++)
             memmove(g0 + gi * gs, g0 + gi * gs + (top - ptop) * rowv, sizeof(float) * (size_t)(keep * rowv));
@@ -2342,10 +2351,7 @@ RT_HELPER void pwdw8_channels(const RtConv *pe, const RtConv *pd0, int n, const 
           for (l = 0; l < 16; l++)
             bl[l] = be ? be[k + (l < nch ? l : nch - 1)] : 0.0f;
           bv0 = _mm256_loadu_ps(bl), bv1 = _mm256_loadu_ps(bl + 8);
-          /* a lone last group writes its second half to junk, one row at a time */
-          for (ih = top + keep; ih < bot; ih++)
-            pwdw8_row(pe, pd, xn, wk, bv0, bv1, ih, g0 + (ih - top) * rowv, ng > 1 ? g1 + (ih - top) * rowv : junk,
-                      wp);
+          pwdw8_rows(pe, pd, xn, wk, bv0, bv1, top + keep, bot, top, g0, g1, wp, junk);
         }
         for (gi = 0; gi < ng; gi++) {
           const int kg = k + 8 * gi, ncg = k1 - kg < 8 ? k1 - kg : 8;
