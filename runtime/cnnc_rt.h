@@ -127,10 +127,14 @@
 #define RT_RESTRICT __restrict__
 #define RT_INLINE static inline __attribute__((always_inline, unused))
 #define RT_HELPER static __attribute__((unused))
+/* a micro-kernel instance kept a function of its own (inlined into its
+ * caller's loop, gcc spills its accumulators: see each use) */
+#define RT_NOINLINE static __attribute__((noinline, unused))
 #else
 #define RT_RESTRICT
 #define RT_INLINE static inline
 #define RT_HELPER static
+#define RT_NOINLINE static
 #endif
 /* RT_HELPER marks a file-local helper of a runtime .c file that is too big to
  * force inline; `unused` keeps -Wunused-function quiet when the generated model

@@ -877,22 +877,16 @@ RT_INLINE void conv_dw8_col3(const RtConv *p, const float *xc, const float *rc, 
 
 /* conv_dw8_col3's stride pairs as functions of their own: inlined together
  * into the plane loop, gcc kept the weights on the stack. */
-#if defined(__GNUC__)
-#define CONV_DW8_KFN static __attribute__((noinline, unused))
-#else
-#define CONV_DW8_KFN static
-#endif
-#define CONV_DW8_COL3(S, SH)                                                                               \
-  CONV_DW8_KFN void conv_dw8_col3_##S##SH(const RtConv *p, const float *xc, const float *rc, float *yc,     \
-                                          const float *wk, __m256 bv, int oh0, int oh1, int ow0) {         \
-    conv_dw8_col3(p, xc, rc, yc, wk, bv, oh0, oh1, ow0, S, SH);                                            \
+#define CONV_DW8_COL3(S, SH)                                                                                           \
+  RT_NOINLINE void conv_dw8_col3_##S##SH(const RtConv *p, const float *xc, const float *rc, float *yc,                 \
+                                         const float *wk, __m256 bv, int oh0, int oh1, int ow0) {                      \
+    conv_dw8_col3(p, xc, rc, yc, wk, bv, oh0, oh1, ow0, S, SH);                                                        \
   }
 CONV_DW8_COL3(1, 1)
 CONV_DW8_COL3(1, 2)
 CONV_DW8_COL3(2, 1)
 CONV_DW8_COL3(2, 2)
 #undef CONV_DW8_COL3
-#undef CONV_DW8_KFN
 
 /* One strip of nc columns of the general form. */
 RT_INLINE void conv_dw8_strips(const RtConv *p, const float *xc, const float *rc, float *yc, const __m256 *wv,
@@ -1861,22 +1855,16 @@ RT_INLINE void conv_implicit_kernel8(int kdim, const float *xb, const int *koff,
 
 /* conv_implicit_kernel8's tile widths as functions of their own (inlined
  * into one loop, gcc spills accumulators). */
-#if defined(__GNUC__)
-#define CONV_IM_KFN static __attribute__((noinline, unused))
-#else
-#define CONV_IM_KFN static
-#endif
-#define CONV_IM_KDEF(nv)                                                                                   \
-  CONV_IM_KFN void conv_implicit_k8_##nv(int kdim, const float *xb, const int *koff, const float *wb, int mr, \
-                                         int nr, float *y, int64_t cs, const float *bias, const float *r,   \
-                                         int act, float alpha, float beta) {                                \
-    conv_implicit_kernel8(kdim, xb, koff, wb, nv, mr, nr, y, cs, bias, r, act, alpha, beta);               \
+#define CONV_IM_KDEF(nv)                                                                                               \
+  RT_NOINLINE void conv_implicit_k8_##nv(int kdim, const float *xb, const int *koff, const float *wb, int mr, int nr,  \
+                                         float *y, int64_t cs, const float *bias, const float *r, int act,             \
+                                         float alpha, float beta) {                                                    \
+    conv_implicit_kernel8(kdim, xb, koff, wb, nv, mr, nr, y, cs, bias, r, act, alpha, beta);                           \
   }
 CONV_IM_KDEF(1)
 CONV_IM_KDEF(2)
 CONV_IM_KDEF(3)
 #undef CONV_IM_KDEF
-#undef CONV_IM_KFN
 
 /* One task of conv_implicit: output row oh, channel blocks [kb0, kb1). */
 RT_HELPER void conv_implicit_row(const RtConv *p, int oh, int kb0, int kb1, const float *xph, const float *wt,
@@ -2219,8 +2207,9 @@ RT_HELPER void pwdw_channels(const RtConv *pe, const RtConv *pd0, int n, const f
  * of the planar form's time at 1 thread, 0.97 at 2. */
 /* NP (<= PWDW8_NP) consecutive pixels of the input (b: the first one's
  * input channel 0, the channels ldb apart) -> NP 8-channel vectors: pixel
- * j's channels 0..7 at o0[j], 8..15 at o1[j].  wk: the 1x1 weights of the 16 channels k-major (16
- * floats per input channel k), bv0/bv1 their biases.  Pixel j's vectors sum
+ * j's channels 0..7 at o0[j], 8..15 at o1[j].  wk: the 1x1 weights of the
+ * 16 channels k-major (16 floats per input channel k), bv0/bv1 their
+ * biases.  Pixel j's vectors sum
  * w[.][k] * x[k][j] over k from zero (an FMA per k, as the GEMM's
  * micro-kernel), then + bias, then the act.  NP is a constant in each
  * instance: the broadcasts' offsets are immediates. */
@@ -2256,19 +2245,13 @@ RT_INLINE void pwdw8_tile(const int NP, int K, const float *wk, const float *b, 
 #undef PWDW8_R
 }
 
-#if defined(__GNUC__)
-#define PWDW8_KFN static __attribute__((noinline, unused))
-#else
-#define PWDW8_KFN static
-#endif
-#define PWDW8_KDEF(np)                                                                                      \
-  PWDW8_KFN void pwdw8_tile##np(int K, const float *wk, const float *b, int64_t ldb, __m256 bv0, __m256 bv1, \
-                                int act, float alpha, float beta, float *const *o0, float *const *o1) {    \
-    pwdw8_tile(np, K, wk, b, ldb, bv0, bv1, act, alpha, beta, o0, o1);                                      \
+#define PWDW8_KDEF(np)                                                                                                 \
+  RT_NOINLINE void pwdw8_tile##np(int K, const float *wk, const float *b, int64_t ldb, __m256 bv0, __m256 bv1,         \
+                                  int act, float alpha, float beta, float *const *o0, float *const *o1) {              \
+    pwdw8_tile(np, K, wk, b, ldb, bv0, bv1, act, alpha, beta, o0, o1);                                                 \
   }
 PWDW8_KDEF(1) PWDW8_KDEF(2) PWDW8_KDEF(3) PWDW8_KDEF(4) PWDW8_KDEF(5) PWDW8_KDEF(6)
 #undef PWDW8_KDEF
-#undef PWDW8_KFN
 
 /* Window rows [r0, r1) (input rows, zero rows outside [0, H)) of two groups
  * of 8 channels (wk, bv0, bv1 as pwdw8_tile) into g0 and g1 (row ih at

@@ -395,23 +395,17 @@ RT_INLINE void gemm_kernel_avx2(int kc, const float *a, int64_t lda, const float
  * panel loop, gcc kept epilogue values live across the k loop and spilled
  * two of the 12 accumulators to the stack (MobileNetV2's 1x1 convs ran at
  * a third of the kernel's speed). */
-#if defined(__GNUC__)
-#define GEMM_KFN static __attribute__((noinline, unused))
-#else
-#define GEMM_KFN static
-#endif
-#define GEMM_KDEF(name, nv, mb)                                                                            \
-  GEMM_KFN void name(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int nload, int mr, int nr, \
-                     float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,     \
-                     float beta) {                                                                         \
-    gemm_kernel_avx2(kc, a, lda, b, bs, nv, mb, nload, mr, nr, c, rsc, bias, res, act, alpha, beta);       \
+#define GEMM_KDEF(name, nv, mb)                                                                                        \
+  RT_NOINLINE void name(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int nload, int mr, int nr,    \
+                        float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,              \
+                        float beta) {                                                                                  \
+    gemm_kernel_avx2(kc, a, lda, b, bs, nv, mb, nload, mr, nr, c, rsc, bias, res, act, alpha, beta);                   \
   }
 GEMM_KDEF(gemm_avx2_16, 2, 0)
 GEMM_KDEF(gemm_avx2_16m, 2, 1)
 GEMM_KDEF(gemm_avx2_8, 1, 0)
 GEMM_KDEF(gemm_avx2_8m, 1, 1)
 #undef GEMM_KDEF
-#undef GEMM_KFN
 
 RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, int64_t bs, int pw, int nload, int mr,
                           int nr, float *c, int64_t rsc, const float *bias, const float *res, int act, float alpha,
