@@ -272,6 +272,11 @@ RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *
   );
 }
 
+/* The padded width of a depthwise conv's input rows that its output row
+ * reads: the AVX2 8-channel rows (conv_dwt_group, pwdw8_channels), and the
+ * scratch rt_pw_dw_scratch sizes for them in every build. */
+RT_INLINE int conv_dwt_wp(const RtConv *p) { return (p->OW - 1) * p->sw + (p->kw - 1) * p->dw + 1; }
+
 /* ------------------------------------------------- depthwise (AVX-512) */
 
 #if defined(__AVX512F__)
@@ -950,7 +955,6 @@ RT_HELPER void conv_dw8_plane(const RtConv *p0, const float *xc, const float *rc
 enum { CONV_DWT_RING = 1024, CONV_DWT_OW = 256 };
 
 RT_INLINE int conv_dwt_ring(const RtConv *p) { return (p->kh - 1) * p->dh + 1; }
-RT_INLINE int conv_dwt_wp(const RtConv *p) { return (p->OW - 1) * p->sw + (p->kw - 1) * p->dw + 1; }
 
 RT_INLINE int conv_dwt_ok(const RtConv *p) {
   return p->C == p->groups && p->K == p->C && p->kh <= 7 && p->kw <= 7 && p->OW <= CONV_DWT_OW &&
@@ -2090,8 +2094,7 @@ RT_FN int rt_pw_dw_applies(const RtConv *pd) {
  * pwdw_cap rows of the padded width in vectors. */
 RT_FN size_t rt_pw_dw_scratch(const RtConv *pd) {
   const size_t planar = (size_t)pd->C * (size_t)pwdw_cap(pd) * (size_t)pd->W;
-  const size_t wp = (size_t)((pd->OW - 1) * pd->sw + (pd->kw - 1) * pd->dw + 1);
-  const size_t blocked = (size_t)((pd->C + 7) / 8) * 8 * (size_t)pwdw_cap(pd) * wp;
+  const size_t blocked = (size_t)((pd->C + 7) / 8) * 8 * (size_t)pwdw_cap(pd) * (size_t)conv_dwt_wp(pd);
   return (planar > blocked ? planar : blocked) * sizeof(float) + 64;
 }
 
