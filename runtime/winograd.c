@@ -148,8 +148,23 @@ RT_FN void rt_winograd_weights(const RtConv *p, const float *w, float *u) {
  * back to back, so V and M of a block (a "slot" of about WINO_BLOCK_BYTES)
  * stay in L2 instead of streaming the whole map's V and M through memory.
  * Blocks are independent; up to WINO_SLOTS of them run in parallel, each
- * thread in its own slot.  T-rows keeps whole-map V and M (T < 128 tiles). */
+ * thread in its own slot.  A map of four tile rows or more that fits one
+ * block is cut into two all the same, so two threads can share it; their
+ * slots go parallel from WINO_SLOT_PAR multiply-adds, a quarter of the
+ * one-pass threshold (each slot runs its block's three loops alone, one
+ * fork/join in all).  CIFAR ResNet's 16-channel 32x32 layers (0.59 M
+ * multiply-adds in the GEMMs, ~40 us) had stayed serial: the model ran
+ * 0.85x its time at 2 threads in bench/ab.sh, U-Net 0.93x, the others
+ * unchanged (same bits) and 1.00x at 1 thread.  T-rows keeps whole-map V
+ * and M (T < 128 tiles); its three loops split across threads lost 11% on
+ * CIFAR ResNet at this threshold. */
 enum { WINO_BLOCK_BYTES = 640 * 1024, WINO_SLOTS = 4 };
+#ifndef WINO_SPLIT2
+#define WINO_SPLIT2 1
+#endif
+#ifndef WINO_SLOT_PAR
+#define WINO_SLOT_PAR (RT_PAR_MIN_WORK_CH / 4)
+#endif
 
 typedef struct WinoGeo {
   int m, a, th, tw;  /* tile size, transformed size, tiles down and across */
@@ -175,6 +190,10 @@ RT_INLINE void wino_geo(const RtConv *p, WinoGeo *g) {
   want = WINO_BLOCK_BYTES / per / g->tw;
   g->R = want < 1 ? 1 : want > g->th ? g->th : (int)want;
   g->nblk = (g->th + g->R - 1) / g->R;
+#if WINO_SPLIT2
+  if (g->nblk == 1 && g->th >= 4) /* two blocks, so two threads can share a small map */
+    g->nblk = 2;
+#endif
   g->R = (g->th + g->nblk - 1) / g->nblk;
   g->nslot = g->nblk < WINO_SLOTS ? g->nblk : WINO_SLOTS;
   g->ld = ((int64_t)g->R * g->tw + 15) / 16 * 16;
@@ -1288,7 +1307,7 @@ RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float 
    * bands) pay as early as the channel-split loops; serial builds keep one
    * slot below RT_PAR_MIN_WORK (a smaller cache footprint). */
 #ifdef _OPENMP
-  const int slots = work >= RT_PAR_MIN_WORK_CH && g->nslot > 1;
+  const int slots = work >= WINO_SLOT_PAR && g->nslot > 1;
 #else
   const int slots = par && g->nslot > 1;
 #endif

@@ -397,6 +397,31 @@ static void conv_case(int ci, const ConvCase *cc, const RtConv *base, const char
   free(x), free(w), free(b), free(res), free(y), free(res2), free(ref);
 }
 
+/* Winograd K-rows blocking: a map that fits one block is still cut into
+ * two when it has four tile rows or more (two threads share it: CIFAR's
+ * 16-channel 32x32 layers), one block below that; whole tile rows each. */
+static void wino_blocks(void) {
+  static const int sh[4][5] = {/* C, H, W, tile, blocks */
+                               {16, 32, 32, 4, 2},
+                               {16, 32, 32, 2, 2},
+                               {20, 8, 64, 4, 1},
+                               {64, 56, 56, 4, 7}};
+  for (int i = 0; i < 4; i++) {
+    RtConv q;
+    WinoGeo g;
+    memset(&q, 0, sizeof q);
+    q.C = q.K = sh[i][0], q.H = q.OH = sh[i][1], q.W = q.OW = sh[i][2], q.tile = sh[i][3];
+    q.kh = q.kw = 3, q.sh = q.sw = q.dh = q.dw = 1, q.pt = q.pl = 1, q.groups = 1, q.algo = RT_ALGO_WINOGRAD;
+    wino_geo(&q, &g);
+    nchecks++;
+    if (wino_trows(&q) || g.nblk != sh[i][4] || g.R * g.nblk < g.th || g.R * (g.nblk - 1) >= g.th) {
+      printf("FAIL winograd blocks %dx%d C%d F(%d,3): trows %d, %d blocks of %d tile rows (want %d blocks)\n",
+             q.H, q.W, q.C, q.tile, wino_trows(&q), g.nblk, g.R, sh[i][4]);
+      nfail++;
+    }
+  }
+}
+
 /* Winograd accuracy on realistic ResNet layers (the 1e-4 bar). */
 static void wino_realistic(void) {
   static const int shapes[][3] = {{64, 56, 64}, {128, 28, 128}, {256, 14, 256}, {512, 7, 512}};
@@ -719,10 +744,11 @@ static void thread_tests(void) {
     }
   }
   {
-    /* Winograd paths: T-rows, K-rows with one block (its loops parallel) and
-     * with more blocks than slots (one task per slot) */
-    static const int wl[3][4] = {{64, 13, 13, 96}, {32, 20, 20, 48}, {20, 70, 70, 24}};
-    for (int e = 0; e < 3; e++)
+    /* Winograd paths: T-rows, K-rows with one block (its loops parallel: a
+     * map two tile rows high), a small map cut into two blocks (one per
+     * slot) and more blocks than slots (one task per slot) */
+    static const int wl[4][4] = {{64, 13, 13, 96}, {20, 8, 64, 24}, {32, 20, 20, 48}, {20, 70, 70, 24}};
+    for (int e = 0; e < 4; e++)
       for (int tile = 2; tile <= 4; tile += 2) {
         RtConv q;
         char name[80];
@@ -814,6 +840,7 @@ int main(void) {
   }
   for (int i = 0; i < (int)(sizeof cases / sizeof cases[0]); i++)
     conv_case(i, &cases[i], NULL, "conv");
+  wino_blocks();
   wino_realistic();
   act_sweep();
   for (int act = 0; act < NACT; act += 3)
