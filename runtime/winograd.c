@@ -159,6 +159,8 @@ RT_FN void rt_winograd_weights(const RtConv *p, const float *w, float *u) {
  * and M (T < 128 tiles); its three loops split across threads lost 11% on
  * CIFAR ResNet at this threshold. */
 enum { WINO_BLOCK_BYTES = 640 * 1024, WINO_SLOTS = 4 };
+/* WINO_SPLIT2 (the cut into two) sizes the scratch: a -D for A/B runs must
+ * also be in the cnnc that sizes the arena (see bench/ab.sh). */
 #ifndef WINO_SPLIT2
 #define WINO_SPLIT2 1
 #endif
