@@ -1014,16 +1014,18 @@ RT_INLINE void conv_dwt_row_in(const RtConv *p, const float *const xs[8], int ih
  * the window, 8-channel vectors, wp columns) into orow (OW vectors): taps in
  * (i, j) order from zero. */
 RT_INLINE void conv_dwt_out_row(const RtConv *p, const float *const rows[7], const __m256 *wv, float *orow) {
-  const int OW = p->OW, s8 = p->sw * 8;
-  int ow, t;
-  /* 4 outputs at a time (a last short block overlaps the one before: the
-   * same sums again), then, for rows under 4, one by one */
-  for (ow = 0; ow + 4 <= OW + 3 && OW >= 4; ow += 4) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    if (ow + 4 > OW)
-      ow = OW - 4;
+  const int OW = p->OW, s8 = p->sw * 8, nb = OW >= 4 ? (OW + 3) / 4 : 0;
+  int ow = nb > 0 ? OW : 0, b, t;
+  /* blocks of 4 outputs at 4b (the last one at OW - 4, overlapping the one
+   * before: the same sums again), two blocks per pass over the taps: eight
+   * chains of FMAs, not four (each is a tap's latency per step); rows under
+   * 4 one output at a time */
+  for (b = 0; b < nb; b += 2) {
+    const int o0 = 4 * b + 4 > OW ? OW - 4 : 4 * b, o1 = b + 1 < nb ? (4 * b + 8 > OW ? OW - 4 : 4 * b + 4) : o0;
+    const int d1 = (o1 - o0) * s8;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     for (t = 0; t < p->kh; t++) {
-      const float *xr = rows[t] + ow * s8;
+      const float *xr = rows[t] + o0 * s8;
       int j;
       for (j = 0; j < p->kw; j++) {
         const __m256 w = wv[t * p->kw + j];
@@ -1032,10 +1034,18 @@ RT_INLINE void conv_dwt_out_row(const RtConv *p, const float *const rows[7], con
         a1 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + s8), w, a1);
         a2 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + 2 * s8), w, a2);
         a3 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + 3 * s8), w, a3);
+        a4 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + d1), w, a4);
+        a5 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + d1 + s8), w, a5);
+        a6 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + d1 + 2 * s8), w, a6);
+        a7 = _mm256_fmadd_ps(_mm256_loadu_ps(xq + d1 + 3 * s8), w, a7);
       }
     }
-    _mm256_storeu_ps(orow + ow * 8, a0), _mm256_storeu_ps(orow + ow * 8 + 8, a1);
-    _mm256_storeu_ps(orow + ow * 8 + 16, a2), _mm256_storeu_ps(orow + ow * 8 + 24, a3);
+    /* the second block first: when it is the first again (an odd count),
+     * the first's stores are the ones that stay (they are the same sums) */
+    _mm256_storeu_ps(orow + o1 * 8, a4), _mm256_storeu_ps(orow + o1 * 8 + 8, a5);
+    _mm256_storeu_ps(orow + o1 * 8 + 16, a6), _mm256_storeu_ps(orow + o1 * 8 + 24, a7);
+    _mm256_storeu_ps(orow + o0 * 8, a0), _mm256_storeu_ps(orow + o0 * 8 + 8, a1);
+    _mm256_storeu_ps(orow + o0 * 8 + 16, a2), _mm256_storeu_ps(orow + o0 * 8 + 24, a3);
   }
   for (; ow < OW; ow++) {
     __m256 a0 = _mm256_setzero_ps();
@@ -1048,42 +1058,51 @@ RT_INLINE void conv_dwt_out_row(const RtConv *p, const float *const rows[7], con
   }
 }
 
-/* Output row oh of nch (<= 8) planes from its 8-channel vectors orow (room
- * for OW rounded up to 8): act(sum + (bias + res)), back in the planes yc
- * (residual rc; plane floats apart). */
-RT_INLINE void conv_dwt_store_row(const RtConv *p, const float *orow, int oh, int nch, const float *bl,
-                                  const float *rc, float *yc, int64_t plane) {
-  const int OW = p->OW;
-  const int64_t orow0 = (int64_t)oh * OW;
-  int ow, l;
-  for (ow = 0; ow < OW; ow += 8) {
+/* npx consecutive output pixels of nch (<= 8) planes from their 8-channel
+ * vectors orow (pixel i at orow + 8i, room for npx rounded up to 8), the
+ * first at pixel px0 of each plane: act(sum + (bias + res)) into the planes
+ * yc (residual rc; plane floats apart).  Callers pass whole runs of rows
+ * (the plane's rows are consecutive): a 7-wide map stored row by row was a
+ * 7-lane store, as three, per row and channel. */
+RT_INLINE void conv_dwt_store_run(const RtConv *p, const float *orow, int64_t px0, int npx, int nch,
+                                  const float *bl, const float *rc, float *yc, int64_t plane) {
+  int i, l;
+  for (i = 0; i < npx; i += 8) {
     __m256 v[8];
     for (l = 0; l < 8; l++)
-      v[l] = _mm256_loadu_ps(orow + (ow + l) * 8);
+      v[l] = _mm256_loadu_ps(orow + (i + l) * 8);
     conv_tr8(v);
     for (l = 0; l < nch; l++) {
-      const int64_t o = l * plane + orow0 + ow;
-      rt_epi8(v[l], yc + o, rc ? rc + o : NULL, bl[l], OW - ow < 8 ? OW - ow : 8, p->act, p->alpha, p->beta);
+      const int64_t o = l * plane + px0 + i;
+      rt_epi8(v[l], yc + o, rc ? rc + o : NULL, bl[l], npx - i < 8 ? npx - i : 8, p->act, p->alpha, p->beta);
     }
   }
   if (!rt_act_vec(p->act))
     for (l = 0; l < nch; l++)
-      rt_act_array(p->act, p->alpha, p->beta, yc + l * plane + orow0, yc + l * plane + orow0, OW);
+      rt_act_array(p->act, p->alpha, p->beta, yc + l * plane + px0, yc + l * plane + px0, npx);
 }
 
+/* Output rows per conv_dwt_store_run: as many whole rows as orow holds. */
+RT_INLINE int conv_dwt_run_rows(const RtConv *p) { return CONV_DWT_OW / p->OW; }
+
 /* The taps of channels [0, nch) as 8-lane vectors (lanes past nch repeat
- * the last channel, never stored) and their biases. */
+ * the last channel, never stored) and their biases: 8 taps at a time by a
+ * transpose, the rest lane by lane. */
 RT_INLINE void conv_dwt_weights(const RtConv *p, const float *wk, const float *bias, int nch, __m256 *wv, float *bl) {
   const int taps = p->kh * p->kw;
+  const float *r[8];
   int l, t;
-  for (l = 0; l < 8; l++)
+  for (l = 0; l < 8; l++) {
     bl[l] = bias ? bias[l < nch ? l : nch - 1] : 0.0f;
-  for (t = 0; t < taps; t++) {
-    float w8[8];
-    for (l = 0; l < 8; l++)
-      w8[l] = wk[(l < nch ? l : nch - 1) * taps + t];
-    wv[t] = _mm256_loadu_ps(w8);
+    r[l] = wk + (l < nch ? l : nch - 1) * taps;
   }
+  for (t = 0; t + 8 <= taps; t += 8) {
+    for (l = 0; l < 8; l++)
+      wv[t + l] = _mm256_loadu_ps(r[l] + t);
+    conv_tr8(wv + t);
+  }
+  for (; t < taps; t++)
+    wv[t] = _mm256_setr_ps(r[0][t], r[1][t], r[2][t], r[3][t], r[4][t], r[5][t], r[6][t], r[7][t]);
 }
 
 /* Output rows [oh0, oh1) of channels [0, nch) (nch <= 8) of one sample:
@@ -1098,7 +1117,8 @@ RT_HELPER void conv_dwt_group(const RtConv *p0, const float *xc, int64_t xps, co
   float ring[CONV_DWT_RING * 8], orow[(CONV_DWT_OW + 8) * 8], bl[8];
   __m256 wv[49];
   const float *xs[8];
-  int l, t, q, r, oh, next, nslot, bslot;
+  const int nrun = conv_dwt_run_rows(p);
+  int l, t, q, r, oh, next, nslot, bslot, srow = oh0; /* orow holds output rows [srow, oh] */
   for (l = 0; l < 8; l++)
     xs[l] = xc + (l < nch ? l : nch - 1) * xps;
   conv_dwt_weights(p, wk, bias, nch, wv, bl);
@@ -1129,8 +1149,11 @@ RT_HELPER void conv_dwt_group(const RtConv *p0, const float *xc, int64_t xps, co
       for (r += p->dh; r >= rs;)
         r -= rs;
     }
-    conv_dwt_out_row(p, rows, wv, orow);
-    conv_dwt_store_row(p, orow, oh, nch, bl, rc, yc, plane);
+    conv_dwt_out_row(p, rows, wv, orow + (int64_t)(oh - srow) * p->OW * 8);
+    if (oh + 1 == oh1 || oh + 1 - srow == nrun) {
+      conv_dwt_store_run(p, orow, (int64_t)srow * p->OW, (oh + 1 - srow) * p->OW, nch, bl, rc, yc, plane);
+      srow = oh + 1;
+    }
   }
 }
 
@@ -2274,12 +2297,15 @@ RT_INLINE void pwdw8_rows(const RtConv *pe, const RtConv *pd, const float *xn, c
   for (ih = r0; ih < r1; ih++) { /* zero rows and padding columns */
     float *d0 = g0 + (ih - top) * rowv, *d1 = g1 ? g1 + (ih - top) * rowv : NULL;
     const int in = ih >= 0 && ih < pd->H;
-    for (q = 0; q < wp; q++)
-      if (!in || q < lo || q >= hi) {
-        _mm256_storeu_ps(d0 + q * 8, _mm256_setzero_ps());
-        if (d1)
-          _mm256_storeu_ps(d1 + q * 8, _mm256_setzero_ps());
-      }
+    for (q = 0; q < wp; q++) {
+      if (in && q == lo) /* the image columns [lo, hi): the tiles write them */
+        q = hi;
+      if (q >= wp)
+        break;
+      _mm256_storeu_ps(d0 + q * 8, _mm256_setzero_ps());
+      if (d1)
+        _mm256_storeu_ps(d1 + q * 8, _mm256_setzero_ps());
+    }
   }
   for (f = 0; f < nf; f += PWDW8_NP) {
     const int np = nf - f < PWDW8_NP ? (int)(nf - f) : PWDW8_NP;
@@ -2303,6 +2329,30 @@ RT_INLINE void pwdw8_rows(const RtConv *pe, const RtConv *pd, const float *xn, c
   }
 }
 
+/* The 1x1 weights of channels [k, k + nch) (nch <= 16) k-major for
+ * pwdw8_tile: wk[c * 16 + l] = we[k + l][c], lanes l >= nch repeating the
+ * last channel; 8 x 8 blocks by transposes (element by element, the copy
+ * was a third of pwdw8_channels' time in MobileNetV2: it runs per band and
+ * per 16 channels). */
+RT_INLINE void pwdw8_pack(const float *we, int C, int k, int nch, float *wk) {
+  const float *r[16];
+  int c, l, h;
+  for (l = 0; l < 16; l++)
+    r[l] = we + (int64_t)(k + (l < nch ? l : nch - 1)) * C;
+  for (c = 0; c + 8 <= C; c += 8)
+    for (h = 0; h < 16; h += 8) {
+      __m256 v[8];
+      for (l = 0; l < 8; l++)
+        v[l] = _mm256_loadu_ps(r[h + l] + c);
+      conv_tr8(v);
+      for (l = 0; l < 8; l++)
+        _mm256_storeu_ps(wk + (c + l) * 16 + h, v[l]);
+    }
+  for (; c < C; c++)
+    for (l = 0; l < 16; l++)
+      wk[c * 16 + l] = r[l][c];
+}
+
 /* Channels [k0, k1) (k0 a multiple of 8) of every sample, band by band
  * (buf: a pwdw_cap x conv_dwt_wp block of vectors per group of 8). */
 RT_HELPER void pwdw8_channels(const RtConv *pe, const RtConv *pd0, int n, const float *x, const float *we,
@@ -2311,6 +2361,7 @@ RT_HELPER void pwdw8_channels(const RtConv *pe, const RtConv *pd0, int n, const 
   const RtConv pdv = *pd0, *pd = &pdv;
   const int R = pwdw_rows(pd), wp = conv_dwt_wp(pd), cap = pwdw_cap(pd);
   const int64_t gs = (int64_t)cap * wp * 8, rowv = (int64_t)wp * 8, plane = (int64_t)pd->OH * pd->OW;
+  const int nrun = conv_dwt_run_rows(pd);
   float orow[(CONV_DWT_OW + 8) * 8], wk[PWDW8_KMAX * 16], junk[16];
   int ni, oh0, k;
   for (ni = 0; ni < n && k0 < k1; ni++) {
@@ -2333,10 +2384,17 @@ RT_HELPER void pwdw8_channels(const RtConv *pe, const RtConv *pd0, int n, const 
           /* the 16 channels' 1x1 weights k-major (lanes past nch: the last channel) */
           float bl[16];
           __m256 bv0, bv1;
-          int c, l;
-          for (c = 0; c < pe->C; c++)
-            for (l = 0; l < 16; l++)
-              wk[c * 16 + l] = we[(int64_t)(k + (l < nch ? l : nch - 1)) * pe->C + c];
+          int l;
+          pwdw8_pack(we, pe->C, k, nch, wk);
+#ifndef RT_PWDW8_NOPF
+          if (k + 16 < k1) { /* the next 16 channels' weights, on their way during these tiles */
+            const char *nx = (const char *)(we + (int64_t)(k + 16) * pe->C);
+            const int64_t nb = (int64_t)(k1 - k - 16 < 16 ? k1 - k - 16 : 16) * pe->C * 4;
+            int64_t o;
+            for (o = 0; o < nb; o += 64)
+              _mm_prefetch(nx + o, _MM_HINT_T1);
+          }
+#endif
           for (l = 0; l < 16; l++)
             bl[l] = be ? be[k + (l < nch ? l : nch - 1)] : 0.0f;
           bv0 = _mm256_loadu_ps(bl), bv1 = _mm256_loadu_ps(bl + 8);
@@ -2349,13 +2407,17 @@ RT_HELPER void pwdw8_channels(const RtConv *pe, const RtConv *pd0, int n, const 
           float bl[8];
           int oh, t;
           conv_dwt_weights(pd, wd + (int64_t)kg * pd->kh * pd->kw, bd ? bd + kg : NULL, ncg, wv, bl);
-          for (oh = oh0; oh < oh1; oh++) {
-            const float *rows[7];
-            for (t = 0; t < pd->kh; t++)
-              rows[t] = g + (oh * pd->sh - pd->pt + t - top) * rowv;
-            conv_dwt_out_row(pd, rows, wv, orow);
-            conv_dwt_store_row(pd, orow, oh, ncg, bl, rn ? rn + (int64_t)kg * plane : NULL,
-                               yn + (int64_t)kg * plane, plane);
+          for (oh = oh0; oh < oh1; oh += nrun) {
+            const int ne = oh1 - oh < nrun ? oh1 - oh : nrun;
+            int r;
+            for (r = 0; r < ne; r++) {
+              const float *rows[7];
+              for (t = 0; t < pd->kh; t++)
+                rows[t] = g + ((oh + r) * pd->sh - pd->pt + t - top) * rowv;
+              conv_dwt_out_row(pd, rows, wv, orow + (int64_t)r * pd->OW * 8);
+            }
+            conv_dwt_store_run(pd, orow, (int64_t)oh * pd->OW, ne * pd->OW, ncg, bl,
+                               rn ? rn + (int64_t)kg * plane : NULL, yn + (int64_t)kg * plane, plane);
           }
         }
       }
