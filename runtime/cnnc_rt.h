@@ -362,7 +362,8 @@ typedef struct RtConv {
   int act;
   float alpha, beta;
   int algo;        /* RT_ALGO_*; RT_ALGO_AUTO lets the kernel decide */
-  int tile;        /* WINOGRAD: output tile 2 or 4 (0 = 4); FFT: tile edge, a power of 2 (0 = auto) */
+  int tile;        /* WINOGRAD: output tile 2 or 4 (0 = 4); FFT: tile edge, a power of 2 (0 = auto);
+                    * GEMM1X1: 1 = pack the input into panels first (0 = by shape) */
 } RtConv;
 enum { RT_ALGO_AUTO, RT_ALGO_DIRECT, RT_ALGO_GEMM1X1, RT_ALGO_IM2COL, RT_ALGO_WINOGRAD, RT_ALGO_FFT };
 

@@ -385,6 +385,24 @@ static void conv_case(int ci, const ConvCase *cc, const RtConv *base, const char
                p.H, p.W, p.K, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.groups, bp ? " +b" : "", rp ? " +res" : "",
                act_names[p.act], algo_names[a], applies ? "" : " (fallback: direct)");
       check(name, y, ref, yn, applies ? algo_tol[a] : 1e-5);
+      if (a == T_GEMM1X1 && applies && p.groups == 1) {
+        /* the compiler's hint (tile 1): the input packed into panels first,
+         * the same sums as read in place (or as packed by shape) */
+        RtConv q1 = q;
+        float *y1 = xmalloc((size_t)yn * 4);
+        q1.tile = 1;
+        fill_nan(y1, yn);
+        conv_run(&q1, n, x, w, bp, rp, y1);
+        snprintf(name, sizeof name, "%s#%d n%d %dx%dx%d->%d 1x1 input packed (tile 1)", label, ci, n, p.C, p.H, p.W,
+                 p.K);
+        check(name, y1, ref, yn, algo_tol[a]);
+        nchecks++;
+        if (memcmp(y1, y, (size_t)yn * 4) != 0) {
+          printf("FAIL %s: not the same bits as tile 0\n", name);
+          nfail++;
+        }
+        free(y1);
+      }
     }
     /* in-place residual: y is the residual buffer */
     if (rp && (a != T_GEMM1X1 || (p.kh == 1 && p.kw == 1))) {
