@@ -325,11 +325,21 @@ enum {
   POOL_FLAT_HM = 2048     /* floats: a plane of horizontal maxima + margins (8 KiB) */
 };
 
+/* Vectors of horizontal maxima the vertical taps read: the input rows up to
+ * the last output row's last tap, which pass the output's rows when OH < H
+ * (padding below smaller than kh - 1 - pt), and at least the output's. */
+RT_INLINE int64_t pool_flat_hvec(const RtPool *p) {
+  const int64_t last = (int64_t)p->OH - p->pt + p->kh - 1, rows = last < p->H ? last : p->H;
+  const int64_t nin = (rows * p->W + 15) / 16, nvec = ((int64_t)p->OH * p->OW + 15) / 16;
+  return nin > nvec ? nin : nvec;
+}
+
 RT_INLINE int pool_flat_ok(const RtPool *p) {
   const int64_t nvec = ((int64_t)p->OH * p->OW + 15) / 16;
   const int hoff = (p->kh * p->W + 15) / 16 * 16;
   return p->sh == 1 && p->sw == 1 && p->dh == 1 && p->dw == 1 && p->OW == p->W && p->kh <= POOL_SEP_K &&
-         p->kw <= POOL_SEP_K && nvec * p->kh * p->kw <= POOL_FLAT_MASKS && 2 * hoff + nvec * 16 <= POOL_FLAT_HM;
+         p->kw <= POOL_SEP_K && nvec * p->kh * p->kw <= POOL_FLAT_MASKS &&
+         pool_flat_hvec(p) * p->kw <= POOL_FLAT_MASKS && 2 * hoff + pool_flat_hvec(p) * 16 <= POOL_FLAT_HM;
 }
 
 RT_INLINE int pool_flat_planes(const RtPool *p) { /* planes per task: ~32K outputs */
@@ -340,6 +350,7 @@ RT_INLINE int pool_flat_planes(const RtPool *p) { /* planes per task: ~32K outpu
 RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, const float *x, float *y) {
   const RtPool pv = *p0, *p = &pv;
   const int npix = p->OH * p->OW, nvec = (npix + 15) / 16, taps = p->kh * p->kw, per = pool_flat_planes(p);
+  const int nhv = (int)pool_flat_hvec(p), plane = p->H * p->W;
   const int64_t pl0 = t * per, pl1 = pl0 + per < nplanes ? pl0 + per : nplanes;
   const __m512 ninf = _mm512_set1_ps(-INFINITY);
   /* hm: a plane of horizontal maxima with kh rows of margin on both sides,
@@ -365,9 +376,16 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
       for (j = 0; j < p->kw; j++)
         mk[(v * p->kh + i) * p->kw + j] = (__mmask16)(rows[i] & cols[j]);
     }
-    for (j = 0; j < p->kw; j++)
-      cm[v * p->kw + j] = (__mmask16)cols[j];
   }
+  for (v = 0; v < nhv; v++) /* lane l valid for column tap j (OW == W: input and output columns agree) */
+    for (j = 0; j < p->kw; j++) {
+      unsigned cols = 0;
+      for (l = 0; l < 16; l++) {
+        const int ow = (int)(((int64_t)v * 16 + l) % p->W);
+        cols |= (unsigned)(ow - p->pl + j >= 0 && ow - p->pl + j < p->W) << l;
+      }
+      cm[v * p->kw + j] = (__mmask16)cols;
+    }
   for (q = pl0; q < pl1; q++) {
     const float *xp = x + q * p->H * p->W;
     float *yp = y + q * npix;
@@ -402,10 +420,11 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
     if (nan_free) {
       /* separable and NaN-free: horizontal maxima of every row, then the
        * vertical max of kh of them (max is exact: same result) */
-      for (v = 0; v < nvec; v++) {
+      for (v = 0; v < nhv; v++) {
+        const __mmask16 in = (__mmask16)(plane - v * 16 >= 16 ? 0xFFFF : (1u << (plane - v * 16)) - 1u);
         __m512 m = ninf;
         for (j = 0; j < p->kw; j++)
-          m = _mm512_max_ps(m, _mm512_mask_loadu_ps(ninf, cm[v * p->kw + j], xp + v * 16 + j - p->pl));
+          m = _mm512_max_ps(m, _mm512_mask_loadu_ps(ninf, (__mmask16)(cm[v * p->kw + j] & in), xp + v * 16 + j - p->pl));
         _mm512_storeu_ps(hm + hoff + v * 16, m);
       }
       for (v = 0; v < nvec; v++) {
