@@ -389,7 +389,7 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
   for (q = pl0; q < pl1; q++) {
     const float *xp = x + q * p->H * p->W;
     float *yp = y + q * npix;
-    const int nan_free = !pool_has_nan(xp, npix);
+    const int nan_free = !pool_has_nan(xp, plane); /* the whole input plane (OH > H reads less) */
     if (nan_free && p->kw == 3 && p->pl == 1) {
       /* NaN-free 3-wide windows centred on their column (GoogLeNet's 3x3/1
        * branch pools): the vertical max of kh rows of each vector, then the
@@ -421,7 +421,8 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
       /* separable and NaN-free: horizontal maxima of every row, then the
        * vertical max of kh of them (max is exact: same result) */
       for (v = 0; v < nhv; v++) {
-        const __mmask16 in = (__mmask16)(plane - v * 16 >= 16 ? 0xFFFF : (1u << (plane - v * 16)) - 1u);
+        const int left = plane - v * 16; /* input lanes of this vector (none past the plane when OH > H) */
+        const __mmask16 in = (__mmask16)(left >= 16 ? 0xFFFF : left <= 0 ? 0 : (1u << left) - 1u);
         __m512 m = ninf;
         for (j = 0; j < p->kw; j++)
           m = _mm512_max_ps(m, _mm512_mask_loadu_ps(ninf, (__mmask16)(cm[v * p->kw + j] & in), xp + v * 16 + j - p->pl));
