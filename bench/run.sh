@@ -8,7 +8,7 @@
 # Environment: CNNC_PEERS_BENCH (peer scripts, default /work/shared/bench),
 # CNNC_BENCH_MODELS (exported models, default /tmp/cnnc-peers/models),
 # CNNC_BENCH_WORK (build/output dir, default /tmp/cnnc-bench), CNNC (cnnc
-# binary, default build/cnnc), CNNC_PEAK_GFLOPS (per thread, default 220 with AVX-512, 110 without), CC, CNNC_EXTRA_CFLAGS (more
+# binary, default build/cnnc), CNNC_PEAK_GFLOPS (per thread; default: measured by bench/peak.c), CC, CNNC_EXTRA_CFLAGS (more
 # flags for the generated code, e.g. -DRT_PAR_MIN_WORK=...).
 # The models are exported and ONNX Runtime installed on first use; see
 # bench/bench.py for what is measured and how.
