@@ -431,18 +431,29 @@ RT_HELPER void gemm_micro(int kc, const float *a, int64_t lda, const float *b, i
   float acc[GEMM_MR][GEMM_NR];
   const float *ar[GEMM_MR];
   int i, j, k;
-  (void)pw, (void)nload; /* always GEMM_NR wide; unpacked rows must be readable that far */
+  (void)pw;
   for (i = 0; i < GEMM_MR; i++) {
     ar[i] = a + (i < mr ? i : mr - 1) * lda;
     for (j = 0; j < GEMM_NR; j++)
       acc[i][j] = 0.0f;
   }
-  for (k = 0; k < kc; k++) {
-    const float *bk = b + k * bs;
-    for (i = 0; i < GEMM_MR; i++) {
-      const float s = ar[i][k];
-      for (j = 0; j < GEMM_NR; j++)
-        acc[i][j] += s * bk[j];
+  if (nload >= GEMM_NR) {
+    for (k = 0; k < kc; k++) {
+      const float *bk = b + k * bs;
+      for (i = 0; i < GEMM_MR; i++) {
+        const float s = ar[i][k];
+        for (j = 0; j < GEMM_NR; j++)
+          acc[i][j] += s * bk[j];
+      }
+    }
+  } else { /* an in-place B readable only to nload columns (the same sums) */
+    for (k = 0; k < kc; k++) {
+      const float *bk = b + k * bs;
+      for (i = 0; i < GEMM_MR; i++) {
+        const float s = ar[i][k];
+        for (j = 0; j < nload; j++)
+          acc[i][j] += s * bk[j];
+      }
     }
   }
   gemm_epi_scalar(&acc[0][0], GEMM_NR, mr, nr, c, rsc, 1, bias, res, act, alpha, beta);
