@@ -377,7 +377,7 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
         mk[(v * p->kh + i) * p->kw + j] = (__mmask16)(rows[i] & cols[j]);
     }
   }
-  for (v = 0; v < nhv; v++) /* lane l valid for column tap j (OW == W: input and output columns agree) */
+  for (v = 0; v < nhv && (v + 1) * p->kw <= POOL_FLAT_MASKS; v++) /* lane l valid for column tap j (OW == W) */
     for (j = 0; j < p->kw; j++) {
       unsigned cols = 0;
       for (l = 0; l < 16; l++) {
@@ -420,7 +420,7 @@ RT_HELPER void pool_max_flat_task(const RtPool *p0, int64_t t, int64_t nplanes, 
     if (nan_free) {
       /* separable and NaN-free: horizontal maxima of every row, then the
        * vertical max of kh of them (max is exact: same result) */
-      for (v = 0; v < nhv; v++) {
+      for (v = 0; v < nhv && (v + 1) * p->kw <= POOL_FLAT_MASKS && hoff + (v + 1) * 16 <= POOL_FLAT_HM; v++) {
         const int left = plane - v * 16; /* input lanes of this vector (none past the plane when OH > H) */
         const __mmask16 in = (__mmask16)(left >= 16 ? 0xFFFF : left <= 0 ? 0 : (1u << left) - 1u);
         __m512 m = ninf;
