@@ -268,6 +268,8 @@ static const ConvCase cases[] = {
     {1, 9, 8, 8, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 9},      /* depthwise, 8x8 map */
     {1, 5, 1, 37, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5},     /* depthwise, one row */
     {1, 7, 5, 3, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 7},      /* depthwise, rows narrower than the strip */
+    {1, 20, 17, 21, 20, 5, 5, 3, 3, 2, 2, 4, 4, 4, 4, 20},  /* depthwise, 7 wide out (16-channel form), s3 d2 */
+    {1, 33, 7, 7, 33, 7, 7, 1, 1, 1, 1, 3, 2, 3, 4, 33},   /* depthwise 7x7 on 7x7, 16+16+1 channels, asym pads */
     {1, 40, 7, 7, 33, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},     /* 1x1 on 7x7: one tail column */
     {2, 24, 11, 9, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},    /* 1x1, N = 99: 3 tail columns */
     {1, 3, 40, 37, 20, 7, 7, 2, 2, 1, 1, 3, 3, 2, 3, 1},    /* shallow stem: implicit GEMM, 20 channels */
@@ -873,6 +875,10 @@ int main(void) {
   pw_dw_test(1, 3, 12, 9, 10, 5, 1, 2, RT_ACT_NONE, RT_ACT_LEAKY, 1, NULL);      /* the plain plane loop */
   pw_dw_test(1, 4, 21, 33, 12, 7, 2, 3, RT_ACT_RELU, RT_ACT_SIGMOID, 0, NULL);
   pw_dw_test(1, 6, 3, 70, 17, 3, 1, 1, RT_ACT_RELU, RT_ACT_RELU, 0, NULL);        /* 3 rows, 1 band */
+  /* maps whose output rows are <= 8 wide: the 16-channel depthwise form */
+  pw_dw_test(2, 5, 7, 7, 40, 3, 1, 1, RT_ACT_CLIP, RT_ACT_CLIP, 1, NULL);
+  pw_dw_test(1, 8, 14, 14, 36, 3, 2, 1, RT_ACT_RELU, RT_ACT_NONE, 0, NULL);
+  pw_dw_test(1, 6, 7, 7, 17, 5, 1, 2, RT_ACT_RELU, RT_ACT_HARDSWISH, 1, NULL);
   pool_sweep();
 #ifdef _OPENMP
   thread_tests();
