@@ -48,7 +48,7 @@ MODELS = os.environ.get("CNNC_BENCH_MODELS", os.path.join(PEERS, "models"))
 WORK = os.environ.get("CNNC_BENCH_WORK", "/tmp/cnnc-bench")
 def default_peak():
     """This core's FP32 peak, GFLOP/s: bench/peak.c (12 FMA chains of the
-    widest vectors, -march=native, best of 15 runs) measured once per run
+    widest vectors, -march=native, best of 50 runs) measured once per run
     (override: CNNC_PEAK_GFLOPS).  The issue quotes ~220 for the AVX-512
     hosts; measured there it was ~288, so % of peak uses the measurement."""
     exe = os.path.join(WORK, "peak")

@@ -697,9 +697,9 @@ RT_HELPER void conv_dw_task(const RtConv *p0, int64_t t, const float *x, const f
  * computed into a row of 16-channel vectors, and runs of output rows are
  * transposed back into the planes with the epilogue.  An output sums its
  * taps in (i, j) order from zero (taps on padding add 0), then + (bias +
- * res), then the act.  Stack buffers: the ring is limited to CONV_DWT16_RING
- * vectors (32 KiB), an output run to CONV_DWT16_OW pixels. */
-enum { CONV_DWT16_RING = 512, CONV_DWT16_OW = 256 };
+ * res), then the act.  Stack buffers (~30 KiB in all): the ring is limited to
+ * CONV_DWT16_RING vectors (16 KiB), an output run to CONV_DWT16_OW pixels. */
+enum { CONV_DWT16_RING = 256, CONV_DWT16_OW = 128 };
 
 RT_INLINE int conv_dwt16_ring(const RtConv *p) { return (p->kh - 1) * p->dh + 1; }
 
@@ -2395,7 +2395,7 @@ RT_HELPER void pwdw_plane(const RtConv *p, const float *xc, const float *rc, flo
     }
 }
 
-enum { PWDW_TAIL = 4096 /* floats of tail columns (16 KiB of stack) */ };
+enum { PWDW_TAIL = 2048 /* floats of tail columns (8 KiB of stack) */ };
 
 /* Channels [k0, k1) of every sample, band by band (buf: E planes of
  * pwdw_cap(pd) rows). */
