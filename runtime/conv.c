@@ -273,9 +273,13 @@ RT_HELPER void conv_direct(const RtConv *p, int n, const float *x, const float *
 }
 
 /* The padded width of a depthwise conv's input rows that its output row
- * reads: the AVX2 8-channel rows (conv_dwt_group, pwdw8_channels), and the
+ * reads: the AVX2 8-channel and AVX-512 16-channel rows (conv_dwt_group,
+ * pwdw8_channels, conv_dwt16_group), and the
  * scratch rt_pw_dw_scratch sizes for them in every build. */
 RT_INLINE int conv_dwt_wp(const RtConv *p) { return (p->OW - 1) * p->sw + (p->kw - 1) * p->dw + 1; }
+
+/* Input rows an output row's window spans: the ring of rows both forms keep. */
+RT_INLINE int conv_dwt_ring(const RtConv *p) { return (p->kh - 1) * p->dh + 1; }
 
 /* ------------------------------------------------- depthwise (AVX-512) */
 
@@ -701,11 +705,9 @@ RT_HELPER void conv_dw_task(const RtConv *p0, int64_t t, const float *x, const f
  * CONV_DWT16_RING vectors (16 KiB), an output run to CONV_DWT16_OW pixels. */
 enum { CONV_DWT16_RING = 256, CONV_DWT16_OW = 128 };
 
-RT_INLINE int conv_dwt16_ring(const RtConv *p) { return (p->kh - 1) * p->dh + 1; }
-
 RT_INLINE int conv_dwt16_ok(const RtConv *p) {
   return p->C == p->groups && p->K == p->C && p->kh <= 7 && p->kw <= 7 && p->OW <= CONV_DWT16_OW &&
-         (int64_t)conv_dwt16_ring(p) * conv_dwt_wp(p) <= CONV_DWT16_RING && p->pl < conv_dwt_wp(p);
+         (int64_t)conv_dwt_ring(p) * conv_dwt_wp(p) <= CONV_DWT16_RING && p->pl < conv_dwt_wp(p);
 }
 
 /* Where the 16-channel form is used instead of the strip kernels: output
@@ -872,7 +874,7 @@ RT_INLINE void conv_dwt16_weights(const RtConv *p, const float *wk, const float 
 RT_HELPER void conv_dwt16_group(const RtConv *p0, const float *xc, int64_t xps, const float *rc, float *yc,
                                 int64_t plane, const float *wk, const float *bias, int nch, int oh0, int oh1) {
   const RtConv pv = *p0, *p = &pv;
-  const int rs = conv_dwt16_ring(p), wp = conv_dwt_wp(p);
+  const int rs = conv_dwt_ring(p), wp = conv_dwt_wp(p);
   __m512 ringv[CONV_DWT16_RING], orowv[CONV_DWT16_OW + 16], wv[64]; /* vectors: 64-byte aligned */
   float *const ring = (float *)ringv, *const orow = (float *)orowv, bl[16];
   const float *xs[16];
@@ -1193,8 +1195,6 @@ RT_HELPER void conv_dw8_plane(const RtConv *p0, const float *xc, const float *rc
  * channels does not change.  Stack buffers, so the ring is limited to
  * CONV_DWT_RING vectors and an output row to CONV_DWT_OW columns. */
 enum { CONV_DWT_RING = 1024, CONV_DWT_OW = 256 };
-
-RT_INLINE int conv_dwt_ring(const RtConv *p) { return (p->kh - 1) * p->dh + 1; }
 
 RT_INLINE int conv_dwt_ok(const RtConv *p) {
   return p->C == p->groups && p->K == p->C && p->kh <= 7 && p->kw <= 7 && p->OW <= CONV_DWT_OW &&
