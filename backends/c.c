@@ -222,8 +222,28 @@ static void emit_pool_desc(CGen *cg, Node *n) {
         n->pad[3], n->count_include_pad, fl(n->alpha));
 }
 
+/* A max pool with its conv inside (pass_algo.c): descriptors pc (the
+ * conv, its act) and p (the pool over the conv's output). */
+static void emit_conv_pool(CGen *cg, Node *n) {
+  const Node *e = n->pre;
+  const Tensor *t = e->out;
+  RtConv pc = conv_desc(e);
+  emit_desc(cg, "pc", &pc, e);
+  emitf(cg->E, "static const RtPool p = {.C = %lld, .H = %lld, .W = %lld, .OH = %lld, .OW = %lld, .kh = %d, "
+               ".kw = %d, .sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .pb = %d, .pr = %d};",
+        (long long)t->shape.d[1], (long long)t->shape.d[2], (long long)t->shape.d[3], (long long)n->out->shape.d[2],
+        (long long)n->out->shape.d[3], n->kernel[0], n->kernel[1], n->stride[0], n->stride[1], n->dilation[0],
+        n->dilation[1], n->pad[0], n->pad[1], n->pad[2], n->pad[3]);
+  emitf(cg->E, "rt_conv_maxpool2d(&pc, &p, batch, %s, %s, %s, %s, A + %lld);", ref(cg, n->in[0]), ref(cg, e->weight),
+        opt_ref(cg, e->bias), ref(cg, n->out), (long long)n->scratch_offset);
+}
+
 static void emit_pool(CGen *cg, Node *n) {
   Tensor *x = n->in[0], *y = n->out;
+  if (n->pre) {
+    emit_conv_pool(cg, n);
+    return;
+  }
   emit_pool_desc(cg, n);
   const char *fn = (n->op == OP_MAXPOOL1D || n->op == OP_MAXPOOL2D)   ? "rt_maxpool2d"
                    : (n->op == OP_AVGPOOL1D || n->op == OP_AVGPOOL2D) ? "rt_avgpool2d"

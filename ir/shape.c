@@ -596,7 +596,7 @@ int64_t node_flops(const Node *n) {
   case OP_LINEAR:
     return 2 * xs->d[0] * xs->d[1] * ys->d[1];
   case OP_MAXPOOL1D: case OP_MAXPOOL2D: case OP_AVGPOOL1D: case OP_AVGPOOL2D: case OP_LPPOOL2D:
-    return numel * n->kernel[0] * n->kernel[1];
+    return numel * n->kernel[0] * n->kernel[1] + (n->pre ? node_flops(n->pre) : 0); /* a fused conv counts too */
   case OP_ADAPTIVE_AVGPOOL2D: case OP_GLOBAL_AVGPOOL: case OP_MEAN: case OP_MAXOUT:
     return shape_numel(xs);
   case OP_BATCHNORM1D: case OP_BATCHNORM2D:

@@ -441,6 +441,17 @@ typedef struct RtPool {
 RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y);
 RT_FN void rt_avgpool2d(const RtPool *p, int n, const float *x, float *y);
 RT_FN void rt_lppool2d(const RtPool *p, int n, const float *x, float *y);
+/* Output rows [oh0, oh1) of one plane of max pooling: xp the plane (H x W),
+ * yp its output (OH x OW), rows serially (pool.c). */
+RT_FN void rt_maxpool2d_rows(const RtPool *p, const float *xp, float *yp, int oh0, int oh1);
+/* y = maxpool pp (conv pc (x) + b, act), the conv's output never stored whole:
+ * computed band by band of the pool's rows (conv.c).  Applies to the shapes
+ * rt_conv_maxpool2d_applies accepts, with a scratch of
+ * rt_conv_maxpool2d_scratch bytes; no residual. */
+RT_FN int rt_conv_maxpool2d_applies(const RtConv *pc, const RtPool *pp);
+RT_FN size_t rt_conv_maxpool2d_scratch(const RtConv *pc, const RtPool *pp);
+RT_FN void rt_conv_maxpool2d(const RtConv *pc, const RtPool *pp, int n, const float *x, const float *w,
+                             const float *b, float *y, void *scratch);
 /* PyTorch bin edges: start = floor(i*H/OH), end = ceil((i+1)*H/OH). */
 RT_FN void rt_adaptive_avgpool2d(int n, int C, int H, int W, int OH, int OW, const float *x, float *y);
 RT_FN void rt_global_avgpool(int n, int C, int HW, const float *x, float *y);

@@ -2050,10 +2050,11 @@ RT_INLINE void conv_implicit_kernel(int kdim, const float *xb, const int *koff, 
 }
 #undef CONV_R8
 
-/* One task of conv_implicit: output row oh, channel blocks [kb0, kb1). */
+/* One task of conv_implicit: output row oh, channel blocks [kb0, kb1);
+ * y and res point at the row's channel 0, the channels cs apart. */
 RT_HELPER void conv_implicit_row(const RtConv *p, int oh, int kb0, int kb1, const float *xph, const float *wt,
-                                 const int *koff, const float *b, const float *res, float *y, int wph) {
-  const int kdim = p->C * p->kh * p->kw, npix = p->OH * p->OW, nvec = (p->OW + 15) / 16;
+                                 const int *koff, const float *b, const float *res, float *y, int64_t cs, int wph) {
+  const int kdim = p->C * p->kh * p->kw, nvec = (p->OW + 15) / 16;
   const int sact = rt_act_vec(p->act) ? p->act : RT_ACT_NONE;
   const float *xr = xph + (int64_t)oh * p->sh * p->sw * wph;
   int kb;
@@ -2066,19 +2067,19 @@ RT_HELPER void conv_implicit_row(const RtConv *p, int oh, int kb0, int kb1, cons
     while (v0 < nvec) {
       const int left = nvec - v0, nv = left == 4 || left == 2 ? 2 : left >= 3 ? 3 : 1;
       const int ow0 = v0 * 16, nr = p->OW - ow0 < 16 * nv ? p->OW - ow0 : 16 * nv;
-      const int64_t o = (int64_t)k0 * npix + (int64_t)oh * p->OW + ow0;
+      const int64_t o = (int64_t)k0 * cs + ow0;
       float *yo = y + o;
       const float *ro = res ? res + o : NULL;
       if (nv == 3)
-        conv_implicit_kernel(kdim, xr + ow0, koff, wb, 3, mr, nr, yo, npix, bb, ro, sact, p->alpha, p->beta);
+        conv_implicit_kernel(kdim, xr + ow0, koff, wb, 3, mr, nr, yo, cs, bb, ro, sact, p->alpha, p->beta);
       else if (nv == 2)
-        conv_implicit_kernel(kdim, xr + ow0, koff, wb, 2, mr, nr, yo, npix, bb, ro, sact, p->alpha, p->beta);
+        conv_implicit_kernel(kdim, xr + ow0, koff, wb, 2, mr, nr, yo, cs, bb, ro, sact, p->alpha, p->beta);
       else
-        conv_implicit_kernel(kdim, xr + ow0, koff, wb, 1, mr, nr, yo, npix, bb, ro, sact, p->alpha, p->beta);
+        conv_implicit_kernel(kdim, xr + ow0, koff, wb, 1, mr, nr, yo, cs, bb, ro, sact, p->alpha, p->beta);
       if (sact != p->act) {
         int i;
         for (i = 0; i < mr; i++)
-          rt_act_array(p->act, p->alpha, p->beta, yo + (int64_t)i * npix, yo + (int64_t)i * npix, nr);
+          rt_act_array(p->act, p->alpha, p->beta, yo + (int64_t)i * cs, yo + (int64_t)i * cs, nr);
       }
       v0 += nv;
     }
@@ -2144,10 +2145,10 @@ CONV_IM_KDEF(2)
 CONV_IM_KDEF(3)
 #undef CONV_IM_KDEF
 
-/* One task of conv_implicit: output row oh, channel blocks [kb0, kb1). */
+/* One task of conv_implicit: as the AVX-512 form. */
 RT_HELPER void conv_implicit_row(const RtConv *p, int oh, int kb0, int kb1, const float *xph, const float *wt,
-                                 const int *koff, const float *b, const float *res, float *y, int wph) {
-  const int kdim = p->C * p->kh * p->kw, npix = p->OH * p->OW, nvec = (p->OW + 7) / 8;
+                                 const int *koff, const float *b, const float *res, float *y, int64_t cs, int wph) {
+  const int kdim = p->C * p->kh * p->kw, nvec = (p->OW + 7) / 8;
   const int sact = rt_act_vec(p->act) ? p->act : RT_ACT_NONE;
   const float *xr = xph + (int64_t)oh * p->sh * p->sw * wph;
   int kb, h;
@@ -2160,25 +2161,88 @@ RT_HELPER void conv_implicit_row(const RtConv *p, int oh, int kb0, int kb1, cons
       while (v0 < nvec) { /* the row's vectors in tiles of 3, and 2 + 2 rather than 3 + 1 */
         const int left = nvec - v0, nv = left == 4 || left == 2 ? 2 : left >= 3 ? 3 : 1;
         const int ow0 = v0 * 8, nr = p->OW - ow0 < 8 * nv ? p->OW - ow0 : 8 * nv;
-        const int64_t o = (int64_t)k0 * npix + (int64_t)oh * p->OW + ow0;
+        const int64_t o = (int64_t)k0 * cs + ow0;
         float *yo = y + o;
         const float *ro = res ? res + o : NULL;
         if (nv == 3)
-          conv_implicit_k8_3(kdim, xr + ow0, koff, wb, mr, nr, yo, npix, bb, ro, sact, p->alpha, p->beta);
+          conv_implicit_k8_3(kdim, xr + ow0, koff, wb, mr, nr, yo, cs, bb, ro, sact, p->alpha, p->beta);
         else if (nv == 2)
-          conv_implicit_k8_2(kdim, xr + ow0, koff, wb, mr, nr, yo, npix, bb, ro, sact, p->alpha, p->beta);
+          conv_implicit_k8_2(kdim, xr + ow0, koff, wb, mr, nr, yo, cs, bb, ro, sact, p->alpha, p->beta);
         else
-          conv_implicit_k8_1(kdim, xr + ow0, koff, wb, mr, nr, yo, npix, bb, ro, sact, p->alpha, p->beta);
+          conv_implicit_k8_1(kdim, xr + ow0, koff, wb, mr, nr, yo, cs, bb, ro, sact, p->alpha, p->beta);
         if (sact != p->act) {
           int i;
           for (i = 0; i < mr; i++)
-            rt_act_array(p->act, p->alpha, p->beta, yo + (int64_t)i * npix, yo + (int64_t)i * npix, nr);
+            rt_act_array(p->act, p->alpha, p->beta, yo + (int64_t)i * cs, yo + (int64_t)i * cs, nr);
         }
         v0 += nv;
       }
     }
 }
+#else
+/* Portable builds: the same tiles in plain C, 8 channels x 16 columns (the
+ * fused conv + max pool runs them; rt_conv2d_gemm keeps im2col there). */
+RT_HELPER void conv_implicit_row(const RtConv *p, int oh, int kb0, int kb1, const float *xph, const float *wt,
+                                 const int *koff, const float *b, const float *res, float *y, int64_t cs, int wph) {
+  const int kdim = p->C * p->kh * p->kw;
+  const float *xr = xph + (int64_t)oh * p->sh * p->sw * wph;
+  int kb, ow0;
+  for (kb = kb0; kb < kb1; kb++) {
+    const int k0 = kb * CONV_IMR, mr = p->K - k0 < CONV_IMR ? p->K - k0 : CONV_IMR;
+    const float *wb = wt + (int64_t)kb * kdim * CONV_IMR;
+    for (ow0 = 0; ow0 < p->OW; ow0 += 16) {
+      const int nr = p->OW - ow0 < 16 ? p->OW - ow0 : 16;
+      float acc[CONV_IMR][16];
+      int k, i, l;
+      for (i = 0; i < CONV_IMR; i++)
+        for (l = 0; l < 16; l++)
+          acc[i][l] = 0.0f;
+      for (k = 0; k < kdim; k++) { /* the phase rows hold whole 16-column vectors */
+        const float *xk = xr + ow0 + koff[k], *wk = wb + (int64_t)k * CONV_IMR;
+        for (i = 0; i < CONV_IMR; i++)
+          for (l = 0; l < 16; l++)
+            acc[i][l] += wk[i] * xk[l];
+      }
+      for (i = 0; i < mr; i++) {
+        float *yi = y + (int64_t)(k0 + i) * cs + ow0;
+        const float *ri = res ? res + (int64_t)(k0 + i) * cs + ow0 : NULL;
+        const float bv = b ? b[k0 + i] : 0.0f;
+        for (l = 0; l < nr; l++)
+          yi[l] = rt_act1(p->act, p->alpha, p->beta, acc[i][l] + (bv + (ri ? ri[l] : 0.0f)));
+      }
+    }
+  }
+}
 #endif
+
+/* The implicit GEMM's operands, in scratch (conv_implicit_scratch): the
+ * phase-split copy of one sample x (rows in parallel when par), the weights
+ * in blocks of 8 channels (block kb holds, per tap k, channels 8kb .. 8kb+7,
+ * zero past K) and where tap (c, i, j) of output (0, 0) is. */
+RT_HELPER void conv_implicit_prep(const RtConv *p, const float *x, const float *w, void *scratch, int par,
+                                  float **xphp, float **wtp, int **koffp, int *wphp) {
+  const int kdim = p->C * p->kh * p->kw, nkb = (p->K + CONV_IMR - 1) / CONV_IMR;
+  int hp, wph, kb, k, i, c, j;
+  float *xph, *wt;
+  int *koff;
+  conv_implicit_dims(p, &hp, &wph);
+  xph = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+  wt = xph + ((int64_t)p->C * hp * p->sw * wph + 15) / 16 * 16;
+  koff = (int *)(wt + ((int64_t)kdim * nkb * CONV_IMR + 15) / 16 * 16);
+  conv_phase_fill(p, x, p->C, hp, wph, xph, par);
+  for (kb = 0; kb < nkb; kb++)
+    for (k = 0; k < kdim; k++)
+      for (i = 0; i < CONV_IMR; i++) {
+        const int ch = kb * CONV_IMR + i;
+        wt[((int64_t)kb * kdim + k) * CONV_IMR + i] = ch < p->K ? w[(int64_t)ch * kdim + k] : 0.0f;
+      }
+  k = 0;
+  for (c = 0; c < p->C; c++)
+    for (i = 0; i < p->kh; i++)
+      for (j = 0; j < p->kw; j++)
+        koff[k++] = (int)conv_phase_koff(p, hp, wph, c, i, j);
+  *xphp = xph, *wtp = wt, *koffp = koff, *wphp = wph;
+}
 
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 /* Tasks run channel group by channel group, each down all output rows: a
@@ -2195,40 +2259,113 @@ RT_HELPER void conv_implicit(const RtConv *p, const float *x, const float *w, co
   const int kdim = p->C * p->kh * p->kw, nkb = (p->K + CONV_IMR - 1) / CONV_IMR;
   const int nkg = (nkb + CONV_IMKB - 1) / CONV_IMKB;
   const int par = (int64_t)p->OH * p->OW * p->K * kdim >= RT_PAR_MIN_WORK_CH;
-  int hp, wph;
+  int wph;
   float *xph, *wt;
   int *koff;
   int64_t t;
   (void)par; /* read only by the OpenMP pragmas */
   if (!scratch) /* never (rt_conv2d checks), but gcc's clones with a NULL scratch must see it */
     return;
-  conv_implicit_dims(p, &hp, &wph);
-  xph = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-  wt = xph + ((int64_t)p->C * hp * p->sw * wph + 15) / 16 * 16;
-  koff = (int *)(wt + ((int64_t)kdim * nkb * CONV_IMR + 15) / 16 * 16);
-  conv_phase_fill(p, x, p->C, hp, wph, xph, par);
-  { /* weights: block kb holds, per tap k, channels 8kb .. 8kb+7 (zero past
-     * K); koff: where tap (c, i, j) of output (0, 0) is */
-    int kb, k, i, c, j;
-    for (kb = 0; kb < nkb; kb++)
-      for (k = 0; k < kdim; k++)
-        for (i = 0; i < CONV_IMR; i++) {
-          const int ch = kb * CONV_IMR + i;
-          wt[((int64_t)kb * kdim + k) * CONV_IMR + i] = ch < p->K ? w[(int64_t)ch * kdim + k] : 0.0f;
-        }
-    k = 0;
-    for (c = 0; c < p->C; c++)
-      for (i = 0; i < p->kh; i++)
-        for (j = 0; j < p->kw; j++)
-          koff[k++] = (int)conv_phase_koff(p, hp, wph, c, i, j);
-  }
+  conv_implicit_prep(p, x, w, scratch, par, &xph, &wt, &koff, &wph);
   RT_PAR_FOR(par, static, t, (int64_t)p->OH * nkg,
     const int oh = (int)(t % p->OH), kg = (int)(t / p->OH);
     const int kb1 = (kg + 1) * CONV_IMKB < nkb ? (kg + 1) * CONV_IMKB : nkb;
-    conv_implicit_row(p, oh, kg * CONV_IMKB, kb1, xph, wt, koff, b, res, y, wph);
+    conv_implicit_row(p, oh, kg * CONV_IMKB, kb1, xph, wt, koff, b, res ? res + (int64_t)oh * p->OW : NULL,
+                      y + (int64_t)oh * p->OW, (int64_t)p->OH * p->OW, wph);
   );
 }
 #endif
+
+/* ------------------------------------------ conv + max pool, fused */
+
+/* A conv pc whose output only a max pool pp reads (the RGB stems of
+ * ResNet, GoogLeNet, SqueezeNet: conv + ReLU, then a 3x3/2 max pool) is
+ * computed inside the pool, band by band of the pool's output rows: each
+ * band's conv rows (the implicit GEMM's row tiles) go to a buffer of about
+ * RT_CPOOL_BYTES that stays in L2 and are pooled from there, instead of the
+ * whole conv output (3.2 MB for ResNet-18's) going out to memory and back.
+ * The rows two bands share (kh - sh) are carried over, not recomputed.  In
+ * parallel each thread takes a run of channels (multiples of 8) through
+ * every band.  Each element is the conv's and the pool's own result for any
+ * thread count or band size: the conv rows are conv_implicit_row's sums, the
+ * maxima exact. */
+#ifndef RT_CPOOL_BYTES
+#define RT_CPOOL_BYTES (512 * 1024)
+#endif
+
+/* Pool output rows per band, and the conv rows a band's buffer holds. */
+RT_INLINE int cpool_rows(const RtConv *pc, const RtPool *pp) {
+  const int64_t fit = RT_CPOOL_BYTES / ((int64_t)pc->K * pc->OW * 4), span = (int64_t)(pp->kh - 1) * pp->dh + 1;
+  int64_t r = fit < span ? 1 : (fit - span) / pp->sh + 1;
+  return (int)(r < pp->OH ? r : pp->OH);
+}
+RT_INLINE int cpool_cap(const RtConv *pc, const RtPool *pp) {
+  return (cpool_rows(pc, pp) - 1) * pp->sh + (pp->kh - 1) * pp->dh + 1;
+}
+
+/* Whether the pool pp can take conv pc in (shapes the implicit GEMM takes;
+ * a function of the descriptors alone, the same for every build). */
+RT_FN int rt_conv_maxpool2d_applies(const RtConv *pc, const RtPool *pp) {
+  return conv_implicit_ok(pc) && pp->C == pc->K && pp->H == pc->OH && pp->W == pc->OW && pp->OH > 0 &&
+         pp->OW > 0 && pp->sh >= 1 && pp->dh >= 1 && pp->pt >= 0 && pp->pt < (pp->kh - 1) * pp->dh + 1;
+}
+
+RT_FN size_t rt_conv_maxpool2d_scratch(const RtConv *pc, const RtPool *pp) {
+  return ((size_t)pc->K * (size_t)cpool_cap(pc, pp) * (size_t)pc->OW + 16) * sizeof(float) +
+         conv_implicit_scratch(pc);
+}
+
+/* Channels [k0, k1) (k0 a multiple of 8) of one sample, band by band (buf:
+ * K planes of cpool_cap rows). */
+RT_HELPER void cpool_channels(const RtConv *pc, const RtPool *pp, const float *xph, const float *wt, const int *koff,
+                              int wph, const float *b, float *y, float *buf, int k0, int k1) {
+  const int R = cpool_rows(pc, pp), OW = pc->OW, span = (pp->kh - 1) * pp->dh + 1;
+  const int64_t ps = (int64_t)cpool_cap(pc, pp) * OW, plane = (int64_t)pp->OH * pp->OW;
+  const int kb0 = k0 / CONV_IMR, kb1 = (k1 + CONV_IMR - 1) / CONV_IMR;
+  int have0 = 0, have1 = 0; /* conv rows [have0, have1) are in the buffer */
+  int o0, k, r;
+  for (o0 = 0; o0 < pp->OH; o0 += R) {
+    const int o1 = pp->OH - o0 < R ? pp->OH : o0 + R;
+    const int top = o0 * pp->sh - pp->pt, bot = (o1 - 1) * pp->sh - pp->pt + span;
+    const int a = top > 0 ? top : 0, e = bot < pc->OH ? bot : pc->OH;
+    int keep = 0;
+    RtPool pb = *pp;
+    if (have0 <= a && a < have1) { /* rows [a, have1) carry over to the top */
+      keep = have1 - a;
+      if (a > have0)
+        for (k = k0; k < k1; k++)
+          memmove(buf + k * ps, buf + k * ps + (int64_t)(a - have0) * OW, sizeof(float) * (size_t)keep * OW);
+    }
+    for (r = a + keep; r < e; r++)
+      conv_implicit_row(pc, r, kb0, kb1, xph, wt, koff, b, NULL, buf + (int64_t)(r - a) * OW, ps, wph);
+    have0 = a, have1 = e;
+    /* the band as an image of its buffer rows: row ih is buffer row ih - a */
+    pb.H = e - a, pb.OH = o1 - o0, pb.pt = a - top;
+    for (k = k0; k < k1; k++)
+      rt_maxpool2d_rows(&pb, buf + k * ps, y + k * plane + (int64_t)o0 * pp->OW, 0, o1 - o0);
+  }
+}
+
+RT_FN void rt_conv_maxpool2d(const RtConv *pc, const RtPool *pp, int n, const float *x, const float *w,
+                             const float *b, float *y, void *scratch) {
+  const int kdim = pc->C * pc->kh * pc->kw;
+  const int par = (int64_t)pc->OH * pc->OW * pc->K * kdim >= RT_PAR_MIN_WORK_CH;
+  float *buf = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+  void *cs = buf + ((int64_t)pc->K * cpool_cap(pc, pp) * pc->OW + 15) / 16 * 16;
+  int ni;
+  (void)par; /* read only by the OpenMP pragmas */
+  if (!scratch)
+    return;
+  for (ni = 0; ni < n; ni++) {
+    float *xph, *wt;
+    int *koff, wph;
+    float *yn = y + (int64_t)ni * pp->C * pp->OH * pp->OW;
+    conv_implicit_prep(pc, x + (int64_t)ni * pc->C * pc->H * pc->W, w, cs, par, &xph, &wt, &koff, &wph);
+    RT_PAR_RANGE(par, (pc->K + CONV_IMR - 1) / CONV_IMR, lo, hi,
+                 cpool_channels(pc, pp, xph, wt, koff, wph, b, yn, buf, (int)lo * CONV_IMR,
+                                (int)(hi * CONV_IMR < pc->K ? hi * CONV_IMR : pc->K)););
+  }
+}
 
 /* The algorithm rt_conv2d runs for p (resolving AUTO and impossible
  * choices); a function of p alone, so rt_conv2d_scratch agrees with it. */

@@ -178,7 +178,7 @@ RT_INLINE int pool_sep_ok(const RtPool *p) {
  * horizontal-first with a row ring; both give exact maxima. */
 enum { POOL_VF_P = 2 * POOL_SEP_W + 64 /* padded row, floats */ };
 
-RT_HELPER void pool_max_vfirst(const RtPool *p, const float *xp, float *yp, int oh0, int oh1) {
+RT_HELPER int pool_max_vfirst(const RtPool *p, const float *xp, float *yp, int oh0, int oh1) {
   const __m512 ninf = _mm512_set1_ps(-INFINITY);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -190,6 +190,7 @@ RT_HELPER void pool_max_vfirst(const RtPool *p, const float *xp, float *yp, int 
   const int np = p->sw == 1 ? (16 * nv + p->kw + 31) / 32 * 32 : 32 * (nv + 1);
   const int pl = p->pl, wv = p->W < np - pl ? p->W : np - pl;
   float P[POOL_VF_P];
+  __mmask16 nan = 0;
   int oh, q, v, i, j;
   for (q = 0; q < np; q += 16) /* padding columns stay -inf */
     _mm512_storeu_ps(P + q, ninf);
@@ -203,8 +204,11 @@ RT_HELPER void pool_max_vfirst(const RtPool *p, const float *xp, float *yp, int 
        * they line up with the loads below and forward to them */
       const __mmask16 m = (__mmask16)(wv - q >= 16 ? 0xFFFF : (1u << (wv - q)) - 1u);
       __m512 a = ninf;
-      for (i = ilo; i < ihi; i++)
-        a = _mm512_max_ps(a, _mm512_mask_loadu_ps(ninf, m, xp + (int64_t)(h0 + i) * p->W + q));
+      for (i = ilo; i < ihi; i++) {
+        const __m512 u = _mm512_mask_loadu_ps(ninf, m, xp + (int64_t)(h0 + i) * p->W + q);
+        nan = (__mmask16)(nan | _mm512_cmp_ps_mask(u, u, _CMP_UNORD_Q));
+        a = _mm512_max_ps(a, u);
+      }
       _mm512_storeu_ps(P + pl + q, a);
     }
     if (p->sw == 1) {
@@ -242,10 +246,16 @@ RT_HELPER void pool_max_vfirst(const RtPool *p, const float *xp, float *yp, int 
       }
     }
   }
+  return nan != 0;
 }
 
-/* Output rows [oh0, oh1) (at most POOL_SEP_RB) of one plane. */
-RT_HELPER void pool_max_sep_rows(const RtPool *p0, int64_t plane, int oh0, int oh1, const float *x, float *y) {
+/* Output rows [oh0, oh1) (at most POOL_SEP_RB) of one plane.  prescan: look
+ * for NaNs in the rows first (a pass that also brings cold rows in; the
+ * rows of a fused conv are in L2, where the pass cost a third of the pool:
+ * without it, the vertical pass notes NaNs as it loads and the rows are
+ * redone NaN-aware if it saw one). */
+RT_HELPER void pool_max_sep_rows(const RtPool *p0, int64_t plane, int oh0, int oh1, const float *x, float *y,
+                                 int prescan) {
   const RtPool pv = *p0, *p = &pv;
   const float *xp = x + plane * p->H * p->W;
   float *yp = y + plane * p->OH * p->OW;
@@ -258,10 +268,11 @@ RT_HELPER void pool_max_sep_rows(const RtPool *p0, int64_t plane, int oh0, int o
   __mmask16 mk[POOL_SEP_W / 16][POOL_SEP_K][2];
   float hm[POOL_SEP_ROWS][POOL_SEP_W];
   int oh, i, j, v, r, exact;
-  exact = pool_has_nan(xp + (int64_t)r0 * p->W, (int64_t)(r1 - r0) * p->W);
+  exact = prescan || p->pl > POOL_SEP_K ? pool_has_nan(xp + (int64_t)r0 * p->W, (int64_t)(r1 - r0) * p->W) : 0;
   if (!exact && p->pl <= POOL_SEP_K) {
-    pool_max_vfirst(p, xp, yp, oh0, oh1);
-    return;
+    if (!pool_max_vfirst(p, xp, yp, oh0, oh1))
+      return;
+    exact = 1; /* a NaN in the windows: the rows again, NaN-aware */
   }
   for (v = 0; v < nv; v++)
     for (j = 0; j < p->kw; j++) {
@@ -675,10 +686,12 @@ RT_INLINE void pool_hrow(const RtPool *p, const float *P, float *yr) {
  * pass of row oh - 1 runs after the vertical pass of row oh, so its loads
  * (one or two lanes off the stores) find P's stores committed instead of
  * stalling on store forwarding (measured 1.4-1.8x slower with one P). */
-RT_HELPER void pool_max_sep_rows(const RtPool *p0, int64_t plane, int oh0, int oh1, const float *x, float *y) {
+RT_HELPER void pool_max_sep_rows(const RtPool *p0, int64_t plane, int oh0, int oh1, const float *x, float *y,
+                                 int prescan) {
   const RtPool pv = *p0, *p = &pv; /* private: stores to y cannot alias it */
   const float *xp = x + plane * p->H * p->W;
   float *yp = y + plane * p->OH * p->OW;
+  (void)prescan; /* always: the AVX2 form has no NaN-noting pass */
   /* input rows [r0, r1) feed this block's windows */
   const int r0 = oh0 * p->sh - p->pt < 0 ? 0 : oh0 * p->sh - p->pt;
   const int r1e = (oh1 - 1) * p->sh - p->pt + p->kh, r1 = r1e < p->H ? r1e : p->H;
@@ -837,7 +850,7 @@ RT_HELPER void pool_max_sep(const RtPool *p, int n, const float *x, float *y) {
         int c, o;
         for (c = 0; c < p->C; c++)
           for (o = a; o < e; o += POOL_SEP_RB)
-            pool_max_sep_rows(p, ni * p->C + c, o, e - o < POOL_SEP_RB ? e : o + POOL_SEP_RB, x, y);
+            pool_max_sep_rows(p, ni * p->C + c, o, e - o < POOL_SEP_RB ? e : o + POOL_SEP_RB, x, y, 1);
         r += e - a;
       }
     );
@@ -846,11 +859,31 @@ RT_HELPER void pool_max_sep(const RtPool *p, int n, const float *x, float *y) {
 #endif
   RT_PAR_FOR(par, static, t, ntask,
     const int oh0 = (int)(t % nrb) * POOL_SEP_RB;
-    pool_max_sep_rows(p, t / nrb, oh0, p->OH - oh0 < POOL_SEP_RB ? p->OH : oh0 + POOL_SEP_RB, x, y);
+    pool_max_sep_rows(p, t / nrb, oh0, p->OH - oh0 < POOL_SEP_RB ? p->OH : oh0 + POOL_SEP_RB, x, y, 1);
   );
 }
 
 #endif
+
+RT_FN void rt_maxpool2d_rows(const RtPool *p, const float *xp, float *yp, int oh0, int oh1) {
+  int oh;
+#if defined(__AVX512F__) || defined(__AVX2__)
+  if (pool_sep_ok(p)) {
+    for (oh = oh0; oh < oh1; oh += POOL_SEP_RB)
+      pool_max_sep_rows(p, 0, oh, oh1 - oh < POOL_SEP_RB ? oh1 : oh + POOL_SEP_RB, xp, yp, 0);
+    return;
+  }
+#endif
+#if defined(__AVX512F__)
+  if (p->sw <= 2) {
+    for (oh = oh0; oh < oh1; oh++)
+      pool_max_task(p, oh, xp, yp);
+    return;
+  }
+#endif
+  for (oh = oh0; oh < oh1; oh++)
+    pool_window_row(p, oh, xp, yp, 0);
+}
 
 RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y) {
 #if defined(__AVX512F__) || defined(__AVX2__)

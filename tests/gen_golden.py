@@ -1169,6 +1169,43 @@ def pw_dw_bands():
     return y, M()
 
 
+@case([3, 150, 132], batch=1)
+def conv_pool_stems():
+    """Convs computed inside the max pool that reads them, band by band of
+    the pool's rows (pass_algo.c, rt_conv_maxpool2d): a 7x7/2 stem of 60
+    channels (7 blocks of 8 and a partial one) under a 3x3/2 pool with
+    padding, in three bands, and a 5x5/2 stem under a 3x3/2 ceil_mode pool;
+    a second conv + pool whose conv is too deep to fuse."""
+    y = """layers:
+  - {name: stem, op: conv2d, out_channels: 60, kernel_size: 7, stride: 2, padding: 3}
+  - {op: relu}
+  - {name: mp1, op: maxpool2d, kernel_size: 3, stride: 2, padding: 1}
+  - {name: c2, op: conv2d, out_channels: 12, kernel_size: 5, padding: 2}
+  - {op: relu}
+  - {name: mp2, op: maxpool2d, kernel_size: 3, stride: 2, ceil_mode: true}
+  - {name: f1, op: flatten}
+  - {name: stem5, op: conv2d, out_channels: 16, kernel_size: 5, stride: 2, padding: 1, from: x}
+  - {op: clip, min: 0, max: 6}
+  - {name: mp3, op: maxpool2d, kernel_size: 3, stride: 2, ceil_mode: true}
+  - {name: f2, op: flatten}
+  - {name: out, op: concat, dim: 1, from: [f1, f2]}
+"""
+
+    class M(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.stem = nn.Conv2d(3, 60, 7, stride=2, padding=3)
+            s.c2 = nn.Conv2d(60, 12, 5, padding=2)
+            s.stem5 = nn.Conv2d(3, 16, 5, stride=2, padding=1)
+
+        def forward(s, x):
+            a = F.max_pool2d(F.relu(s.stem(x)), 3, 2, 1)
+            a = F.max_pool2d(F.relu(s.c2(a)), 3, 2, ceil_mode=True)
+            b = F.max_pool2d(torch.clamp(s.stem5(x), 0, 6), 3, 2, ceil_mode=True)
+            return torch.cat([torch.flatten(a, 1), torch.flatten(b, 1)], 1)
+    return y, M()
+
+
 def gen_case(c, idx, root, check_only=False):
     import copy
     name = c["name"]

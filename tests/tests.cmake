@@ -88,7 +88,8 @@ add_test(NAME example_lenet5_bundled
                  --expect ${CMAKE_SOURCE_DIR}/examples/lenet5_golden/y.npy)
 
 # Determinism: the same bits for 1 and 2 OpenMP threads.
-foreach(ex resnet_blocks inception_blocks conv_transpose depthwise_separable conv_variants pools pw_dw_bands)
+foreach(ex resnet_blocks inception_blocks conv_transpose depthwise_separable conv_variants pools pw_dw_bands
+           conv_pool_stems)
   add_test(NAME threads_${ex} COMMAND bash ${CMAKE_SOURCE_DIR}/tests/threads_det.sh $<TARGET_FILE:cnnc>
            ${CMAKE_SOURCE_DIR}/tests/golden/${ex}/model.yaml ${CMAKE_SOURCE_DIR}/tests/golden/${ex}/x.npy)
 endforeach()

@@ -597,6 +597,74 @@ static void pw_dw_test(int n, int C, int H, int W, int E, int k, int s, int pad,
   free(x), free(we), free(be), free(wd), free(bd), free(res), free(y), free(e), free(ref), free(scratch);
 }
 
+/* conv + max pool fused (rt_conv_maxpool2d) against the fp64 conv, act
+ * and pool; the stems of the models (several bands: 7 of 8 pool rows for
+ * 64 channels x 112 columns), ceil mode, stride-1 pools whose bands share 4
+ * rows, a partial block of 8 channels, batch 2.  In the SIMD builds the
+ * fused result must also be the unfused runtime's bits (the same conv
+ * tiles, exact maxima).  The 2-thread bits: thread_tests. */
+static int pool_osize(int L, int k, int s, int d, int p0, int p1, int ceil_mode);
+static void conv_pool_test(int n, int C, int H, int W, int K, int k, int s, int pad, int act, int pk, int ps, int pp,
+                           int ceil_mode, float *yout) {
+  RtConv pc;
+  RtPool pl;
+  memset(&pc, 0, sizeof pc), memset(&pl, 0, sizeof pl);
+  pc.C = C, pc.H = H, pc.W = W, pc.K = K, pc.kh = pc.kw = k, pc.sh = pc.sw = s, pc.dh = pc.dw = 1;
+  pc.pt = pc.pl = pad, pc.groups = 1, pc.act = act, pc.algo = RT_ALGO_IM2COL;
+  pc.OH = (H + 2 * pad - k) / s + 1, pc.OW = (W + 2 * pad - k) / s + 1;
+  act_params(act, &pc.alpha, &pc.beta);
+  pl.C = K, pl.H = pc.OH, pl.W = pc.OW, pl.kh = pl.kw = pk, pl.sh = pl.sw = ps, pl.dh = pl.dw = 1;
+  pl.pt = pl.pl = pl.pb = pl.pr = pp;
+  pl.OH = pool_osize(pl.H, pk, ps, 1, pp, pp, ceil_mode), pl.OW = pool_osize(pl.W, pk, ps, 1, pp, pp, ceil_mode);
+  const int64_t cn = (int64_t)n * K * pc.OH * pc.OW, yn = (int64_t)n * K * pl.OH * pl.OW;
+  float *x = rnd((int64_t)n * C * H * W, -1, 1), *w = rnd((int64_t)K * C * k * k, -0.3f, 0.3f);
+  float *b = rnd(K, -0.5f, 0.5f), *y = xmalloc((size_t)yn * 4);
+  double *cr = xmalloc((size_t)cn * 8), *ref = xmalloc((size_t)yn * 8);
+  char name[160];
+  if (!rt_conv_maxpool2d_applies(&pc, &pl)) {
+    printf("FAIL conv+maxpool n%d %d->%d %dx%d k%d s%d: the fused form does not apply\n", n, C, K, H, W, k, s);
+    nchecks++, nfail++;
+    return;
+  }
+  void *scratch = xmalloc(rt_conv_maxpool2d_scratch(&pc, &pl));
+  conv_ref(&pc, n, x, w, b, NULL, cr);
+  for (int64_t i = 0; i < yn; i++) {
+    const int ow = (int)(i % pl.OW), oh = (int)(i / pl.OW % pl.OH);
+    const int64_t q = i / ((int64_t)pl.OW * pl.OH);
+    double m = -INFINITY;
+    for (int a = 0; a < pk; a++)
+      for (int c = 0; c < pk; c++) {
+        const int ih = oh * ps - pp + a, iw = ow * ps - pp + c;
+        if (ih >= 0 && ih < pl.H && iw >= 0 && iw < pl.W && cr[(q * pl.H + ih) * pl.W + iw] > m)
+          m = cr[(q * pl.H + ih) * pl.W + iw];
+      }
+    ref[i] = m;
+  }
+  fill_nan(y, yn);
+  rt_conv_maxpool2d(&pc, &pl, n, x, w, b, y, scratch);
+  snprintf(name, sizeof name, "conv+maxpool n%d %d->%d %dx%d k%d s%d p%d %s, pool %d/%d p%d%s (%d-row bands)", n, C,
+           K, H, W, k, s, pad, act_names[act], pk, ps, pp, ceil_mode ? " ceil" : "", cpool_rows(&pc, &pl));
+  check(name, y, ref, yn, 1e-5);
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+  {
+    float *yc = xmalloc((size_t)cn * 4), *yu = xmalloc((size_t)yn * 4);
+    void *cs = xmalloc(rt_conv2d_scratch(&pc));
+    int same;
+    rt_conv2d(&pc, n, x, w, b, NULL, yc, cs);
+    rt_maxpool2d(&pl, n, yc, yu);
+    same = memcmp(y, yu, (size_t)yn * 4) == 0;
+    printf("%s %-78s fused vs unfused: %s\n", same ? "ok  " : "FAIL", name, same ? "identical bits" : "DIFFERENT");
+    nchecks++;
+    if (!same)
+      nfail++;
+    free(yc), free(yu), free(cs);
+  }
+#endif
+  if (yout)
+    memcpy(yout, y, (size_t)yn * 4);
+  free(x), free(w), free(b), free(y), free(cr), free(ref), free(scratch);
+}
+
 /* ----------------------------------------------------------- determinism */
 
 /* ------------------------------------------------------------- max pool */
@@ -831,6 +899,19 @@ static void thread_tests(void) {
     same_bits("pw+dw 7->36 30x23 3x3/2 +res", t1, t2, yq);
     free(t1), free(t2);
   }
+  {
+    /* conv inside the max pool: channel runs of 8 per thread (20 = 8 + 8 + 4) */
+    const int64_t yq = 2LL * 20 * 102 * 56;
+    float *t1 = xmalloc((size_t)yq * 4), *t2 = xmalloc((size_t)yq * 4);
+    const uint64_t seed = rng;
+    omp_set_num_threads(1);
+    conv_pool_test(2, 3, 408, 224, 20, 7, 2, 3, RT_ACT_RELU, 3, 2, 1, 0, t1);
+    rng = seed;
+    omp_set_num_threads(2);
+    conv_pool_test(2, 3, 408, 224, 20, 7, 2, 3, RT_ACT_RELU, 3, 2, 1, 0, t2);
+    same_bits("conv+maxpool 3->20 408x224 7x7/2, pool 3x3/2", t1, t2, yq);
+    free(t1), free(t2);
+  }
   free(x), free(w), free(b), free(y1), free(y2);
 }
 #endif
@@ -880,6 +961,12 @@ int main(void) {
   pw_dw_test(1, 8, 14, 14, 36, 3, 2, 1, RT_ACT_RELU, RT_ACT_NONE, 0, NULL);
   pw_dw_test(1, 6, 7, 7, 17, 5, 1, 2, RT_ACT_RELU, RT_ACT_HARDSWISH, 1, NULL);
   pool_sweep();
+  conv_pool_test(1, 3, 224, 224, 64, 7, 2, 3, RT_ACT_RELU, 3, 2, 1, 0, NULL);  /* ResNet's stem */
+  conv_pool_test(1, 3, 224, 224, 64, 3, 2, 0, RT_ACT_RELU, 3, 2, 0, 1, NULL);  /* SqueezeNet's */
+  conv_pool_test(2, 3, 61, 57, 20, 7, 2, 3, RT_ACT_CLIP, 3, 2, 0, 1, NULL);    /* GoogLeNet's, ceil */
+  conv_pool_test(1, 4, 40, 37, 24, 3, 1, 1, RT_ACT_NONE, 2, 2, 0, 0, NULL);    /* VGG's 2x2/2 */
+  conv_pool_test(1, 5, 150, 70, 96, 3, 1, 1, RT_ACT_LEAKY, 5, 1, 2, 0, NULL);  /* stride 1: 4 shared rows */
+  conv_pool_test(1, 2, 90, 48, 11, 5, 3, 2, RT_ACT_RELU, 3, 3, 1, 1, NULL);    /* strides 3 */
 #ifdef _OPENMP
   thread_tests();
 #endif
