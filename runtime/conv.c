@@ -2276,6 +2276,22 @@ RT_HELPER void conv_implicit(const RtConv *p, const float *x, const float *w, co
 }
 #endif
 
+/* The band walk of the fused passes: a band needs rows [a, e) in buf (planes
+ * k0..k1 of ps floats, rows of W) and rows [*have0, *have1) are there; the
+ * rows both hold are moved to the top of each plane and counted (the band
+ * computes rows [a + keep, e)); then [a, e) is what buf holds. */
+RT_INLINE int conv_band_carry(float *buf, int64_t ps, int k0, int k1, int W, int a, int e, int *have0, int *have1) {
+  int keep = 0, k;
+  if (*have0 <= a && a < *have1) {
+    keep = *have1 - a;
+    if (a > *have0)
+      for (k = k0; k < k1; k++)
+        memmove(buf + k * ps, buf + k * ps + (int64_t)(a - *have0) * W, sizeof(float) * (size_t)keep * W);
+  }
+  *have0 = a, *have1 = e;
+  return keep;
+}
+
 /* ------------------------------------------ conv + max pool, fused */
 
 /* A conv pc whose output only a max pool pp reads (the RGB stems of
@@ -2328,17 +2344,10 @@ RT_HELPER void cpool_channels(const RtConv *pc, const RtPool *pp, const float *x
     const int o1 = pp->OH - o0 < R ? pp->OH : o0 + R;
     const int top = o0 * pp->sh - pp->pt, bot = (o1 - 1) * pp->sh - pp->pt + span;
     const int a = top > 0 ? top : 0, e = bot < pc->OH ? bot : pc->OH;
-    int keep = 0;
+    const int keep = conv_band_carry(buf, ps, k0, k1, OW, a, e, &have0, &have1);
     RtPool pb = *pp;
-    if (have0 <= a && a < have1) { /* rows [a, have1) carry over to the top */
-      keep = have1 - a;
-      if (a > have0)
-        for (k = k0; k < k1; k++)
-          memmove(buf + k * ps, buf + k * ps + (int64_t)(a - have0) * OW, sizeof(float) * (size_t)keep * OW);
-    }
     for (r = a + keep; r < e; r++)
       conv_implicit_row(pc, r, kb0, kb1, xph, wt, koff, b, NULL, buf + (int64_t)(r - a) * OW, ps, wph);
-    have0 = a, have1 = e;
     /* the band as an image of its buffer rows: row ih is buffer row ih - a */
     pb.H = e - a, pb.OH = o1 - o0, pb.pt = a - top;
     for (k = k0; k < k1; k++)
@@ -2553,14 +2562,8 @@ RT_HELPER void pwdw_channels(const RtConv *pe, const RtConv *pd0, int n, const f
       const int oh1 = pd->OH - oh0 < R ? pd->OH : oh0 + R;
       const int top = oh0 * pd->sh - pd->pt, bot = (oh1 - 1) * pd->sh - pd->pt + pd->kh;
       const int a = top > 0 ? top : 0, e = bot < pd->H ? bot : pd->H;
-      int keep = 0;
+      const int keep = conv_band_carry(buf, ps, k0, k1, W, a, e, &have0, &have1);
       RtConv pb = *pd;
-      if (have0 <= a && a < have1) { /* rows [a, have1) carry over to the top */
-        keep = have1 - a;
-        if (a > have0)
-          for (k = k0; k < k1; k++)
-            memmove(buf + k * ps, buf + k * ps + (int64_t)(a - have0) * W, sizeof(float) * (size_t)keep * W);
-      }
       if (e > a + keep) { /* the 1x1 conv's rows [a + keep, e) */
         RtGemm g;
         memset(&g, 0, sizeof g);
@@ -2582,7 +2585,6 @@ RT_HELPER void pwdw_channels(const RtConv *pe, const RtConv *pd0, int n, const f
         }
         rt_gemm_panels(&g, 0, rt_gemm_npanels(&g), 0, g.M);
       }
-      have0 = a, have1 = e;
       /* the band as an image of its buffer rows: row ih is buffer row ih - a */
       pb.H = e - a, pb.pt = pd->pt + a;
       for (k = k0; k < k1; k++) {
