@@ -136,6 +136,13 @@
 #define RT_HELPER static
 #define RT_NOINLINE static
 #endif
+/* RT_PREFETCH(p): bring the cache line at p in for reading, where the compiler
+ * has a way to say so (a hint: no effect on results). */
+#if defined(__GNUC__)
+#define RT_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define RT_PREFETCH(p) ((void)(p))
+#endif
 /* RT_HELPER marks a file-local helper of a runtime .c file that is too big to
  * force inline; `unused` keeps -Wunused-function quiet when the generated model
  * does not call the kernels that use it.  Helper names carry their file's

@@ -1702,14 +1702,21 @@ RT_HELPER void conv_phase_row(const float *src, int W, int s, int q0, float *dst
 }
 
 /* The phase-split copy of channels [0, C) of x (see above), rows in
- * parallel when par. */
+ * parallel when par.  The input row CONV_FILL_PF rows ahead is prefetched:
+ * from memory the copy otherwise waited on it row by row (ResNet-18's stem
+ * after a 64 MB cache flush: 115 -> 28 us, 26-29 us warm either way). */
+enum { CONV_FILL_PF = 4 };
+
 RT_HELPER void conv_phase_fill(const RtConv *p, const float *x, int C, int hp, int wph, float *xph, int par) {
   int cr;
   (void)par; /* read only by the OpenMP pragma */
   RT_PAR_FOR(par, static, cr, C * hp,
-    const int c = cr / hp, ih = cr % hp - p->pt;
+    const int c = cr / hp, ih = cr % hp - p->pt, ia = ih + CONV_FILL_PF;
     float *d = xph + (int64_t)cr * p->sw * wph;
     int ph, q;
+    if (ia >= 0 && ia < p->H)
+      for (q = 0; q < p->W; q += 16)
+        RT_PREFETCH(x + ((int64_t)c * p->H + ia) * p->W + q);
     for (ph = 0; ph < p->sw; ph++, d += wph) {
       if (ih < 0 || ih >= p->H) {
         for (q = 0; q < wph; q++)
@@ -1804,6 +1811,12 @@ RT_HELPER void conv_q_fill(const RtConv *p, const float *xg, int Cg, float *xq, 
     float *d0 = xq + ((int64_t)(c * p->sh + a) * p->sw * hq + r) * wq; /* phase 0's row */
     const float *xr = ih >= 0 && ih < p->H ? xg + ((int64_t)c * p->H + ih) * p->W : NULL; /* NULL: padding */
     int b, q;
+    if (t + CONV_FILL_PF < Cg * p->sh * hq) { /* the input row CONV_FILL_PF tasks ahead, as conv_phase_fill */
+      const int tf = t + CONV_FILL_PF, rf = tf % hq * p->sh + tf / hq % p->sh - p->pt;
+      if (rf >= 0 && rf < p->H)
+        for (q = 0; q < p->W; q += 16)
+          RT_PREFETCH(xg + ((int64_t)(tf / (p->sh * hq)) * p->H + rf) * p->W + q);
+    }
 #if defined(__AVX512F__)
     if (nch) {
       int h;

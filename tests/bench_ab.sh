@@ -20,12 +20,11 @@ out=$(CNNC_A=$cnnc CNNC_B=$cnnc bash "$root/bench/ab.sh" "$model" "" "" 0.3) || 
 check serial "$out" 5
 out=$(THREADS=2 THREADS_A=1 CNNC_A=$cnnc CNNC_B=$cnnc bash "$root/bench/ab.sh" "$model" "-DRT_PAR_MIN_WORK=1" \
       "-DRT_PAR_MIN_WORK=1" 0.3) || { echo "FAIL: threads run"; exit 1; }
-# The ratio only has to be finite here: under ctest -j2 the second thread
-# shares a core with another test, and a 30 us inference whose barrier waits
-# for a descheduled thread can take many times longer.  (This test failed
-# once in a full ctest -j2 run and passed alone; that log was overwritten,
-# and this ratio is the check a loaded host can break.)
-check "1 vs 2 threads" "$out" 1000
+# The ratio only has to be finite and positive here: under ctest -j2 the
+# second thread shares a core with another test, and a 30 us inference whose
+# barrier waits for a descheduled thread can take many times longer (a full
+# ctest -j2 run on a loaded 2-core host measured 1539x: 32 ms per step).
+check "1 vs 2 threads" "$out" inf
 if CNNC_A=$cnnc CNNC_B=$cnnc bash "$root/bench/ab.sh" "$model" "" "-include /nonexistent/cnnc.h" 0.1 >/dev/null 2>&1; then
   echo "FAIL: a build that does not compile was not reported"
   fail=1
