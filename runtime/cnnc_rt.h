@@ -279,6 +279,39 @@ RT_INLINE __m512 rt_load16(const float *row, int c0, int W) {
   return rt_load16_fill(row, c0, W, _mm512_setzero_ps());
 }
 
+/* 16 x 16 transpose of r[0..16) in place: r[i] lane j becomes r[j] lane i.
+ * Written out (no loops): gcc -O2 keeps the arrays in registers only so. */
+#define RT_X16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+RT_INLINE void rt_tr16(__m512 r[16]) {
+  /* rows i, i+1 interleaved per 128-bit lane */
+#define RT_TR16_A(i)                                                                                     \
+  const __m512 t##i##a = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);                                      \
+  const __m512 t##i##b = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  RT_TR16_A(0) RT_TR16_A(1) RT_TR16_A(2) RT_TR16_A(3)
+  RT_TR16_A(4) RT_TR16_A(5) RT_TR16_A(6) RT_TR16_A(7)
+#undef RT_TR16_A
+  /* u<g>c: column 4q + c of rows 4g..4g+3 in 128-bit lane q */
+#define RT_TR16_B(g, e, o)                                                                               \
+  const __m512 u##g##0 = _mm512_shuffle_ps(t##e##a, t##o##a, 0x44);                                        \
+  const __m512 u##g##1 = _mm512_shuffle_ps(t##e##a, t##o##a, 0xEE);                                        \
+  const __m512 u##g##2 = _mm512_shuffle_ps(t##e##b, t##o##b, 0x44);                                        \
+  const __m512 u##g##3 = _mm512_shuffle_ps(t##e##b, t##o##b, 0xEE);
+  RT_TR16_B(0, 0, 1) RT_TR16_B(1, 2, 3) RT_TR16_B(2, 4, 5) RT_TR16_B(3, 6, 7)
+#undef RT_TR16_B
+  /* v<h>c: columns c, 8+c (vlo) and 4+c, 12+c (vhi) of rows 8h..8h+7 */
+#define RT_TR16_C(h, g0, g1, c)                                                                          \
+  const __m512 vlo##h##c = _mm512_shuffle_f32x4(u##g0##c, u##g1##c, 0x88);                                 \
+  const __m512 vhi##h##c = _mm512_shuffle_f32x4(u##g0##c, u##g1##c, 0xDD);
+  RT_TR16_C(0, 0, 1, 0) RT_TR16_C(0, 0, 1, 1) RT_TR16_C(0, 0, 1, 2) RT_TR16_C(0, 0, 1, 3)
+  RT_TR16_C(1, 2, 3, 0) RT_TR16_C(1, 2, 3, 1) RT_TR16_C(1, 2, 3, 2) RT_TR16_C(1, 2, 3, 3)
+#undef RT_TR16_C
+#define RT_TR16_D(c)                                                                                     \
+  r[c] = _mm512_shuffle_f32x4(vlo0##c, vlo1##c, 0x88), r[8 + c] = _mm512_shuffle_f32x4(vlo0##c, vlo1##c, 0xDD); \
+  r[4 + c] = _mm512_shuffle_f32x4(vhi0##c, vhi1##c, 0x88), r[12 + c] = _mm512_shuffle_f32x4(vhi0##c, vhi1##c, 0xDD);
+  RT_TR16_D(0) RT_TR16_D(1) RT_TR16_D(2) RT_TR16_D(3)
+#undef RT_TR16_D
+}
+
 /* The fused epilogue of the AVX-512 conv/GEMM kernels on one 16-lane
  * vector: v + (bias + r) -> relu/leaky/clip (others left to rt_act_array)
  * -> c, m masking the lanes (masked lanes neither loaded nor stored). */

@@ -720,39 +720,6 @@ RT_INLINE int conv_dwt16_ok(const RtConv *p) {
 #endif
 RT_INLINE int conv_dwt16_use(const RtConv *p) { return p->OW <= RT_DWT16_MAXOW && conv_dwt16_ok(p); }
 
-/* 16 x 16 transpose of r[0..16) in place: r[i] lane j becomes r[j] lane i.
- * Written out (no loops): gcc -O2 keeps the arrays in registers only so. */
-#define CONV_X16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
-RT_INLINE void conv_tr16(__m512 r[16]) {
-  /* rows i, i+1 interleaved per 128-bit lane */
-#define CONV_TR16_A(i)                                                                                     \
-  const __m512 t##i##a = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);                                      \
-  const __m512 t##i##b = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-  CONV_TR16_A(0) CONV_TR16_A(1) CONV_TR16_A(2) CONV_TR16_A(3)
-  CONV_TR16_A(4) CONV_TR16_A(5) CONV_TR16_A(6) CONV_TR16_A(7)
-#undef CONV_TR16_A
-  /* u<g>c: column 4q + c of rows 4g..4g+3 in 128-bit lane q */
-#define CONV_TR16_B(g, e, o)                                                                               \
-  const __m512 u##g##0 = _mm512_shuffle_ps(t##e##a, t##o##a, 0x44);                                        \
-  const __m512 u##g##1 = _mm512_shuffle_ps(t##e##a, t##o##a, 0xEE);                                        \
-  const __m512 u##g##2 = _mm512_shuffle_ps(t##e##b, t##o##b, 0x44);                                        \
-  const __m512 u##g##3 = _mm512_shuffle_ps(t##e##b, t##o##b, 0xEE);
-  CONV_TR16_B(0, 0, 1) CONV_TR16_B(1, 2, 3) CONV_TR16_B(2, 4, 5) CONV_TR16_B(3, 6, 7)
-#undef CONV_TR16_B
-  /* v<h>c: columns c, 8+c (vlo) and 4+c, 12+c (vhi) of rows 8h..8h+7 */
-#define CONV_TR16_C(h, g0, g1, c)                                                                          \
-  const __m512 vlo##h##c = _mm512_shuffle_f32x4(u##g0##c, u##g1##c, 0x88);                                 \
-  const __m512 vhi##h##c = _mm512_shuffle_f32x4(u##g0##c, u##g1##c, 0xDD);
-  CONV_TR16_C(0, 0, 1, 0) CONV_TR16_C(0, 0, 1, 1) CONV_TR16_C(0, 0, 1, 2) CONV_TR16_C(0, 0, 1, 3)
-  CONV_TR16_C(1, 2, 3, 0) CONV_TR16_C(1, 2, 3, 1) CONV_TR16_C(1, 2, 3, 2) CONV_TR16_C(1, 2, 3, 3)
-#undef CONV_TR16_C
-#define CONV_TR16_D(c)                                                                                     \
-  r[c] = _mm512_shuffle_f32x4(vlo0##c, vlo1##c, 0x88), r[8 + c] = _mm512_shuffle_f32x4(vlo0##c, vlo1##c, 0xDD); \
-  r[4 + c] = _mm512_shuffle_f32x4(vhi0##c, vhi1##c, 0x88), r[12 + c] = _mm512_shuffle_f32x4(vhi0##c, vhi1##c, 0xDD);
-  CONV_TR16_D(0) CONV_TR16_D(1) CONV_TR16_D(2) CONV_TR16_D(3)
-#undef CONV_TR16_D
-}
-
 /* Input row ih of the 16 planes xs[l] into ring row d (padded column q is
  * input column q - pl); a row outside [0, H) is zeros. */
 RT_INLINE void conv_dwt16_row_in(const RtConv *p, const float *const xs[16], int ih, float *d, int wp) {
@@ -769,9 +736,9 @@ RT_INLINE void conv_dwt16_row_in(const RtConv *p, const float *const xs[16], int
     const int64_t o = (int64_t)ih * p->W + (q - p->pl);
     __m512 r[16];
 #define CONV_DWT16_LD(l) r[l] = _mm512_maskz_loadu_ps(m, xs[l] + o);
-    CONV_X16(CONV_DWT16_LD)
+    RT_X16(CONV_DWT16_LD)
 #undef CONV_DWT16_LD
-    conv_tr16(r);
+    rt_tr16(r);
     for (l = 0; l < nq; l++)
       _mm512_storeu_ps(d + (q + l) * 16, r[l]);
   }
@@ -835,9 +802,9 @@ RT_INLINE void conv_dwt16_store_run(const RtConv *p, const float *orow, int64_t 
     const __mmask16 m = (__mmask16)(nl >= 16 ? 0xFFFF : (1u << nl) - 1u);
     __m512 v[16];
 #define CONV_DWT16_LD(l) v[l] = _mm512_loadu_ps(orow + (i + l) * 16);
-    CONV_X16(CONV_DWT16_LD)
+    RT_X16(CONV_DWT16_LD)
 #undef CONV_DWT16_LD
-    conv_tr16(v);
+    rt_tr16(v);
     for (l = 0; l < nch; l++) {
       const int64_t o = l * plane + px0 + i;
       rt_epi16(v[l], yc + o, rc ? rc + o : NULL, bl[l], m, sact, p->alpha, p->beta);
@@ -862,7 +829,7 @@ RT_INLINE void conv_dwt16_weights(const RtConv *p, const float *wk, const float 
     const __mmask16 m = (__mmask16)(nt >= 16 ? 0xFFFF : (1u << nt) - 1u);
     for (l = 0; l < 16; l++)
       wv[t + l] = _mm512_maskz_loadu_ps(m, wk + (int64_t)(l < nch ? l : nch - 1) * taps + t);
-    conv_tr16(wv + t);
+    rt_tr16(wv + t);
   }
 }
 

@@ -695,7 +695,7 @@ static void pool_sweep(void) {
   int ncase = 0;
   for (int c = 0; c < 600; c++) {
     RtPool p;
-    const int n = 1 + (int)pool_pick(2), C = 1 + (int)pool_pick(4);
+    const int n = 1 + (int)pool_pick(2), C = c % 10 == 7 ? 17 + (int)pool_pick(24) : 1 + (int)pool_pick(4);
     const int big = sizes[pool_pick(sizeof sizes / sizeof sizes[0])];
     memset(&p, 0, sizeof p);
     p.H = c % 3 ? big : 1 + (int)pool_pick(40), p.W = c % 5 ? big : 1 + (int)pool_pick(40);
