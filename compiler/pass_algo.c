@@ -480,13 +480,13 @@ static void fuse_pointwise_depthwise(Graph *g) {
 /* A conv whose result only a 2-D max pool reads (the RGB stems: conv +
  * ReLU, then a 3x3/2 pool) is computed inside that pool, band by band of
  * the pool's output rows (rt_conv_maxpool2d): the conv's output, the
- * largest tensor of those models, never goes out to memory (ResNet-18's
- * arena 11.2 -> 4.8 MB).  Convs the cost model gave to im2col whose shapes
- * the implicit GEMM takes, with kernels of 25+ taps: in same-process A/B
- * runs (bench/ab.sh) GoogLeNet's 7x7 stem ran 0.990 and ResNet-18's 0.999
- * of the unfused time, SqueezeNet's 3x3 stem 1.028 (its pool reads the band
- * from L2 about as slowly as the unfused one reads L3).  Inference graphs of
- * fixed weights only. */
+ * largest tensor of those models, never goes out to memory (arenas: ResNet-18
+ * 11.2 -> 4.8 MB, GoogLeNet 11.2 -> 5.6, SqueezeNet 5.1 -> 4.7).  Convs the
+ * cost model gave to im2col whose shapes the implicit GEMM takes; inference
+ * graphs of fixed weights only.  Same-process A/B runs (bench/ab.sh) against
+ * the unfused code: GoogLeNet 0.990, ResNet-18 0.999; SqueezeNet's 3x3 stem
+ * 1.003-1.028 at first, 0.994, 0.995 and 1.003 at 1 thread and 0.974 at 2
+ * once the phase-split copy prefetched its input (both sides). */
 static void fuse_conv_maxpool(Graph *g) {
   ir_compute_uses(g);
   for (int i = 0; i < g->nnodes; i++) {
@@ -504,7 +504,7 @@ static void fuse_conv_maxpool(Graph *g) {
                  .OH = (int)d->out->shape.d[2], .OW = (int)d->out->shape.d[3], .kh = d->kernel[0],
                  .kw = d->kernel[1], .sh = d->stride[0], .sw = d->stride[1], .dh = d->dilation[0],
                  .dw = d->dilation[1], .pt = d->pad[0], .pl = d->pad[1], .pb = d->pad[2], .pr = d->pad[3]};
-    if (pc.kh * pc.kw < 25 || !rt_conv_maxpool2d_applies(&pc, &pp))
+    if (!rt_conv_maxpool2d_applies(&pc, &pp))
       continue;
     d->pre = e;
     d->in[0] = e->in[0];
