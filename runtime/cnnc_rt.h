@@ -279,6 +279,53 @@ RT_INLINE __m512 rt_load16(const float *row, int c0, int W) {
   return rt_load16_fill(row, c0, W, _mm512_setzero_ps());
 }
 
+/* The ring of window rows of the 16-channel forms (conv.c's depthwise conv,
+ * pool.c's max pool): rs = (kh - 1)*dh + 1 rows of wp 16-channel vectors;
+ * input row ih of the current windows lives in ring row (ih - first) mod rs,
+ * kept without divisions. */
+typedef struct RtRing16 {
+  int rs, next, nslot; /* ring rows; the next input row to bring in, and its ring row */
+  int bslot;           /* the ring row of the current output row's first input row */
+} RtRing16;
+
+/* A ring whose first window row is `first`; the padding columns ([0, pl) and
+ * [pl + W, wp)) of every ring row set to v once. */
+RT_INLINE void rt_ring16_init(RtRing16 *g, float *ring, int rs, int wp, int pl, int W, int first, __m512 v) {
+  int r, q;
+  for (r = 0; r < rs; r++)
+    for (q = 0; q < wp; q++)
+      if (q < pl || q >= pl + W)
+        _mm512_storeu_ps(ring + ((int64_t)r * wp + q) * 16, v);
+  g->rs = rs, g->next = first, g->nslot = 0, g->bslot = 0;
+}
+
+/* Before an output row whose windows start at input row base (advance: not
+ * the first row, which moves the windows down by sh): rows a stride skipped
+ * above the ring are never brought in.  Then the caller brings in rows
+ * g->next .. last, calling rt_ring16_next after each. */
+RT_INLINE void rt_ring16_row(RtRing16 *g, int advance, int sh, int base) {
+  if (advance)
+    for (g->bslot += sh; g->bslot >= g->rs;)
+      g->bslot -= g->rs;
+  if (g->next < base)
+    g->next = base, g->nslot = g->bslot;
+}
+RT_INLINE void rt_ring16_next(RtRing16 *g) {
+  g->next++;
+  if (++g->nslot == g->rs)
+    g->nslot = 0;
+}
+
+/* rows[t]: the ring row of window row t (t < kh, dh apart). */
+RT_INLINE void rt_ring16_rows(const RtRing16 *g, const float *ring, int wp, int kh, int dh, const float **rows) {
+  int t, r;
+  for (t = 0, r = g->bslot; t < kh; t++) {
+    rows[t] = ring + (int64_t)r * wp * 16;
+    for (r += dh; r >= g->rs;)
+      r -= g->rs;
+  }
+}
+
 /* 16 x 16 transpose of r[0..16) in place: r[i] lane j becomes r[j] lane i.
  * Written out (no loops): gcc -O2 keeps the arrays in registers only so. */
 #define RT_X16(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
@@ -310,6 +357,15 @@ RT_INLINE void rt_tr16(__m512 r[16]) {
   r[4 + c] = _mm512_shuffle_f32x4(vhi0##c, vhi1##c, 0x88), r[12 + c] = _mm512_shuffle_f32x4(vhi0##c, vhi1##c, 0xDD);
   RT_TR16_D(0) RT_TR16_D(1) RT_TR16_D(2) RT_TR16_D(3)
 #undef RT_TR16_D
+}
+
+/* v[l] lane i = src[16 i + l]: 16 consecutive 16-lane vectors (pixels of
+ * 16 channels) turned into 16 vectors of 16 pixels, one per channel. */
+RT_INLINE void rt_tr16_load(const float *src, __m512 v[16]) {
+#define RT_TR16_LD(l) v[l] = _mm512_loadu_ps(src + (l) * 16);
+  RT_X16(RT_TR16_LD)
+#undef RT_TR16_LD
+  rt_tr16(v);
 }
 
 /* The fused epilogue of the AVX-512 conv/GEMM kernels on one 16-lane

@@ -801,10 +801,7 @@ RT_INLINE void conv_dwt16_store_run(const RtConv *p, const float *orow, int64_t 
     const int nl = npx - i < 16 ? npx - i : 16;
     const __mmask16 m = (__mmask16)(nl >= 16 ? 0xFFFF : (1u << nl) - 1u);
     __m512 v[16];
-#define CONV_DWT16_LD(l) v[l] = _mm512_loadu_ps(orow + (i + l) * 16);
-    RT_X16(CONV_DWT16_LD)
-#undef CONV_DWT16_LD
-    rt_tr16(v);
+    rt_tr16_load(orow + i * 16, v);
     for (l = 0; l < nch; l++) {
       const int64_t o = l * plane + px0 + i;
       rt_epi16(v[l], yc + o, rc ? rc + o : NULL, bl[l], m, sact, p->alpha, p->beta);
@@ -846,36 +843,19 @@ RT_HELPER void conv_dwt16_group(const RtConv *p0, const float *xc, int64_t xps, 
   float *const ring = (float *)ringv, *const orow = (float *)orowv, bl[16];
   const float *xs[16];
   const int nrun = CONV_DWT16_OW / p->OW;
-  int l, t, q, r, oh, next, nslot, bslot, srow = oh0; /* orow holds output rows [srow, oh] */
+  RtRing16 g;
+  int l, oh, srow = oh0; /* orow holds output rows [srow, oh] */
   for (l = 0; l < 16; l++)
     xs[l] = xc + (l < nch ? l : nch - 1) * xps;
   conv_dwt16_weights(p, wk, bias, nch, wv, bl);
-  for (r = 0; r < rs; r++) /* the padding columns of every ring row, once */
-    for (q = 0; q < wp; q++)
-      if (q < p->pl || q >= p->pl + p->W)
-        _mm512_storeu_ps(ring + (r * wp + q) * 16, _mm512_setzero_ps());
-  /* input row ih lives in ring row (ih - first) mod rs; no divisions */
-  next = oh0 * p->sh - p->pt; /* the next input row to bring in, */
-  nslot = 0;                  /* its ring row, */
-  bslot = 0;                  /* and the ring row of the current output row's first input row */
+  rt_ring16_init(&g, ring, rs, wp, p->pl, p->W, oh0 * p->sh - p->pt, _mm512_setzero_ps());
   for (oh = oh0; oh < oh1; oh++) {
     const int base = oh * p->sh - p->pt, last = base + (p->kh - 1) * p->dh;
     const float *rows[7];
-    if (oh > oh0)
-      for (bslot += p->sh; bslot >= rs;)
-        bslot -= rs;
-    if (next < base) /* rows skipped by a stride above the ring */
-      next = base, nslot = bslot;
-    for (; next <= last; next++) {
-      conv_dwt16_row_in(p, xs, next, ring + (int64_t)nslot * wp * 16, wp);
-      if (++nslot == rs)
-        nslot = 0;
-    }
-    for (t = 0, r = bslot; t < p->kh; t++) {
-      rows[t] = ring + (int64_t)r * wp * 16;
-      for (r += p->dh; r >= rs;)
-        r -= rs;
-    }
+    rt_ring16_row(&g, oh > oh0, p->sh, base);
+    for (; g.next <= last; rt_ring16_next(&g))
+      conv_dwt16_row_in(p, xs, g.next, ring + (int64_t)g.nslot * wp * 16, wp);
+    rt_ring16_rows(&g, ring, wp, p->kh, p->dh, rows);
     conv_dwt16_out_row(p, rows, wv, orow + (int64_t)(oh - srow) * p->OW * 16);
     if (oh + 1 == oh1 || oh + 1 - srow == nrun) {
       conv_dwt16_store_run(p, orow, (int64_t)srow * p->OW, (oh + 1 - srow) * p->OW, nch, bl, rc, yc, plane);

@@ -357,33 +357,18 @@ RT_HELPER int pool16_group(const RtPool *p0, const float *xc, float *yc, int nch
   float *const ring = (float *)ringv, *const orow = (float *)orowv;
   const float *xs[16];
   __mmask16 nan = 0;
-  int l, t, q, r, oh, next, nslot, bslot, srow = oh0; /* orow holds output rows [srow, oh] */
+  RtRing16 g;
+  int l, oh, srow = oh0; /* orow holds output rows [srow, oh] */
   for (l = 0; l < 16; l++)
     xs[l] = xc + (l < nch ? l : nch - 1) * xps;
-  for (r = 0; r < rs; r++) /* the padding columns of every ring row, once */
-    for (q = 0; q < wp; q++)
-      if (q < p->pl || q >= p->pl + p->W)
-        _mm512_storeu_ps(ring + (r * wp + q) * 16, ninf);
-  /* input row ih lives in ring row (ih - first) mod rs */
-  next = oh0 * p->sh - p->pt, nslot = 0, bslot = 0;
+  rt_ring16_init(&g, ring, rs, wp, p->pl, p->W, oh0 * p->sh - p->pt, ninf);
   for (oh = oh0; oh < oh1; oh++) {
     const int base = oh * p->sh - p->pt, last = base + (p->kh - 1) * p->dh;
     const float *rows[16];
-    if (oh > oh0)
-      for (bslot += p->sh; bslot >= rs;)
-        bslot -= rs;
-    if (next < base) /* rows skipped by a stride above the ring */
-      next = base, nslot = bslot;
-    for (; next <= last; next++) {
-      nan = (__mmask16)(nan | pool16_row_in(p, xs, next, ring + (int64_t)nslot * wp * 16, wp));
-      if (++nslot == rs)
-        nslot = 0;
-    }
-    for (t = 0, r = bslot; t < p->kh; t++) {
-      rows[t] = ring + (int64_t)r * wp * 16;
-      for (r += p->dh; r >= rs;)
-        r -= rs;
-    }
+    rt_ring16_row(&g, oh > oh0, p->sh, base);
+    for (; g.next <= last; rt_ring16_next(&g))
+      nan = (__mmask16)(nan | pool16_row_in(p, xs, g.next, ring + (int64_t)g.nslot * wp * 16, wp));
+    rt_ring16_rows(&g, ring, wp, p->kh, p->dh, rows);
     pool16_out_row(p, rows, orow + (int64_t)(oh - srow) * p->OW * 16);
     if (oh + 1 == oh1 || oh + 1 - srow == nrun) { /* the run back into the planes */
       const int64_t px0 = (int64_t)srow * p->OW;
@@ -393,10 +378,7 @@ RT_HELPER int pool16_group(const RtPool *p0, const float *xc, float *yc, int nch
         const int nl = npx - i < 16 ? npx - i : 16;
         const __mmask16 m = (__mmask16)(nl >= 16 ? 0xFFFF : (1u << nl) - 1u);
         __m512 v[16];
-#define POOL16_LD(l) v[l] = _mm512_loadu_ps(orow + (i + l) * 16);
-        RT_X16(POOL16_LD)
-#undef POOL16_LD
-        rt_tr16(v);
+        rt_tr16_load(orow + i * 16, v);
         for (l = 0; l < nch; l++)
           _mm512_mask_storeu_ps(yc + l * plane + px0 + i, m, v[l]);
       }
