@@ -2264,7 +2264,8 @@ RT_INLINE int conv_band_carry(float *buf, int64_t ps, int k0, int k1, int W, int
  * parallel each thread takes a run of channels (multiples of 8) through
  * every band.  Each element is the conv's and the pool's own result for any
  * thread count or band size: the conv rows are conv_implicit_row's sums, the
- * maxima exact. */
+ * maxima exact.  RT_CPOOL_BYTES sizes the scratch (rt_conv_maxpool2d_scratch):
+ * as with RT_PWDW_BYTES, the compiler must be built with the same value. */
 #ifndef RT_CPOOL_BYTES
 #define RT_CPOOL_BYTES (512 * 1024)
 #endif
