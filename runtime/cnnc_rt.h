@@ -153,6 +153,57 @@ RT_INLINE int rt_split_pixels(int64_t npix, int64_t nweight, int64_t nact) {
   return npix >= RT_SPLIT_PIX_MIN && nweight <= nact;
 }
 
+/* The ring of window rows of the channel-interleaved forms (conv.c's
+ * depthwise convs on 8 and 16 lanes, pool.c's 16-plane max pool): rs =
+ * (kh - 1)*dh + 1 rows of wp vectors of vl floats; input row ih of the
+ * current windows lives in ring row (ih - first) mod rs, kept without
+ * divisions. */
+typedef struct RtRing {
+  int rs, stride;      /* ring rows, floats per ring row (wp * vl) */
+  int next, nslot;     /* the next input row to bring in, and its ring row */
+  int bslot;           /* the ring row of the current output row's first input row */
+} RtRing;
+
+/* A ring whose first window row is `first`; the padding columns ([0, pl) and
+ * [pl + W, wp)) of every ring row set to v once. */
+RT_INLINE void rt_ring_init(RtRing *g, float *ring, int rs, int wp, int vl, int pl, int W, int first, float v) {
+  int r, q, l;
+  for (r = 0; r < rs; r++)
+    for (q = 0; q < wp; q++)
+      if (q < pl || q >= pl + W)
+        for (l = 0; l < vl; l++)
+          ring[((int64_t)r * wp + q) * vl + l] = v;
+  g->rs = rs, g->stride = wp * vl, g->next = first, g->nslot = 0, g->bslot = 0;
+}
+
+/* Before an output row whose windows start at input row base (advance: not
+ * the first row, which moves the windows down by sh): rows a stride skipped
+ * above the ring are never brought in.  Then the caller brings in rows
+ * g->next .. last into rt_ring_in, calling rt_ring_next after each. */
+RT_INLINE void rt_ring_row(RtRing *g, int advance, int sh, int base) {
+  if (advance)
+    for (g->bslot += sh; g->bslot >= g->rs;)
+      g->bslot -= g->rs;
+  if (g->next < base)
+    g->next = base, g->nslot = g->bslot;
+}
+RT_INLINE float *rt_ring_in(const RtRing *g, float *ring) { return ring + (int64_t)g->nslot * g->stride; }
+RT_INLINE void rt_ring_next(RtRing *g) {
+  g->next++;
+  if (++g->nslot == g->rs)
+    g->nslot = 0;
+}
+
+/* rows[t]: the ring row of window row t (t < kh, dh apart). */
+RT_INLINE void rt_ring_rows(const RtRing *g, const float *ring, int kh, int dh, const float **rows) {
+  int t, r;
+  for (t = 0, r = g->bslot; t < kh; t++) {
+    rows[t] = ring + (int64_t)r * g->stride;
+    for (r += dh; r >= g->rs;)
+      r -= g->rs;
+  }
+}
+
 /* Output columns [*lo, *hi) within [o0, o1) whose input column o*s + off lies
  * in [0, W).  Hoisting this out of the inner loop is what lets it vectorize. */
 RT_INLINE void rt_valid_range(int o0, int o1, int s, int off, int W, int *lo, int *hi) {
@@ -277,53 +328,6 @@ RT_INLINE __m512 rt_load16_fill(const float *row, int c0, int W, __m512 fill) {
 /* The same, zero outside the row. */
 RT_INLINE __m512 rt_load16(const float *row, int c0, int W) {
   return rt_load16_fill(row, c0, W, _mm512_setzero_ps());
-}
-
-/* The ring of window rows of the 16-channel forms (conv.c's depthwise conv,
- * pool.c's max pool): rs = (kh - 1)*dh + 1 rows of wp 16-channel vectors;
- * input row ih of the current windows lives in ring row (ih - first) mod rs,
- * kept without divisions. */
-typedef struct RtRing16 {
-  int rs, next, nslot; /* ring rows; the next input row to bring in, and its ring row */
-  int bslot;           /* the ring row of the current output row's first input row */
-} RtRing16;
-
-/* A ring whose first window row is `first`; the padding columns ([0, pl) and
- * [pl + W, wp)) of every ring row set to v once. */
-RT_INLINE void rt_ring16_init(RtRing16 *g, float *ring, int rs, int wp, int pl, int W, int first, __m512 v) {
-  int r, q;
-  for (r = 0; r < rs; r++)
-    for (q = 0; q < wp; q++)
-      if (q < pl || q >= pl + W)
-        _mm512_storeu_ps(ring + ((int64_t)r * wp + q) * 16, v);
-  g->rs = rs, g->next = first, g->nslot = 0, g->bslot = 0;
-}
-
-/* Before an output row whose windows start at input row base (advance: not
- * the first row, which moves the windows down by sh): rows a stride skipped
- * above the ring are never brought in.  Then the caller brings in rows
- * g->next .. last, calling rt_ring16_next after each. */
-RT_INLINE void rt_ring16_row(RtRing16 *g, int advance, int sh, int base) {
-  if (advance)
-    for (g->bslot += sh; g->bslot >= g->rs;)
-      g->bslot -= g->rs;
-  if (g->next < base)
-    g->next = base, g->nslot = g->bslot;
-}
-RT_INLINE void rt_ring16_next(RtRing16 *g) {
-  g->next++;
-  if (++g->nslot == g->rs)
-    g->nslot = 0;
-}
-
-/* rows[t]: the ring row of window row t (t < kh, dh apart). */
-RT_INLINE void rt_ring16_rows(const RtRing16 *g, const float *ring, int wp, int kh, int dh, const float **rows) {
-  int t, r;
-  for (t = 0, r = g->bslot; t < kh; t++) {
-    rows[t] = ring + (int64_t)r * wp * 16;
-    for (r += dh; r >= g->rs;)
-      r -= g->rs;
-  }
 }
 
 /* 16 x 16 transpose of r[0..16) in place: r[i] lane j becomes r[j] lane i.

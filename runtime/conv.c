@@ -843,19 +843,19 @@ RT_HELPER void conv_dwt16_group(const RtConv *p0, const float *xc, int64_t xps, 
   float *const ring = (float *)ringv, *const orow = (float *)orowv, bl[16];
   const float *xs[16];
   const int nrun = CONV_DWT16_OW / p->OW;
-  RtRing16 g;
+  RtRing g;
   int l, oh, srow = oh0; /* orow holds output rows [srow, oh] */
   for (l = 0; l < 16; l++)
     xs[l] = xc + (l < nch ? l : nch - 1) * xps;
   conv_dwt16_weights(p, wk, bias, nch, wv, bl);
-  rt_ring16_init(&g, ring, rs, wp, p->pl, p->W, oh0 * p->sh - p->pt, _mm512_setzero_ps());
+  rt_ring_init(&g, ring, rs, wp, 16, p->pl, p->W, oh0 * p->sh - p->pt, 0.0f);
   for (oh = oh0; oh < oh1; oh++) {
     const int base = oh * p->sh - p->pt, last = base + (p->kh - 1) * p->dh;
     const float *rows[7];
-    rt_ring16_row(&g, oh > oh0, p->sh, base);
-    for (; g.next <= last; rt_ring16_next(&g))
-      conv_dwt16_row_in(p, xs, g.next, ring + (int64_t)g.nslot * wp * 16, wp);
-    rt_ring16_rows(&g, ring, wp, p->kh, p->dh, rows);
+    rt_ring_row(&g, oh > oh0, p->sh, base);
+    for (; g.next <= last; rt_ring_next(&g))
+      conv_dwt16_row_in(p, xs, g.next, rt_ring_in(&g, ring), wp);
+    rt_ring_rows(&g, ring, p->kh, p->dh, rows);
     conv_dwt16_out_row(p, rows, wv, orow + (int64_t)(oh - srow) * p->OW * 16);
     if (oh + 1 == oh1 || oh + 1 - srow == nrun) {
       conv_dwt16_store_run(p, orow, (int64_t)srow * p->OW, (oh + 1 - srow) * p->OW, nch, bl, rc, yc, plane);
@@ -1305,37 +1305,19 @@ RT_HELPER void conv_dwt_group(const RtConv *p0, const float *xc, int64_t xps, co
   __m256 wv[49];
   const float *xs[8];
   const int nrun = conv_dwt_run_rows(p);
-  int l, t, q, r, oh, next, nslot, bslot, srow = oh0; /* orow holds output rows [srow, oh] */
+  RtRing g;
+  int l, oh, srow = oh0; /* orow holds output rows [srow, oh] */
   for (l = 0; l < 8; l++)
     xs[l] = xc + (l < nch ? l : nch - 1) * xps;
   conv_dwt_weights(p, wk, bias, nch, wv, bl);
-  /* the padding columns of every ring row, once */
-  for (r = 0; r < rs; r++)
-    for (q = 0; q < wp; q++)
-      if (q < p->pl || q >= p->pl + p->W)
-        _mm256_storeu_ps(ring + (r * wp + q) * 8, _mm256_setzero_ps());
-  /* input row ih lives in ring row (ih - first) mod rs; no divisions */
-  next = oh0 * p->sh - p->pt; /* the next input row to bring in, */
-  nslot = 0;                  /* its ring row, */
-  bslot = 0;                  /* and the ring row of the current output row's first input row */
+  rt_ring_init(&g, ring, rs, wp, 8, p->pl, p->W, oh0 * p->sh - p->pt, 0.0f);
   for (oh = oh0; oh < oh1; oh++) {
     const int base = oh * p->sh - p->pt, last = base + (p->kh - 1) * p->dh;
     const float *rows[7];
-    if (oh > oh0)
-      for (bslot += p->sh; bslot >= rs;)
-        bslot -= rs;
-    if (next < base) /* rows skipped by a stride above the ring */
-      next = base, nslot = bslot;
-    for (; next <= last; next++) {
-      conv_dwt_row_in(p, xs, next, ring + (int64_t)nslot * wp * 8, wp);
-      if (++nslot == rs)
-        nslot = 0;
-    }
-    for (t = 0, r = bslot; t < p->kh; t++) {
-      rows[t] = ring + (int64_t)r * wp * 8;
-      for (r += p->dh; r >= rs;)
-        r -= rs;
-    }
+    rt_ring_row(&g, oh > oh0, p->sh, base);
+    for (; g.next <= last; rt_ring_next(&g))
+      conv_dwt_row_in(p, xs, g.next, rt_ring_in(&g, ring), wp);
+    rt_ring_rows(&g, ring, p->kh, p->dh, rows);
     conv_dwt_out_row(p, rows, wv, orow + (int64_t)(oh - srow) * p->OW * 8);
     if (oh + 1 == oh1 || oh + 1 - srow == nrun) {
       conv_dwt_store_run(p, orow, (int64_t)srow * p->OW, (oh + 1 - srow) * p->OW, nch, bl, rc, yc, plane);

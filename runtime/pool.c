@@ -352,23 +352,22 @@ RT_HELPER int pool16_group(const RtPool *p0, const float *xc, float *yc, int nch
   const RtPool pv = *p0, *p = &pv;
   const int rs = (p->kh - 1) * p->dh + 1, wp = pool16_wp(p), nrun = POOL16_OW / p->OW;
   const int64_t xps = (int64_t)p->H * p->W, plane = (int64_t)p->OH * p->OW;
-  const __m512 ninf = _mm512_set1_ps(-INFINITY);
   __m512 ringv[POOL16_RING], orowv[POOL16_OW + 16]; /* vectors: 64-byte aligned */
   float *const ring = (float *)ringv, *const orow = (float *)orowv;
   const float *xs[16];
   __mmask16 nan = 0;
-  RtRing16 g;
+  RtRing g;
   int l, oh, srow = oh0; /* orow holds output rows [srow, oh] */
   for (l = 0; l < 16; l++)
     xs[l] = xc + (l < nch ? l : nch - 1) * xps;
-  rt_ring16_init(&g, ring, rs, wp, p->pl, p->W, oh0 * p->sh - p->pt, ninf);
+  rt_ring_init(&g, ring, rs, wp, 16, p->pl, p->W, oh0 * p->sh - p->pt, -INFINITY);
   for (oh = oh0; oh < oh1; oh++) {
     const int base = oh * p->sh - p->pt, last = base + (p->kh - 1) * p->dh;
     const float *rows[16];
-    rt_ring16_row(&g, oh > oh0, p->sh, base);
-    for (; g.next <= last; rt_ring16_next(&g))
-      nan = (__mmask16)(nan | pool16_row_in(p, xs, g.next, ring + (int64_t)g.nslot * wp * 16, wp));
-    rt_ring16_rows(&g, ring, wp, p->kh, p->dh, rows);
+    rt_ring_row(&g, oh > oh0, p->sh, base);
+    for (; g.next <= last; rt_ring_next(&g))
+      nan = (__mmask16)(nan | pool16_row_in(p, xs, g.next, rt_ring_in(&g, ring), wp));
+    rt_ring_rows(&g, ring, p->kh, p->dh, rows);
     pool16_out_row(p, rows, orow + (int64_t)(oh - srow) * p->OW * 16);
     if (oh + 1 == oh1 || oh + 1 - srow == nrun) { /* the run back into the planes */
       const int64_t px0 = (int64_t)srow * p->OW;
