@@ -326,7 +326,7 @@ RT_INLINE void pool16_out_row(const RtPool *p, const float *const *rows, float *
     __m512 a0 = _mm512_set1_ps(-INFINITY), a1 = a0, a2 = a0, a3 = a0;
     for (t = 0; t < p->kh; t++)
       for (j = 0; j < p->kw; j++) {
-        const float *xq = rows[t] + (ow * p->sw + j * p->dw) * 16;
+        const float *xq = rows[t] + ((int64_t)ow * p->sw + (int64_t)j * p->dw) * 16;
         a0 = _mm512_max_ps(a0, _mm512_loadu_ps(xq));
         a1 = _mm512_max_ps(a1, _mm512_loadu_ps(xq + s16));
         a2 = _mm512_max_ps(a2, _mm512_loadu_ps(xq + 2 * s16));
@@ -339,7 +339,7 @@ RT_INLINE void pool16_out_row(const RtPool *p, const float *const *rows, float *
     __m512 a0 = _mm512_set1_ps(-INFINITY);
     for (t = 0; t < p->kh; t++)
       for (j = 0; j < p->kw; j++)
-        a0 = _mm512_max_ps(a0, _mm512_loadu_ps(rows[t] + (ow * p->sw + j * p->dw) * 16));
+        a0 = _mm512_max_ps(a0, _mm512_loadu_ps(rows[t] + ((int64_t)ow * p->sw + (int64_t)j * p->dw) * 16));
     _mm512_storeu_ps(orow + ow * 16, a0);
   }
 }

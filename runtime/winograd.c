@@ -1156,13 +1156,16 @@ RT_HELPER void wino_out_trows_chunk(const RtConv *p, const WinoGeo *g, const flo
 
 /* ------------------------------------------------------------ the conv */
 
-/* T-rows layers (small maps) go parallel from RT_PAR_MIN_WORK_CH of GEMM
- * multiply-adds: their transforms, which that count leaves out, take most
- * of their time (SqueezeNet's 27x27 and 13x13 expand convs, 0.3-0.5 ms
+/* T-rows layers (small maps) go parallel from half RT_PAR_MIN_WORK_CH of
+ * GEMM multiply-adds: their transforms, which that count leaves out, take
+ * most of their time (SqueezeNet's 27x27 and 13x13 expand convs, 0.3-0.5 ms
  * each, ran serial below RT_PAR_MIN_WORK: the model is 11% faster at 2
- * threads with them parallel, the others unchanged). */
+ * threads with them parallel, the others unchanged; CIFAR ResNet's 32-channel
+ * 16x16 convs, 0.59 M multiply-adds and 11 us, stayed serial below the whole
+ * RT_PAR_MIN_WORK_CH: 0.944x and 0.947x the model's time at 2 threads with
+ * them parallel, bench/ab.sh, the other models unchanged). */
 #ifndef WINO_TROWS_PAR
-#define WINO_TROWS_PAR RT_PAR_MIN_WORK_CH
+#define WINO_TROWS_PAR (RT_PAR_MIN_WORK_CH / 2)
 #endif
 
 /* One sample in the T-rows orientation: input transform (tasks: tile row x
