@@ -320,27 +320,31 @@ RT_INLINE __mmask16 pool16_row_in(const RtPool *p, const float *const xs[16], in
 /* One output row from the kh window rows rows[t] into orow (OW vectors):
  * blocks of 4 outputs, the rest one by one. */
 RT_INLINE void pool16_out_row(const RtPool *p, const float *const *rows, float *orow) {
-  const int OW = p->OW, s16 = p->sw * 16;
-  int ow = 0, t, j;
-  for (; ow + 4 <= OW; ow += 4) {
+  const int64_t s16 = (int64_t)p->sw * 16, d16 = (int64_t)p->dw * 16;
+  const float *const end = orow + (int64_t)p->OW * 16;
+  float *o = orow;
+  int64_t xo = 0; /* offset of the window's first column in each row */
+  int t, j;
+  /* pointer walks, not ow * 16: gcc -O3 warned of the int product */
+  for (; end - o >= 64; o += 64, xo += 4 * s16) {
     __m512 a0 = _mm512_set1_ps(-INFINITY), a1 = a0, a2 = a0, a3 = a0;
     for (t = 0; t < p->kh; t++)
       for (j = 0; j < p->kw; j++) {
-        const float *xq = rows[t] + ((int64_t)ow * p->sw + (int64_t)j * p->dw) * 16;
+        const float *xq = rows[t] + xo + j * d16;
         a0 = _mm512_max_ps(a0, _mm512_loadu_ps(xq));
         a1 = _mm512_max_ps(a1, _mm512_loadu_ps(xq + s16));
         a2 = _mm512_max_ps(a2, _mm512_loadu_ps(xq + 2 * s16));
         a3 = _mm512_max_ps(a3, _mm512_loadu_ps(xq + 3 * s16));
       }
-    _mm512_storeu_ps(orow + ow * 16, a0), _mm512_storeu_ps(orow + ow * 16 + 16, a1);
-    _mm512_storeu_ps(orow + ow * 16 + 32, a2), _mm512_storeu_ps(orow + ow * 16 + 48, a3);
+    _mm512_storeu_ps(o, a0), _mm512_storeu_ps(o + 16, a1);
+    _mm512_storeu_ps(o + 32, a2), _mm512_storeu_ps(o + 48, a3);
   }
-  for (; ow < OW; ow++) {
+  for (; o < end; o += 16, xo += s16) {
     __m512 a0 = _mm512_set1_ps(-INFINITY);
     for (t = 0; t < p->kh; t++)
       for (j = 0; j < p->kw; j++)
-        a0 = _mm512_max_ps(a0, _mm512_loadu_ps(rows[t] + ((int64_t)ow * p->sw + (int64_t)j * p->dw) * 16));
-    _mm512_storeu_ps(orow + ow * 16, a0);
+        a0 = _mm512_max_ps(a0, _mm512_loadu_ps(rows[t] + xo + j * d16));
+    _mm512_storeu_ps(o, a0);
   }
 }
 

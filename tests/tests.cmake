@@ -100,12 +100,13 @@ add_test(NAME threads_pixels COMMAND bash ${CMAKE_SOURCE_DIR}/tests/threads_det.
 
 # The generated C compiles warning-free (gcc + clang, -std=c99 -Wall -Wextra -Werror) and has no mutable globals;
 # MobileNetV2 and ResNet-18 bring the depthwise, fused 1x1+depthwise, implicit-GEMM and pool kernels in (gcc's
-# -Waggressive-loop-optimizations once fired on the flat max pool under -march=native).
+# -Waggressive-loop-optimizations once fired on the flat max pool under -march=native, and on the 16-plane one,
+# which conv_pool_stems brings in, at -O3).
 add_test(NAME generated_c_werror
          COMMAND bash ${CMAKE_SOURCE_DIR}/tests/werror.sh $<TARGET_FILE:cnnc> ${CMAKE_SOURCE_DIR}/examples/lenet5.yaml
                  ${CMAKE_SOURCE_DIR}/examples/tdnn.yaml ${CMAKE_SOURCE_DIR}/tests/golden/activations2/model.yaml
                  ${CMAKE_SOURCE_DIR}/tests/passes/autodiff.yaml ${CMAKE_SOURCE_DIR}/examples/mobilenet_v2.yaml
-                 ${CMAKE_SOURCE_DIR}/examples/resnet18.yaml)
+                 ${CMAKE_SOURCE_DIR}/examples/resnet18.yaml ${CMAKE_SOURCE_DIR}/tests/golden/conv_pool_stems/model.yaml)
 
 # bench/ab.sh (same-process A/B): identical builds agree bit for bit, 1 vs 2 threads included.
 add_test(NAME bench_ab COMMAND bash ${CMAKE_SOURCE_DIR}/tests/bench_ab.sh $<TARGET_FILE:cnnc>
