@@ -240,7 +240,10 @@ RT_INLINE float rt_act1(int act, float a, float b, float v) {
   switch (act) {
   case RT_ACT_RELU: return v > 0.0f ? v : 0.0f;
   case RT_ACT_LEAKY: return v >= 0.0f ? v : a * v;
-  case RT_ACT_CLIP: return v < a ? a : (v > b ? b : v);
+  case RT_ACT_CLIP: { /* min(max(v, a), b) with NaN passing through, as the vector forms */
+    const float t = v < a ? a : v;
+    return t > b ? b : t;
+  }
   case RT_ACT_SIGMOID: return 1.0f / (1.0f + expf(-v));
   case RT_ACT_TANH: return tanhf(v);
   case RT_ACT_HARDSWISH: {
@@ -372,6 +375,11 @@ RT_INLINE void rt_tr16_load(const float *src, __m512 v[16]) {
   rt_tr16(v);
 }
 
+/* rt_act1's clip on 16 lanes: max then min, each returning its second
+ * operand (v) when either is NaN, so NaN passes through (two instructions;
+ * compares and blends took four). */
+RT_INLINE __m512 rt_clip16(__m512 v, __m512 lo, __m512 hi) { return _mm512_min_ps(hi, _mm512_max_ps(lo, v)); }
+
 /* The fused epilogue of the AVX-512 conv/GEMM kernels on one 16-lane
  * vector: v + (bias + r) -> relu/leaky/clip (others left to rt_act_array)
  * -> c, m masking the lanes (masked lanes neither loaded nor stored). */
@@ -387,11 +395,7 @@ RT_INLINE void rt_epi16(__m512 v, float *c, const float *r, float bv, __mmask16 
     const __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
     v = _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha));
   } else if (act == RT_ACT_CLIP) {
-    /* v < a ? a : (v > b ? b : v), NaN passing through, exactly as rt_act1 */
-    const __mmask16 lo = _mm512_cmp_ps_mask(v, _mm512_set1_ps(alpha), _CMP_LT_OQ);
-    const __mmask16 hi = _mm512_cmp_ps_mask(v, _mm512_set1_ps(beta), _CMP_GT_OQ);
-    v = _mm512_mask_mov_ps(v, hi, _mm512_set1_ps(beta));
-    v = _mm512_mask_mov_ps(v, lo, _mm512_set1_ps(alpha));
+    v = rt_clip16(v, _mm512_set1_ps(alpha), _mm512_set1_ps(beta));
   }
   _mm512_mask_storeu_ps(c, m, v);
 }
@@ -430,11 +434,8 @@ RT_INLINE __m256 rt_act8(__m256 v, int act, float alpha, float beta) {
   if (act == RT_ACT_LEAKY)
     return _mm256_blendv_ps(_mm256_mul_ps(v, _mm256_set1_ps(alpha)), v,
                             _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GE_OQ));
-  if (act == RT_ACT_CLIP) {
-    const __m256 lo = _mm256_set1_ps(alpha), hi = _mm256_set1_ps(beta);
-    v = _mm256_blendv_ps(v, hi, _mm256_cmp_ps(v, hi, _CMP_GT_OQ));
-    return _mm256_blendv_ps(v, lo, _mm256_cmp_ps(v, lo, _CMP_LT_OQ));
-  }
+  if (act == RT_ACT_CLIP) /* as rt_clip16: NaN (the second operand) passes */
+    return _mm256_min_ps(_mm256_set1_ps(beta), _mm256_max_ps(_mm256_set1_ps(alpha), v));
   return v;
 }
 

@@ -365,10 +365,7 @@ RT_INLINE void conv_dw_emit(const RtConv *p, __m512 acc, __m512 bv, const float 
   if (p->act == RT_ACT_RELU) {
     acc = _mm512_max_ps(acc, _mm512_setzero_ps());
   } else if (p->act == RT_ACT_CLIP) {
-    const __mmask16 lo = _mm512_cmp_ps_mask(acc, _mm512_set1_ps(p->alpha), _CMP_LT_OQ);
-    const __mmask16 hi = _mm512_cmp_ps_mask(acc, _mm512_set1_ps(p->beta), _CMP_GT_OQ);
-    acc = _mm512_mask_mov_ps(acc, hi, _mm512_set1_ps(p->beta));
-    acc = _mm512_mask_mov_ps(acc, lo, _mm512_set1_ps(p->alpha));
+    acc = rt_clip16(acc, _mm512_set1_ps(p->alpha), _mm512_set1_ps(p->beta));
   }
   _mm512_mask_storeu_ps(yr, cm, acc);
   if (!simple)

@@ -100,8 +100,7 @@ RT_INLINE void crow_tile(const RtConv *p, const float *xn, const float *w, const
       if (p->act == RT_ACT_RELU) {                                                                         \
         v[q] = _mm512_max_ps(v[q], _mm512_setzero_ps());                                                   \
       } else if (p->act == RT_ACT_CLIP) {                                                                  \
-        v[q] = _mm512_mask_mov_ps(v[q], _mm512_cmp_ps_mask(v[q], hi, _CMP_GT_OQ), hi);                     \
-        v[q] = _mm512_mask_mov_ps(v[q], _mm512_cmp_ps_mask(v[q], lo, _CMP_LT_OQ), lo);                     \
+        v[q] = rt_clip16(v[q], lo, hi);                                                                    \
       }                                                                                                    \
     }                                                                                                      \
     _mm512_mask_storeu_ps(yn + yo, s0, v[0]);                                                              \

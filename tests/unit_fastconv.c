@@ -84,7 +84,10 @@ static double act_ref(int act, double a, double b, double v) {
   switch (act) {
   case RT_ACT_RELU: return v > 0 ? v : 0;
   case RT_ACT_LEAKY: return v >= 0 ? v : a * v;
-  case RT_ACT_CLIP: return v < a ? a : (v > b ? b : v);
+  case RT_ACT_CLIP: { /* torch.clamp: min(max(v, a), b), NaN passing; b when a > b */
+    const double t = v < a ? a : v;
+    return t > b ? b : t;
+  }
   case RT_ACT_SIGMOID: return 1.0 / (1.0 + exp(-v));
   case RT_ACT_TANH: return tanh(v);
   case RT_ACT_HARDSWISH: {
@@ -457,8 +460,7 @@ static void wino_realistic(void) {
 
 /* Every activation through the vector epilogues of each kernel family:
  * implicit GEMM, depthwise, unpacked 1x1, Winograd both orientations. */
-static void act_sweep(void) {
-  static const int shapes[][9] = {
+static const int act_shapes[][9] = {
       /* C  H   W   K  kh sh pad groups */
       {3, 40, 37, 20, 7, 2, 3, 1, 0},   /* implicit GEMM */
       {16, 18, 21, 16, 3, 1, 1, 16, 0}, /* depthwise 3x3 */
@@ -467,9 +469,13 @@ static void act_sweep(void) {
       {64, 9, 9, 64, 3, 1, 1, 1, 0},    /* Winograd T-rows */
       {16, 24, 24, 16, 3, 1, 1, 1, 0},  /* Winograd K-rows */
       {3, 45, 47, 13, 3, 2, 1, 1, 0},   /* implicit GEMM, 3x3x3 stem, K = 13 */
-  };
+};
+
+/* The activations fused into each kernel path of act_shapes against fp64. */
+static void act_sweep(void) {
   static const int acts[] = {RT_ACT_RELU, RT_ACT_LEAKY, RT_ACT_CLIP, RT_ACT_SIGMOID, RT_ACT_GELU};
-  for (int si = 0; si < (int)(sizeof shapes / sizeof shapes[0]); si++)
+  const int (*shapes)[9] = act_shapes;
+  for (int si = 0; si < (int)(sizeof act_shapes / sizeof act_shapes[0]); si++)
     for (int ai = 0; ai < 10; ai++) {
       const int act = acts[ai / 2]; /* each with and without residual (ci parity) */
       RtConv p;
@@ -482,6 +488,49 @@ static void act_sweep(void) {
       act_params(act, &p.alpha, &p.beta);
       conv_case(300 + si * 100 + 6 * (ai / 2) + ai % 2, NULL, &p, "acts");
     }
+}
+
+/* Clip at its edges through every algorithm on act_shapes: the bias puts
+ * NaN, +inf and -inf into output channels 0-2, with the bounds (0, 6) and
+ * min > max (-0.25 .. -0.5: torch.clamp then gives max everywhere).  A NaN
+ * must come out NaN (each vector form, max then min, passes it as rt_act1
+ * does), the rest min(max(v, a), b). */
+static void clip_edges(void) {
+  static const float bounds[][2] = {{0.0f, 6.0f}, {-0.25f, -0.5f}};
+  for (int si = 0; si < (int)(sizeof act_shapes / sizeof act_shapes[0]); si++)
+    for (int bi = 0; bi < 2; bi++)
+      for (int a = 0; a < T_COUNT; a++) {
+        RtConv p;
+        memset(&p, 0, sizeof p);
+        p.C = act_shapes[si][0], p.H = act_shapes[si][1], p.W = act_shapes[si][2], p.K = act_shapes[si][3];
+        p.kh = p.kw = act_shapes[si][4], p.sh = p.sw = act_shapes[si][5], p.pt = p.pl = act_shapes[si][6];
+        p.dh = p.dw = 1, p.groups = act_shapes[si][7];
+        p.OH = (p.H + 2 * p.pt - p.kh) / p.sh + 1, p.OW = (p.W + 2 * p.pl - p.kw) / p.sw + 1;
+        p.act = RT_ACT_CLIP, p.alpha = bounds[bi][0], p.beta = bounds[bi][1];
+        p.algo = algo_rt[a], p.tile = a == T_WINO2 ? 2 : a == T_WINO4 ? 4 : 0;
+        const int64_t xn = (int64_t)p.C * p.H * p.W, yn = (int64_t)p.K * p.OH * p.OW, plane = yn / p.K;
+        float *x = rnd(xn, -1, 1), *w = rnd((int64_t)p.K * (p.C / p.groups) * p.kh * p.kw, -0.5f, 0.5f);
+        float *b = rnd(p.K, -4, 4), *y = xmalloc((size_t)yn * 4);
+        double *ref = xmalloc((size_t)yn * 8);
+        int64_t bad = 0, first = -1;
+        b[0] = NAN, b[1] = INFINITY, b[2] = -INFINITY;
+        conv_ref(&p, 1, x, w, b, NULL, ref);
+        fill_nan(y, yn);
+        conv_run(&p, 1, x, w, b, NULL, y);
+        for (int64_t i = 0; i < yn; i++) {
+          const int ok = isnan(ref[i]) ? isnan(y[i]) : !isnan(y[i]) && fabs(y[i] - ref[i]) <= 1e-4 * fmax(1.0, fabs(ref[i]));
+          if (!ok && bad++ == 0)
+            first = i;
+        }
+        nchecks++;
+        if (bad) {
+          printf("FAIL clip edges %dx%dx%d->%d k%d s%d g%d clip(%g, %g) %s: %lld bad, first channel %lld: %g vs %g\n",
+                 p.C, p.H, p.W, p.K, p.kh, p.sh, p.groups, p.alpha, p.beta, algo_names[a], (long long)bad,
+                 (long long)(first / plane), y[first], ref[first]);
+          nfail++;
+        }
+        free(x), free(w), free(b), free(y), free(ref);
+      }
 }
 
 /* ---------------------------------------------------------------- linear */
@@ -944,6 +993,7 @@ int main(void) {
   wino_blocks();
   wino_realistic();
   act_sweep();
+  clip_edges();
   for (int act = 0; act < NACT; act += 3)
     linear_test(1 + act, 37 + 40 * act, 11 + 13 * act, act);
   linear_test(16, 512, 1000, RT_ACT_RELU);
