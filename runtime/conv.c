@@ -377,228 +377,182 @@ RT_INLINE void conv_dw_emit(const RtConv *p, __m512 acc, __m512 bv, const float 
  * down the input rows, builds each row's three tap vectors once and feeds
  * them to every output row that reads them (three for stride 1, one or two
  * for stride 2), each output row accumulating in a register until its last
- * tap row.  No padded copy of the input is made: strips inside the image
- * use plain loads, border strips (and rows narrower than a vector) the
- * window below.  Each output's 9 taps form one dependent FMA chain (its
- * summation order), so one strip keeps at most 3 chains in flight, far from
- * the 8 the FMA units need: up to CONV_DW_NS interior strips ("streams")
- * of a channel run interleaved. */
+ * tap row.  No padded copy of the input is made: the loads are masked to the
+ * row.  Each output's 9 taps form one dependent FMA chain (its summation
+ * order), so one strip keeps at most 3 chains in flight, far from the 8 the
+ * FMA units need: up to CONV_DW_NS strips ("streams") of a channel run
+ * interleaved. */
 enum {
   CONV_DW_BAND = 32, /* output rows per 3x3 depthwise task */
   CONV_DW_NS = 3     /* strips processed together */
 };
 
-/* Tap vectors of a border strip: its input columns c0 + l*S + j all lie in
- * the 32-float window [base, base + 32) of the row, which is loaded as two
- * masked vectors (nothing outside the row is read); tap j is then one
- * two-source permute with the lanes outside the row zeroed. */
-typedef struct {
-  __m512i idx[3];
-  __mmask16 tap[3], lo, hi; /* lanes of tap j inside the row; loaded window lanes */
-} ConvDwWin;
-
-/* One stream: a 16-column strip of one channel. */
-typedef struct {
-  const float *x; /* input plane + c0 (interior strips) or + base (window) */
-  const float *r; /* residual plane + ow0, or NULL */
-  float *y;       /* output plane + ow0 */
-  int nc;         /* output columns in the strip */
-  ConvDwWin wn;
-} ConvDwStream;
-
-/* Stream for output columns [ow0, ow0 + 16) of planes xc / rc / yc. */
-RT_INLINE void conv_dw_stream(const RtConv *p, ConvDwStream *st, const float *xc, const float *rc, float *yc,
-                              int ow0, int interior) {
-  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const int c0 = ow0 * p->sw - p->pl, base = c0 > 0 ? c0 : 0, n = p->W - base;
-  int j;
-  st->y = yc + ow0;
-  st->r = rc ? rc + ow0 : NULL;
-  st->nc = p->OW - ow0 < 16 ? p->OW - ow0 : 16;
-  if (interior) {
-    st->x = xc + c0;
-    return;
-  }
-  st->x = xc + base;
-  st->wn.lo = (__mmask16)(n <= 0 ? 0 : n >= 16 ? 0xFFFF : (1u << n) - 1u);
-  st->wn.hi = (__mmask16)(n <= 16 ? 0 : n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1u);
-  for (j = 0; j < 3; j++) {
-    const __m512i col =
-        _mm512_add_epi32(_mm512_set1_epi32(c0 + j), _mm512_mullo_epi32(iota, _mm512_set1_epi32(p->sw)));
-    st->wn.tap[j] = _mm512_cmp_epi32_mask(col, _mm512_setzero_si512(), _MM_CMPINT_NLT) &
-                    _mm512_cmp_epi32_mask(col, _mm512_set1_epi32(p->W), _MM_CMPINT_LT);
-    st->wn.idx[j] = _mm512_sub_epi32(col, _mm512_set1_epi32(base));
-  }
+/* Whether conv_dw3_task applies (any padding: the loads are masked). */
+RT_INLINE int conv_dw3_ok(const RtConv *p) {
+  return p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->sh == p->sw && (p->sw == 1 || p->sw == 2);
 }
 
-/* The three tap vectors x[c0 + l*S + j], j = 0, 1, 2, of one input row (xr
- * = stream row pointer).  Interior strips (IN) load directly; stride 2
- * deinterleaves 32 columns once into even (tap 0) and odd (tap 1) lanes and
- * shifts the evens down one lane for tap 2. */
-RT_INLINE void conv_dw3_taps(const float *xr, const ConvDwWin *wn, const int S, const int IN, __m512 *v) {
-  if (IN && S == 1) {
-    v[0] = _mm512_loadu_ps(xr), v[1] = _mm512_loadu_ps(xr + 1), v[2] = _mm512_loadu_ps(xr + 2);
-  } else if (IN) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    const __m512 l0 = _mm512_loadu_ps(xr), l1 = _mm512_loadu_ps(xr + 16);
-    v[0] = _mm512_permutex2var_ps(l0, even, l1);
-    v[1] = _mm512_permutex2var_ps(l0, odd, l1);
-    v[2] = _mm512_castsi512_ps(
-        _mm512_alignr_epi32(_mm512_castps_si512(_mm512_set1_ps(xr[32])), _mm512_castps_si512(v[0]), 1));
-  } else {
-    const __m512 lo = wn->lo ? _mm512_maskz_loadu_ps(wn->lo, xr) : _mm512_setzero_ps();
-    const __m512 hi = wn->hi ? _mm512_maskz_loadu_ps(wn->hi, xr + 16) : _mm512_setzero_ps();
-    v[0] = _mm512_maskz_permutex2var_ps(wn->tap[0], lo, wn->idx[0], hi);
-    v[1] = _mm512_maskz_permutex2var_ps(wn->tap[1], lo, wn->idx[1], hi);
-    v[2] = _mm512_maskz_permutex2var_ps(wn->tap[2], lo, wn->idx[2], hi);
-  }
+/* Lanes l of [0, 16) whose column c + l lies in [0, n). */
+RT_INLINE __mmask16 conv_dw_cols(int c, int n) {
+  const int a = c < 0 ? -c : 0, e = n - c < 16 ? n - c : 16;
+  return (__mmask16)(e <= a ? 0u : ((1u << e) - 1u) & ~((1u << a) - 1u));
 }
 
-/* acc + (v . w[3i .. 3i+2]) in tap order j = 0, 1, 2 */
-RT_INLINE __m512 conv_dw3_row(const __m512 *v, const __m512 *w, int i, __m512 acc) {
-  acc = _mm512_fmadd_ps(v[0], w[3 * i], acc);
-  acc = _mm512_fmadd_ps(v[1], w[3 * i + 1], acc);
-  return _mm512_fmadd_ps(v[2], w[3 * i + 2], acc);
-}
-
-/* Output rows [oh0, oh1) of NS streams of one channel (weights wv, 9
- * broadcast taps, and bias bv).  Every output sums its taps
- * in (i, j) order from zero, rows outside the image skipped, then
- * + (bias + res): the order of conv_dw_strip.  The streams are spelled out
- * (macros over s = 0, 1, 2) so that their accumulators stay in registers;
- * gcc keeps arrays of vectors indexed in loops on the stack. */
-RT_INLINE void conv_dw3_band(const RtConv *p, const ConvDwStream *st, const __m512 *wv, __m512 bv, int oh0, int oh1,
-                             const int NS, const int S, const int IN, int simple) {
+/* Stride 1: NS (1..3) strips of one channel from output column ow0, output
+ * rows [oh0, oh1), taps w and bias bv.  Every strip, border or not, loads its
+ * three tap vectors masked to the row (lanes outside it load 0, the padding,
+ * and nothing outside the row is read: the pointers below may sit left of
+ * the plane, where only masked-off lanes point), so border strips run
+ * interleaved with the others instead of alone with their three FMA chains,
+ * latency-bound (a 28x28 layer's two border strips, 30.7 -> ~20 us).  The
+ * same sums as conv_dw3_band: taps in (i, j) order from zero, then + (bias +
+ * res), then the act (SIMPLE: in registers; otherwise by the caller). */
+RT_INLINE void conv_dw3s1_strips(const RtConv *p, const float *xc, const float *rc, float *yc, const __m512 *w,
+                                 __m512 bv, int ow0, int oh0, int oh1, const int NS, const int SIMPLE) {
   const __m512 z = _mm512_setzero_ps();
   __m512 A0 = z, A1 = z, A2 = z, B0 = z, B1 = z, B2 = z, C0 = z, C1 = z, C2 = z;
-#define CONV_DW3_EMIT(s, r)                                                                                \
+  __mmask16 m00 = 0, m01 = 0, m02 = 0, m10 = 0, m11 = 0, m12 = 0, m20 = 0, m21 = 0, m22 = 0, cm0 = 0, cm1 = 0, cm2 = 0;
+  const float *x0 = xc, *x1 = xc, *x2 = xc, *r0 = NULL, *r1 = NULL, *r2 = NULL;
+  float *y0 = yc, *y1 = yc, *y2 = yc;
+  const int W = p->W, H = p->H, OW = p->OW;
+  int ih;
+#define DW3S1_SETUP(s)                                                                                     \
   if (NS > s) {                                                                                            \
-    const int64_t o = (int64_t)(r) * p->OW;                                                                \
-    const __mmask16 cm = (__mmask16)(st[s].nc >= 16 ? 0xFFFF : (1u << st[s].nc) - 1u);                     \
-    conv_dw_emit(p, A##s, bv, st[s].r ? st[s].r + o : NULL, st[s].y + o, cm, st[s].nc, simple); \
+    const int c0 = ow0 + 16 * s - p->pl;                                                                   \
+    m##s##0 = conv_dw_cols(c0, W), m##s##1 = conv_dw_cols(c0 + 1, W), m##s##2 = conv_dw_cols(c0 + 2, W);   \
+    cm##s = conv_dw_cols(ow0 + 16 * s, OW);                                                                \
+    x##s = xc + c0, y##s = yc + ow0 + 16 * s, r##s = rc ? rc + ow0 + 16 * s : NULL;                        \
   }
-  if (S == 1) {
-    /* at input row ih: A is output row ih + pt - 2 (tap row 2, done after
-     * this row), B row ih + pt - 1 (tap row 1), C row ih + pt (tap row 0) */
-    int ih;
-    for (ih = oh0 - p->pt; ih <= oh1 + 1 - p->pt; ih++) {
-      const int r = ih + p->pt - 2;
-      if (ih >= 0 && ih < p->H) {
-        const int64_t off = (int64_t)ih * p->W;
-#define CONV_DW3_S1(s)                                                                                     \
+  DW3S1_SETUP(0)
+  DW3S1_SETUP(1)
+  DW3S1_SETUP(2)
+#undef DW3S1_SETUP
+  /* at input row ih: A is output row ih + pt - 2 (tap row 2, done after this
+   * row), B row ih + pt - 1 (tap row 1), C row ih + pt (tap row 0) */
+  for (ih = oh0 - p->pt; ih <= oh1 + 1 - p->pt; ih++) {
+    const int r = ih + p->pt - 2;
+    if (ih >= 0 && ih < H) {
+      const int64_t off = (int64_t)ih * W;
+#define DW3S1_ROW(s)                                                                                       \
   if (NS > s) {                                                                                            \
-    const __m512 *w = wv;                                                                                  \
-    __m512 v[3];                                                                                           \
-    conv_dw3_taps(st[s].x + off, &st[s].wn, 1, IN, v);                                                     \
-    A##s = conv_dw3_row(v, w, 2, A##s);                                                                    \
-    B##s = conv_dw3_row(v, w, 1, B##s);                                                                    \
-    C##s = conv_dw3_row(v, w, 0, z);                                                                       \
+    const __m512 v0 = _mm512_maskz_loadu_ps(m##s##0, x##s + off);                                          \
+    const __m512 v1 = _mm512_maskz_loadu_ps(m##s##1, x##s + off + 1);                                      \
+    const __m512 v2 = _mm512_maskz_loadu_ps(m##s##2, x##s + off + 2);                                      \
+    A##s = _mm512_fmadd_ps(v2, w[8], _mm512_fmadd_ps(v1, w[7], _mm512_fmadd_ps(v0, w[6], A##s)));          \
+    B##s = _mm512_fmadd_ps(v2, w[5], _mm512_fmadd_ps(v1, w[4], _mm512_fmadd_ps(v0, w[3], B##s)));          \
+    C##s = _mm512_fmadd_ps(v2, w[2], _mm512_fmadd_ps(v1, w[1], _mm512_fmadd_ps(v0, w[0], z)));                   \
   }
-        CONV_DW3_S1(0)
-        CONV_DW3_S1(1)
-        CONV_DW3_S1(2)
-#undef CONV_DW3_S1
-      } else {
-        C0 = C1 = C2 = z;
-      }
-      if (r >= oh0) {
-        CONV_DW3_EMIT(0, r)
-        CONV_DW3_EMIT(1, r)
-        CONV_DW3_EMIT(2, r)
-      }
-      A0 = B0, B0 = C0, A1 = B1, B1 = C1, A2 = B2, B2 = C2;
-    }
-  } else {
-    /* output row r reads input rows 2r - pt + (0, 1, 2); the last is the
-     * first of row r + 1 (A: row r, C: row r + 1) */
-    int r, ih = 2 * oh0 - p->pt;
-#define CONV_DW3_S2(s, I, ACC, IN0)                                                                        \
-  if (NS > s) {                                                                                            \
-    const __m512 *w = wv;                                                                                  \
-    __m512 v[3];                                                                                           \
-    conv_dw3_taps(st[s].x + off, &st[s].wn, 2, IN, v);                                                     \
-    ACC##s = conv_dw3_row(v, w, I, IN0);                                                                   \
-    if (I == 2)                                                                                            \
-      C##s = conv_dw3_row(v, w, 0, z);                                                                     \
-  }
-    if (ih >= 0 && ih < p->H) {
-      const int64_t off = (int64_t)ih * p->W;
-      CONV_DW3_S2(0, 0, A, z)
-      CONV_DW3_S2(1, 0, A, z)
-      CONV_DW3_S2(2, 0, A, z)
-    }
-    for (r = oh0; r < oh1; r++) {
-      ih = 2 * r - p->pt + 1;
-      if (ih >= 0 && ih < p->H) {
-        const int64_t off = (int64_t)ih * p->W;
-        CONV_DW3_S2(0, 1, A, A0)
-        CONV_DW3_S2(1, 1, A, A1)
-        CONV_DW3_S2(2, 1, A, A2)
-      }
+      DW3S1_ROW(0)
+      DW3S1_ROW(1)
+      DW3S1_ROW(2)
+#undef DW3S1_ROW
+    } else {
       C0 = C1 = C2 = z;
-      if (ih + 1 >= 0 && ih + 1 < p->H) {
-        const int64_t off = (int64_t)(ih + 1) * p->W;
-        CONV_DW3_S2(0, 2, A, A0)
-        CONV_DW3_S2(1, 2, A, A1)
-        CONV_DW3_S2(2, 2, A, A2)
-      }
-      CONV_DW3_EMIT(0, r)
-      CONV_DW3_EMIT(1, r)
-      CONV_DW3_EMIT(2, r)
-      A0 = C0, A1 = C1, A2 = C2;
     }
-#undef CONV_DW3_S2
+    if (r >= oh0) {
+      const int64_t o = (int64_t)r * OW;
+#define DW3S1_EMIT(s)                                                                                      \
+  if (NS > s) {                                                                                            \
+    __m512 v = _mm512_add_ps(A##s, r##s ? _mm512_add_ps(bv, _mm512_maskz_loadu_ps(cm##s, r##s + o)) : bv);  \
+    if (SIMPLE && p->act == RT_ACT_RELU)                                                                   \
+      v = _mm512_max_ps(v, z);                                                                             \
+    else if (SIMPLE && p->act == RT_ACT_CLIP)                                                              \
+      v = rt_clip16(v, _mm512_set1_ps(p->alpha), _mm512_set1_ps(p->beta));                                 \
+    _mm512_mask_storeu_ps(y##s + o, cm##s, v);                                                             \
   }
-#undef CONV_DW3_EMIT
-}
-
-/* conv_dw3_band with the stream count, stride and interior flag as
- * compile-time constants.  Only interior strips run several streams: a
- * border strip's window (three index vectors and masks) leaves no registers
- * for a second one, and a spilled window costs more than the chains gain. */
-RT_INLINE void conv_dw3_run(const RtConv *p, const ConvDwStream *st, int ns, const __m512 *wv, __m512 bv, int oh0,
-                            int oh1, int in, int simple) {
-#define CONV_DW3_RUN(NS, S, IN) conv_dw3_band(p, st, wv, bv, oh0, oh1, NS, S, IN, simple)
-  if (p->sw == 1) {
-    if (!in)
-      CONV_DW3_RUN(1, 1, 0);
-    else if (ns == 3)
-      CONV_DW3_RUN(3, 1, 1);
-    else if (ns == 2)
-      CONV_DW3_RUN(2, 1, 1);
-    else
-      CONV_DW3_RUN(1, 1, 1);
-  } else {
-    if (!in)
-      CONV_DW3_RUN(1, 2, 0);
-    else if (ns == 3)
-      CONV_DW3_RUN(3, 2, 1);
-    else if (ns == 2)
-      CONV_DW3_RUN(2, 2, 1);
-    else
-      CONV_DW3_RUN(1, 2, 1);
+      DW3S1_EMIT(0)
+      DW3S1_EMIT(1)
+      DW3S1_EMIT(2)
+#undef DW3S1_EMIT
+    }
+    A0 = B0, B0 = C0, A1 = B1, B1 = C1, A2 = B2, B2 = C2;
   }
-#undef CONV_DW3_RUN
 }
 
-/* Whether conv_dw3_task applies: a border strip's window must hold its
- * columns, c0 + 15*S + 2 - base < 32 with c0 = -pl, base = 0. */
-RT_INLINE int conv_dw3_ok(const RtConv *p) {
-  return p->kh == 3 && p->kw == 3 && p->dh == 1 && p->dw == 1 && p->sh == p->sw &&
-         ((p->sw == 1 && p->pl <= 14) || (p->sw == 2 && p->pl <= 1));
-}
-
-/* Whether a strip's every tap column lies inside the row. */
-RT_INLINE int conv_dw3_interior(const RtConv *p, int ow0) {
-  const int c0 = ow0 * p->sw - p->pl;
-  return c0 >= 0 && c0 + 15 * p->sw + 2 < p->W;
+/* Stride 2: as conv_dw3s1_strips; per input row each strip loads its 33
+ * columns c0 .. c0 + 32 masked to the row (two vectors and one lane) and
+ * deinterleaves them: even lanes tap 0, odd lanes tap 1, the evens shifted
+ * down one lane tap 2.  Output row r reads input rows 2r - pt + (0, 1, 2);
+ * the last is the first of row r + 1 (A: row r, C: row r + 1). */
+RT_INLINE void conv_dw3s2_strips(const RtConv *p, const float *xc, const float *rc, float *yc, const __m512 *w,
+                                 __m512 bv, int ow0, int oh0, int oh1, const int NS, const int SIMPLE) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512 z = _mm512_setzero_ps();
+  __m512 A0 = z, A1 = z, A2 = z, C0 = z, C1 = z, C2 = z;
+  __mmask16 lo0 = 0, hi0 = 0, e0 = 0, lo1 = 0, hi1 = 0, e1 = 0, lo2 = 0, hi2 = 0, e2 = 0, cm0 = 0, cm1 = 0, cm2 = 0;
+  const float *x0 = xc, *x1 = xc, *x2 = xc, *r0 = NULL, *r1 = NULL, *r2 = NULL;
+  float *y0 = yc, *y1 = yc, *y2 = yc;
+  const int W = p->W, H = p->H, OW = p->OW;
+  int r, ih = 2 * oh0 - p->pt;
+#define DW3S2_SETUP(s)                                                                                     \
+  if (NS > s) {                                                                                            \
+    const int c0 = 2 * (ow0 + 16 * s) - p->pl;                                                             \
+    lo##s = conv_dw_cols(c0, W), hi##s = conv_dw_cols(c0 + 16, W);                                         \
+    e##s = (__mmask16)(conv_dw_cols(c0 + 32, W) & 1u);                                                     \
+    cm##s = conv_dw_cols(ow0 + 16 * s, OW);                                                                \
+    x##s = xc + c0, y##s = yc + ow0 + 16 * s, r##s = rc ? rc + ow0 + 16 * s : NULL;                        \
+  }
+  DW3S2_SETUP(0)
+  DW3S2_SETUP(1)
+  DW3S2_SETUP(2)
+#undef DW3S2_SETUP
+  /* tap row I of input row at off into ACC (from IN0); row 2 also starts C */
+#define DW3S2_ROW(s, I, ACC, IN0)                                                                          \
+  if (NS > s) {                                                                                            \
+    const __m512 l0 = _mm512_maskz_loadu_ps(lo##s, x##s + off);                                            \
+    const __m512 l1 = _mm512_maskz_loadu_ps(hi##s, x##s + off + 16);                                       \
+    const __m512 v0 = _mm512_permutex2var_ps(l0, even, l1), v1 = _mm512_permutex2var_ps(l0, odd, l1);      \
+    const __m512 v2 = _mm512_castsi512_ps(_mm512_alignr_epi32(                                             \
+        _mm512_castps_si512(_mm512_maskz_loadu_ps(e##s, x##s + off + 32)), _mm512_castps_si512(v0), 1));  \
+    ACC##s = _mm512_fmadd_ps(v2, w[3 * I + 2], _mm512_fmadd_ps(v1, w[3 * I + 1], _mm512_fmadd_ps(v0, w[3 * I], IN0)));   \
+    if (I == 2)                                                                                            \
+      C##s = _mm512_fmadd_ps(v2, w[2], _mm512_fmadd_ps(v1, w[1], _mm512_fmadd_ps(v0, w[0], z)));                \
+  }
+  if (ih >= 0 && ih < H) {
+    const int64_t off = (int64_t)ih * W;
+    DW3S2_ROW(0, 0, A, z)
+    DW3S2_ROW(1, 0, A, z)
+    DW3S2_ROW(2, 0, A, z)
+  }
+  for (r = oh0; r < oh1; r++) {
+    const int64_t o = (int64_t)r * OW;
+    ih = 2 * r - p->pt + 1;
+    if (ih >= 0 && ih < H) {
+      const int64_t off = (int64_t)ih * W;
+      DW3S2_ROW(0, 1, A, A0)
+      DW3S2_ROW(1, 1, A, A1)
+      DW3S2_ROW(2, 1, A, A2)
+    }
+    C0 = C1 = C2 = z;
+    if (ih + 1 >= 0 && ih + 1 < H) {
+      const int64_t off = (int64_t)(ih + 1) * W;
+      DW3S2_ROW(0, 2, A, A0)
+      DW3S2_ROW(1, 2, A, A1)
+      DW3S2_ROW(2, 2, A, A2)
+    }
+#define DW3S2_EMIT(s)                                                                                      \
+  if (NS > s) {                                                                                            \
+    __m512 v = _mm512_add_ps(A##s, r##s ? _mm512_add_ps(bv, _mm512_maskz_loadu_ps(cm##s, r##s + o)) : bv);  \
+    if (SIMPLE && p->act == RT_ACT_RELU)                                                                   \
+      v = _mm512_max_ps(v, z);                                                                             \
+    else if (SIMPLE && p->act == RT_ACT_CLIP)                                                              \
+      v = rt_clip16(v, _mm512_set1_ps(p->alpha), _mm512_set1_ps(p->beta));                                 \
+    _mm512_mask_storeu_ps(y##s + o, cm##s, v);                                                             \
+  }
+    DW3S2_EMIT(0)
+    DW3S2_EMIT(1)
+    DW3S2_EMIT(2)
+#undef DW3S2_EMIT
+    A0 = C0, A1 = C1, A2 = C2;
+  }
+#undef DW3S2_ROW
 }
 
 /* Output rows [oh0, oh1) of one channel of the 3x3 path: xc, rc, yc are its
- * input, residual and output planes, wk its 9 taps; the interior strips in
- * groups of CONV_DW_NS, then the border strips one by one.  The descriptor
- * is a private copy (see conv_dw_task). */
+ * input, residual and output planes, wk its 9 taps; the strips, border ones
+ * and others alike, in groups of up to CONV_DW_NS.  The descriptor is a
+ * private copy (see conv_dw_task). */
 RT_HELPER void conv_dw3_plane(const RtConv *p0, const float *xc, const float *rc, float *yc, const float *wk,
                               float bias, int oh0, int oh1) {
   const RtConv pv = *p0, *p = &pv;
@@ -606,27 +560,38 @@ RT_HELPER void conv_dw3_plane(const RtConv *p0, const float *xc, const float *rc
   const __m512 bv = _mm512_set1_ps(bias);
   const int simple = p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU ||
                      p->act == RT_ACT_CLIP;
-  ConvDwStream st[CONV_DW_NS];
   __m512 wv[9];
-  int i, s, sa = 0, sb;
+  int i, s;
   for (i = 0; i < 9; i++)
     wv[i] = _mm512_set1_ps(wk[i]);
-  while (sa < nstrip && !conv_dw3_interior(p, sa * 16))
-    sa++;
-  sb = sa;
-  while (sb < nstrip && conv_dw3_interior(p, sb * 16))
-    sb++;
-  for (s = sa; s < sb; s += CONV_DW_NS) {
-    const int ns = sb - s < CONV_DW_NS ? sb - s : CONV_DW_NS;
-    for (i = 0; i < ns; i++)
-      conv_dw_stream(p, &st[i], xc, rc, yc, (s + i) * 16, 1);
-    conv_dw3_run(p, st, ns, wv, bv, oh0, oh1, 1, simple);
-  }
-  for (s = 0; s < nstrip; s++)
-    if (s < sa || s >= sb) {
-      conv_dw_stream(p, &st[0], xc, rc, yc, s * 16, 0);
-      conv_dw3_run(p, st, 1, wv, bv, oh0, oh1, 0, simple);
+  /* all strips in groups of up to three, as even as can be */
+  for (s = 0; s < nstrip;) {
+    const int left = nstrip - s, ng = (left + CONV_DW_NS - 1) / CONV_DW_NS, ns = (left + ng - 1) / ng;
+#define DW3_STRIPS(F, SIMPLE)                                            \
+  do {                                                                   \
+    if (ns == 3)                                                         \
+      F(p, xc, rc, yc, wv, bv, s * 16, oh0, oh1, 3, SIMPLE);             \
+    else if (ns == 2)                                                    \
+      F(p, xc, rc, yc, wv, bv, s * 16, oh0, oh1, 2, SIMPLE);             \
+    else                                                                 \
+      F(p, xc, rc, yc, wv, bv, s * 16, oh0, oh1, 1, SIMPLE);             \
+  } while (0)
+    if (simple && p->sw == 1) {
+      DW3_STRIPS(conv_dw3s1_strips, 1);
+    } else if (simple) {
+      DW3_STRIPS(conv_dw3s2_strips, 1);
+    } else {
+      const int c0 = s * 16, nc = p->OW - c0 < 16 * ns ? p->OW - c0 : 16 * ns;
+      if (p->sw == 1)
+        DW3_STRIPS(conv_dw3s1_strips, 0);
+      else
+        DW3_STRIPS(conv_dw3s2_strips, 0);
+      for (i = oh0; i < oh1; i++) /* the act the kernels left out */
+        rt_act_array(p->act, p->alpha, p->beta, yc + (int64_t)i * p->OW + c0, yc + (int64_t)i * p->OW + c0, nc);
     }
+#undef DW3_STRIPS
+    s += ns;
+  }
 }
 
 /* One task of the 3x3 path: a band of up to CONV_DW_BAND output rows of one

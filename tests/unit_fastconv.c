@@ -273,6 +273,12 @@ static const ConvCase cases[] = {
     {1, 7, 5, 3, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 7},      /* depthwise, rows narrower than the strip */
     {1, 20, 17, 21, 20, 5, 5, 3, 3, 2, 2, 4, 4, 4, 4, 20},  /* depthwise, 7 wide out (16-channel form), s3 d2 */
     {1, 33, 7, 7, 33, 7, 7, 1, 1, 1, 1, 3, 2, 3, 4, 33},   /* depthwise 7x7 on 7x7, 16+16+1 channels, asym pads */
+    /* 3x3 depthwise strips (masked loads, groups of up to 3 strips): stride 2
+     * over 4 strips, no left padding; padding 2 and 3, wider than a tap */
+    {1, 5, 11, 100, 5, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 5},
+    {1, 4, 9, 40, 4, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 4},
+    {2, 4, 9, 41, 4, 3, 3, 2, 2, 1, 1, 2, 3, 2, 3, 4},
+    {1, 3, 6, 117, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},     /* 8 strips: 3 + 3 + 2 */
     {1, 40, 7, 7, 33, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},     /* 1x1 on 7x7: one tail column */
     {2, 24, 11, 9, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},    /* 1x1, N = 99: 3 tail columns */
     {1, 3, 40, 37, 20, 7, 7, 2, 2, 1, 1, 3, 3, 2, 3, 1},    /* shallow stem: implicit GEMM, 20 channels */
