@@ -279,6 +279,9 @@ static const ConvCase cases[] = {
     {1, 4, 9, 40, 4, 3, 3, 1, 1, 1, 1, 2, 2, 2, 2, 4},
     {2, 4, 9, 41, 4, 3, 3, 2, 2, 1, 1, 2, 3, 2, 3, 4},
     {1, 3, 6, 117, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},     /* 8 strips: 3 + 3 + 2 */
+    {2, 11, 12, 14, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 11},  /* channels in pairs: 5 + a lone one per sample */
+    {1, 11, 12, 14, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 11},
+    {1, 10, 9, 13, 10, 3, 3, 1, 1, 1, 1, 0, 2, 2, 0, 10},
     {1, 40, 7, 7, 33, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},     /* 1x1 on 7x7: one tail column */
     {2, 24, 11, 9, 20, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},    /* 1x1, N = 99: 3 tail columns */
     {1, 3, 40, 37, 20, 7, 7, 2, 2, 1, 1, 3, 3, 2, 3, 1},    /* shallow stem: implicit GEMM, 20 channels */
@@ -1015,6 +1018,10 @@ int main(void) {
   /* maps whose output rows are <= 8 wide: the 16-channel depthwise form */
   pw_dw_test(2, 5, 7, 7, 40, 3, 1, 1, RT_ACT_CLIP, RT_ACT_CLIP, 1, NULL);
   pw_dw_test(1, 8, 14, 14, 36, 3, 2, 1, RT_ACT_RELU, RT_ACT_NONE, 0, NULL);
+  /* 14 wide, stride 1: channels in pairs (conv_dw3_pair), 21 = 10 pairs + 1;
+   * the act left to rt_act_array; ReLU6 */
+  pw_dw_test(2, 6, 13, 14, 21, 3, 1, 1, RT_ACT_CLIP, RT_ACT_HARDSWISH, 1, NULL);
+  pw_dw_test(1, 6, 14, 14, 21, 3, 1, 1, RT_ACT_RELU, RT_ACT_CLIP, 0, NULL);
   pw_dw_test(1, 6, 7, 7, 17, 5, 1, 2, RT_ACT_RELU, RT_ACT_HARDSWISH, 1, NULL);
   pool_sweep();
   conv_pool_test(1, 3, 224, 224, 64, 7, 2, 3, RT_ACT_RELU, 3, 2, 1, 0, NULL);  /* ResNet's stem */
