@@ -1206,6 +1206,56 @@ def conv_pool_stems():
     return y, M()
 
 
+@case([9, 9, 9])
+def bn_forward():
+    """Batchnorms after a ReLU fold forward into the layer that reads them
+    (pass_fold.c) when it pads nothing: a grouped conv, a 1x1 without bias,
+    a linear on [N, C]; not into a padded conv (its padding would read BN(0)),
+    nor when a second layer reads the batchnorm."""
+    y = """layers:
+  - {name: c1, op: conv2d, out_channels: 8, kernel_size: 3, padding: 1}
+  - {op: relu}
+  - {name: bn1, op: batchnorm2d}
+  - {name: c2, op: conv2d, out_channels: 6, kernel_size: 3, groups: 2}
+  - {op: relu}
+  - {name: bn2, op: batchnorm2d, eps: 0.01}
+  - {name: c3, op: conv2d, out_channels: 6, kernel_size: 3, padding: 1}
+  - {op: relu}
+  - {name: bn3, op: batchnorm2d, affine: false, eps: 0.001}
+  - {name: c4, op: conv2d, out_channels: 4, kernel_size: 1, bias: false}
+  - {name: c5, op: conv2d, out_channels: 4, kernel_size: 1, from: bn3}
+  - {name: s, op: add, from: [c4, c5]}
+  - {op: global_avgpool}
+  - {op: flatten}
+  - {op: relu}
+  - {name: bn4, op: batchnorm1d}
+  - {name: fc, op: linear, out_features: 5}
+"""
+
+    class M(nn.Module):
+        def __init__(s):
+            super().__init__()
+            s.c1 = nn.Conv2d(9, 8, 3, padding=1)
+            s.bn1 = nn.BatchNorm2d(8)
+            s.c2 = nn.Conv2d(8, 6, 3, groups=2)
+            s.bn2 = nn.BatchNorm2d(6, eps=0.01)
+            s.c3 = nn.Conv2d(6, 6, 3, padding=1)
+            s.bn3 = nn.BatchNorm2d(6, affine=False, eps=0.001)
+            s.c4 = nn.Conv2d(6, 4, 1, bias=False)
+            s.c5 = nn.Conv2d(6, 4, 1)
+            s.bn4 = nn.BatchNorm1d(4)
+            s.fc = nn.Linear(4, 5)
+
+        def forward(s, x):
+            h = s.bn1(F.relu(s.c1(x)))
+            h = s.bn2(F.relu(s.c2(h)))
+            h = s.bn3(F.relu(s.c3(h)))
+            h = s.c4(h) + s.c5(h)
+            h = s.bn4(F.relu(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1)))
+            return s.fc(h)
+    return y, M()
+
+
 def gen_case(c, idx, root, check_only=False):
     import copy
     name = c["name"]
