@@ -353,9 +353,15 @@ RT_INLINE void conv_dw_strip(const RtConv *p, const float *xc, const float *wk, 
   acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
 }
 
+/* Whether conv_dw_emit applies p's activation in registers. */
+RT_INLINE int conv_dw_simple(const RtConv *p) {
+  return p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU || p->act == RT_ACT_CLIP;
+}
+
 /* The epilogue of one strip of one output row: y = act(acc + (bias + res))
  * for the nc columns under cm; the simple activations as vectors, the
- * others through rt_act_array on the stored row. */
+ * others through rt_act_array on the stored row (unless the caller, whose
+ * simple is 1 then, applies them). */
 RT_INLINE void conv_dw_emit(const RtConv *p, __m512 acc, __m512 bv, const float *rr, float *yr, __mmask16 cm, int nc,
                             int simple) {
   __m512 s = bv;
@@ -404,14 +410,15 @@ RT_INLINE __mmask16 conv_dw_cols(int c, int n) {
  * and nothing outside the row is read: the pointers below may sit left of
  * the plane, where only masked-off lanes point), so border strips run
  * interleaved with the others instead of alone with their three FMA chains,
- * latency-bound (a 28x28 layer's two border strips, 30.7 -> ~20 us).  The
+ * latency-bound (192 channels of 28x28, both strips border ones: 30.7 ->
+ * 28.6 us; stride 2 over 56 output columns: 53 -> 39 us).  The
  * summation order of the other depthwise forms: taps in (i, j) order from
- * zero, then + (bias + res), then the act (SIMPLE: in registers; otherwise
+ * zero, then + (bias + res), then the act (relu or clip: in registers; others
  * by the caller).  PC (NS = 2): the streams are strip ow0 of two channels,
  * the second's planes xc2, rc2, yc2, taps w2 and bias bv2 (maps one strip
  * wide: a channel's strip alone keeps three FMA chains in flight). */
 RT_INLINE void conv_dw3s1_strips(const RtConv *p, const float *xc, const float *rc, float *yc, const __m512 *w,
-                                 __m512 bv, int ow0, int oh0, int oh1, const int NS, const int SIMPLE, const int PC,
+                                 __m512 bv, int ow0, int oh0, int oh1, const int NS, const int PC,
                                  const float *xc2, const float *rc2, float *yc2, const __m512 *w2, __m512 bv2) {
   const __m512 z = _mm512_setzero_ps();
   __m512 A0 = z, A1 = z, A2 = z, B0 = z, B1 = z, B2 = z, C0 = z, C1 = z, C2 = z;
@@ -460,15 +467,8 @@ RT_INLINE void conv_dw3s1_strips(const RtConv *p, const float *xc, const float *
     if (r >= oh0) {
       const int64_t o = (int64_t)r * OW;
 #define DW3S1_EMIT(s)                                                                                      \
-  if (NS > s) {                                                                                            \
-    const __m512 bs = s == 0 ? bv0 : s == 1 ? bv1 : bv2s;                                                  \
-    __m512 v = _mm512_add_ps(A##s, r##s ? _mm512_add_ps(bs, _mm512_maskz_loadu_ps(cm##s, r##s + o)) : bs);  \
-    if (SIMPLE && p->act == RT_ACT_RELU)                                                                   \
-      v = _mm512_max_ps(v, z);                                                                             \
-    else if (SIMPLE && p->act == RT_ACT_CLIP)                                                              \
-      v = rt_clip16(v, _mm512_set1_ps(p->alpha), _mm512_set1_ps(p->beta));                                 \
-    _mm512_mask_storeu_ps(y##s + o, cm##s, v);                                                             \
-  }
+  if (NS > s)                                                                                              \
+    conv_dw_emit(p, A##s, s == 0 ? bv0 : s == 1 ? bv1 : bv2s, r##s ? r##s + o : NULL, y##s + o, cm##s, 16, 1);
       DW3S1_EMIT(0)
       DW3S1_EMIT(1)
       DW3S1_EMIT(2)
@@ -484,7 +484,7 @@ RT_INLINE void conv_dw3s1_strips(const RtConv *p, const float *xc, const float *
  * down one lane tap 2.  Output row r reads input rows 2r - pt + (0, 1, 2);
  * the last is the first of row r + 1 (A: row r, C: row r + 1). */
 RT_INLINE void conv_dw3s2_strips(const RtConv *p, const float *xc, const float *rc, float *yc, const __m512 *w,
-                                 __m512 bv, int ow0, int oh0, int oh1, const int NS, const int SIMPLE, const int PC,
+                                 __m512 bv, int ow0, int oh0, int oh1, const int NS, const int PC,
                                  const float *xc2, const float *rc2, float *yc2, const __m512 *w2, __m512 bv2) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -543,14 +543,8 @@ RT_INLINE void conv_dw3s2_strips(const RtConv *p, const float *xc, const float *
       DW3S2_ROW(2, 2, A, A2)
     }
 #define DW3S2_EMIT(s)                                                                                      \
-  if (NS > s) {                                                                                            \
-    __m512 v = _mm512_add_ps(A##s, r##s ? _mm512_add_ps(bv, _mm512_maskz_loadu_ps(cm##s, r##s + o)) : bv);  \
-    if (SIMPLE && p->act == RT_ACT_RELU)                                                                   \
-      v = _mm512_max_ps(v, z);                                                                             \
-    else if (SIMPLE && p->act == RT_ACT_CLIP)                                                              \
-      v = rt_clip16(v, _mm512_set1_ps(p->alpha), _mm512_set1_ps(p->beta));                                 \
-    _mm512_mask_storeu_ps(y##s + o, cm##s, v);                                                             \
-  }
+  if (NS > s)                                                                                              \
+    conv_dw_emit(p, A##s, bv, r##s ? r##s + o : NULL, y##s + o, cm##s, 16, 1);
     DW3S2_EMIT(0)
     DW3S2_EMIT(1)
     DW3S2_EMIT(2)
@@ -569,8 +563,6 @@ RT_HELPER void conv_dw3_plane(const RtConv *p0, const float *xc, const float *rc
   const RtConv pv = *p0, *p = &pv;
   const int nstrip = (p->OW + 15) / 16;
   const __m512 bv = _mm512_set1_ps(bias);
-  const int simple = p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU ||
-                     p->act == RT_ACT_CLIP;
   __m512 wv[9];
   int i, s;
   for (i = 0; i < 9; i++)
@@ -578,29 +570,24 @@ RT_HELPER void conv_dw3_plane(const RtConv *p0, const float *xc, const float *rc
   /* all strips in groups of up to three, as even as can be */
   for (s = 0; s < nstrip;) {
     const int left = nstrip - s, ng = (left + CONV_DW_NS - 1) / CONV_DW_NS, ns = (left + ng - 1) / ng;
-#define DW3_STRIPS(F, SIMPLE)                                            \
-  do {                                                                   \
-    if (ns == 3)                                                         \
-      F(p, xc, rc, yc, wv, bv, s * 16, oh0, oh1, 3, SIMPLE, 0, NULL, NULL, NULL, NULL, bv); \
-    else if (ns == 2)                                                    \
-      F(p, xc, rc, yc, wv, bv, s * 16, oh0, oh1, 2, SIMPLE, 0, NULL, NULL, NULL, NULL, bv); \
-    else                                                                 \
-      F(p, xc, rc, yc, wv, bv, s * 16, oh0, oh1, 1, SIMPLE, 0, NULL, NULL, NULL, NULL, bv); \
+    const int c0 = s * 16, nc = p->OW - c0 < 16 * ns ? p->OW - c0 : 16 * ns;
+#define DW3_STRIPS(F)                                                              \
+  do {                                                                             \
+    if (ns == 3)                                                                   \
+      F(p, xc, rc, yc, wv, bv, c0, oh0, oh1, 3, 0, NULL, NULL, NULL, NULL, bv);    \
+    else if (ns == 2)                                                              \
+      F(p, xc, rc, yc, wv, bv, c0, oh0, oh1, 2, 0, NULL, NULL, NULL, NULL, bv);    \
+    else                                                                           \
+      F(p, xc, rc, yc, wv, bv, c0, oh0, oh1, 1, 0, NULL, NULL, NULL, NULL, bv);    \
   } while (0)
-    if (simple && p->sw == 1) {
-      DW3_STRIPS(conv_dw3s1_strips, 1);
-    } else if (simple) {
-      DW3_STRIPS(conv_dw3s2_strips, 1);
-    } else {
-      const int c0 = s * 16, nc = p->OW - c0 < 16 * ns ? p->OW - c0 : 16 * ns;
-      if (p->sw == 1)
-        DW3_STRIPS(conv_dw3s1_strips, 0);
-      else
-        DW3_STRIPS(conv_dw3s2_strips, 0);
-      for (i = oh0; i < oh1; i++) /* the act the kernels left out */
-        rt_act_array(p->act, p->alpha, p->beta, yc + (int64_t)i * p->OW + c0, yc + (int64_t)i * p->OW + c0, nc);
-    }
+    if (p->sw == 1)
+      DW3_STRIPS(conv_dw3s1_strips);
+    else
+      DW3_STRIPS(conv_dw3s2_strips);
 #undef DW3_STRIPS
+    if (!conv_dw_simple(p)) /* the act the kernels left out */
+      for (i = oh0; i < oh1; i++)
+        rt_act_array(p->act, p->alpha, p->beta, yc + (int64_t)i * p->OW + c0, yc + (int64_t)i * p->OW + c0, nc);
     s += ns;
   }
 }
@@ -615,19 +602,12 @@ RT_HELPER void conv_dw3_pair(const RtConv *p0, const float *xa, const float *xb,
                              float *ya, float *yb, const float *wka, const float *wkb, float ba, float bb, int oh0,
                              int oh1) {
   const RtConv pv = *p0, *p = &pv;
-  const int simple = p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU ||
-                     p->act == RT_ACT_CLIP;
   __m512 wa[9], wb[9];
   int i;
   for (i = 0; i < 9; i++)
     wa[i] = _mm512_set1_ps(wka[i]), wb[i] = _mm512_set1_ps(wkb[i]);
-  if (simple) {
-    conv_dw3s1_strips(p, xa, ra, ya, wa, _mm512_set1_ps(ba), 0, oh0, oh1, 2, 1, 1, xb, rb, yb, wb,
-                      _mm512_set1_ps(bb));
-    return;
-  }
-  conv_dw3s1_strips(p, xa, ra, ya, wa, _mm512_set1_ps(ba), 0, oh0, oh1, 2, 0, 1, xb, rb, yb, wb, _mm512_set1_ps(bb));
-  for (i = oh0; i < oh1; i++) { /* the act the kernel left out */
+  conv_dw3s1_strips(p, xa, ra, ya, wa, _mm512_set1_ps(ba), 0, oh0, oh1, 2, 1, xb, rb, yb, wb, _mm512_set1_ps(bb));
+  for (i = oh0; i < oh1 && !conv_dw_simple(p); i++) { /* the act the kernel left out */
     rt_act_array(p->act, p->alpha, p->beta, ya + (int64_t)i * p->OW, ya + (int64_t)i * p->OW, p->OW);
     rt_act_array(p->act, p->alpha, p->beta, yb + (int64_t)i * p->OW, yb + (int64_t)i * p->OW, p->OW);
   }
@@ -671,9 +651,7 @@ RT_HELPER void conv_dw_task(const RtConv *p0, int64_t t, const float *x, const f
                             const float *res, float *y) {
   const RtConv pv = *p0, *p = &pv;
   const int Kg = p->K / p->groups, taps = p->kh * p->kw;
-  const int nrb = (p->OH + CONV_DW_R - 1) / CONV_DW_R;
-  const int simple = p->act == RT_ACT_NONE || p->act == RT_ACT_IDENTITY || p->act == RT_ACT_RELU ||
-                     p->act == RT_ACT_CLIP;
+  const int nrb = (p->OH + CONV_DW_R - 1) / CONV_DW_R, simple = conv_dw_simple(p);
   /* strips whose every load lies inside the row: c0 >= 0 and the last tap's
    * last loaded column (16 floats, 32 for stride 2) < W */
   const int span = (p->kw - 1) * p->dw + (p->sw == 2 ? 32 : 16);

@@ -480,19 +480,24 @@ static const int act_shapes[][9] = {
       {3, 45, 47, 13, 3, 2, 1, 1, 0},   /* implicit GEMM, 3x3x3 stem, K = 13 */
 };
 
+/* The conv of act_shapes[si] (no activation yet). */
+static RtConv act_shape_conv(int si) {
+  RtConv p;
+  memset(&p, 0, sizeof p);
+  p.C = act_shapes[si][0], p.H = act_shapes[si][1], p.W = act_shapes[si][2], p.K = act_shapes[si][3];
+  p.kh = p.kw = act_shapes[si][4], p.sh = p.sw = act_shapes[si][5], p.pt = p.pl = act_shapes[si][6];
+  p.dh = p.dw = 1, p.groups = act_shapes[si][7];
+  p.OH = (p.H + 2 * p.pt - p.kh) / p.sh + 1, p.OW = (p.W + 2 * p.pl - p.kw) / p.sw + 1;
+  return p;
+}
+
 /* The activations fused into each kernel path of act_shapes against fp64. */
 static void act_sweep(void) {
   static const int acts[] = {RT_ACT_RELU, RT_ACT_LEAKY, RT_ACT_CLIP, RT_ACT_SIGMOID, RT_ACT_GELU};
-  const int (*shapes)[9] = act_shapes;
   for (int si = 0; si < (int)(sizeof act_shapes / sizeof act_shapes[0]); si++)
     for (int ai = 0; ai < 10; ai++) {
       const int act = acts[ai / 2]; /* each with and without residual (ci parity) */
-      RtConv p;
-      memset(&p, 0, sizeof p);
-      p.C = shapes[si][0], p.H = shapes[si][1], p.W = shapes[si][2], p.K = shapes[si][3];
-      p.kh = p.kw = shapes[si][4], p.sh = p.sw = shapes[si][5], p.pt = p.pl = shapes[si][6];
-      p.dh = p.dw = 1, p.groups = shapes[si][7];
-      p.OH = (p.H + 2 * p.pt - p.kh) / p.sh + 1, p.OW = (p.W + 2 * p.pl - p.kw) / p.sw + 1;
+      RtConv p = act_shape_conv(si);
       p.act = act;
       act_params(act, &p.alpha, &p.beta);
       conv_case(300 + si * 100 + 6 * (ai / 2) + ai % 2, NULL, &p, "acts");
@@ -509,12 +514,7 @@ static void clip_edges(void) {
   for (int si = 0; si < (int)(sizeof act_shapes / sizeof act_shapes[0]); si++)
     for (int bi = 0; bi < 2; bi++)
       for (int a = 0; a < T_COUNT; a++) {
-        RtConv p;
-        memset(&p, 0, sizeof p);
-        p.C = act_shapes[si][0], p.H = act_shapes[si][1], p.W = act_shapes[si][2], p.K = act_shapes[si][3];
-        p.kh = p.kw = act_shapes[si][4], p.sh = p.sw = act_shapes[si][5], p.pt = p.pl = act_shapes[si][6];
-        p.dh = p.dw = 1, p.groups = act_shapes[si][7];
-        p.OH = (p.H + 2 * p.pt - p.kh) / p.sh + 1, p.OW = (p.W + 2 * p.pl - p.kw) / p.sw + 1;
+        RtConv p = act_shape_conv(si);
         p.act = RT_ACT_CLIP, p.alpha = bounds[bi][0], p.beta = bounds[bi][1];
         p.algo = algo_rt[a], p.tile = a == T_WINO2 ? 2 : a == T_WINO4 ? 4 : 0;
         const int64_t xn = (int64_t)p.C * p.H * p.W, yn = (int64_t)p.K * p.OH * p.OW, plane = yn / p.K;
