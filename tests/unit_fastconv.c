@@ -862,20 +862,23 @@ static void thread_tests(void) {
   {
     /* depthwise (AVX-512 row kernel), a shallow stem (implicit GEMM), and
      * im2col from the phase-split copy: stride 2, and 7x7 with a fused tail */
-    static const int extra[4][9] = {{48, 60, 60, 48, 3, 1, 1, 48, 0},
+    static const int extra[6][9] = {{48, 60, 60, 48, 3, 1, 1, 48, 0},
                                     {3, 64, 64, 64, 7, 2, 3, 1, 0},
                                     {64, 30, 30, 56, 3, 2, 1, 1, 0}, /* K <= 56: b's size */
-                                    {128, 7, 7, 56, 3, 1, 1, 1, 0}};
-    static const char *names[4] = {"conv2d depthwise", "conv2d implicit GEMM stem", "conv2d im2col stride 2",
-                                   "conv2d im2col 7x7 (fused tail)"};
-    for (int e = 0; e < 4; e++) {
+                                    {128, 7, 7, 56, 3, 1, 1, 1, 0},
+                                    {47, 14, 14, 47, 3, 1, 1, 47, 0},
+                                    {48, 56, 56, 48, 3, 2, 1, 48, 0}};
+    static const char *names[6] = {"conv2d depthwise", "conv2d implicit GEMM stem", "conv2d im2col stride 2",
+                                   "conv2d im2col 7x7 (fused tail)", "conv2d depthwise 14x14 (channel pairs)",
+                                   "conv2d depthwise stride 2"};
+    for (int e = 0; e < 6; e++) {
       RtConv q;
       memset(&q, 0, sizeof q);
       q.C = extra[e][0], q.H = extra[e][1], q.W = extra[e][2], q.K = extra[e][3];
       q.kh = q.kw = extra[e][4], q.sh = q.sw = extra[e][5], q.pt = q.pl = extra[e][6];
       q.dh = q.dw = 1, q.groups = extra[e][7], q.act = RT_ACT_RELU;
       q.OH = (q.H + 2 * q.pt - q.kh) / q.sh + 1, q.OW = (q.W + 2 * q.pl - q.kw) / q.sw + 1;
-      q.algo = e ? RT_ALGO_IM2COL : RT_ALGO_DIRECT;
+      q.algo = q.groups > 1 ? RT_ALGO_DIRECT : RT_ALGO_IM2COL;
       {
         const int64_t xq = 2LL * q.C * q.H * q.W, yq = 2LL * q.K * q.OH * q.OW;
         float *xx = rnd(xq, -1, 1), *ww = rnd((int64_t)q.K * (q.C / q.groups) * q.kh * q.kw, -0.2f, 0.2f);
