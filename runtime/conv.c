@@ -478,14 +478,13 @@ RT_INLINE void conv_dw3s1_strips(const RtConv *p, const float *xc, const float *
   }
 }
 
-/* Stride 2: as conv_dw3s1_strips (without PC: its arguments unused); per input row each strip loads its 33
+/* Stride 2: as conv_dw3s1_strips without PC; per input row each strip loads its 33
  * columns c0 .. c0 + 32 masked to the row (two vectors and one lane) and
  * deinterleaves them: even lanes tap 0, odd lanes tap 1, the evens shifted
  * down one lane tap 2.  Output row r reads input rows 2r - pt + (0, 1, 2);
  * the last is the first of row r + 1 (A: row r, C: row r + 1). */
 RT_INLINE void conv_dw3s2_strips(const RtConv *p, const float *xc, const float *rc, float *yc, const __m512 *w,
-                                 __m512 bv, int ow0, int oh0, int oh1, const int NS, const int PC,
-                                 const float *xc2, const float *rc2, float *yc2, const __m512 *w2, __m512 bv2) {
+                                 __m512 bv, int ow0, int oh0, int oh1, const int NS) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   const __m512 z = _mm512_setzero_ps();
@@ -495,7 +494,6 @@ RT_INLINE void conv_dw3s2_strips(const RtConv *p, const float *xc, const float *
   float *y0 = yc, *y1 = yc, *y2 = yc;
   const int W = p->W, H = p->H, OW = p->OW;
   int r, ih = 2 * oh0 - p->pt;
-  (void)PC, (void)xc2, (void)rc2, (void)yc2, (void)w2, (void)bv2;
 #define DW3S2_SETUP(s)                                                                                     \
   if (NS > s) {                                                                                            \
     const int c0 = 2 * (ow0 + 16 * s) - p->pl;                                                             \
@@ -571,20 +569,23 @@ RT_HELPER void conv_dw3_plane(const RtConv *p0, const float *xc, const float *rc
   for (s = 0; s < nstrip;) {
     const int left = nstrip - s, ng = (left + CONV_DW_NS - 1) / CONV_DW_NS, ns = (left + ng - 1) / ng;
     const int c0 = s * 16, nc = p->OW - c0 < 16 * ns ? p->OW - c0 : 16 * ns;
-#define DW3_STRIPS(F)                                                              \
-  do {                                                                             \
-    if (ns == 3)                                                                   \
-      F(p, xc, rc, yc, wv, bv, c0, oh0, oh1, 3, 0, NULL, NULL, NULL, NULL, bv);    \
-    else if (ns == 2)                                                              \
-      F(p, xc, rc, yc, wv, bv, c0, oh0, oh1, 2, 0, NULL, NULL, NULL, NULL, bv);    \
-    else                                                                           \
-      F(p, xc, rc, yc, wv, bv, c0, oh0, oh1, 1, 0, NULL, NULL, NULL, NULL, bv);    \
+    /* NOPC: the stride-1 kernel's arguments past NS, one channel */
+#define DW3_S1_NOPC , 0, NULL, NULL, NULL, NULL, bv
+#define DW3_STRIPS(F, NOPC)                                           \
+  do {                                                                \
+    if (ns == 3)                                                      \
+      F(p, xc, rc, yc, wv, bv, c0, oh0, oh1, 3 NOPC);                 \
+    else if (ns == 2)                                                 \
+      F(p, xc, rc, yc, wv, bv, c0, oh0, oh1, 2 NOPC);                 \
+    else                                                              \
+      F(p, xc, rc, yc, wv, bv, c0, oh0, oh1, 1 NOPC);                 \
   } while (0)
     if (p->sw == 1)
-      DW3_STRIPS(conv_dw3s1_strips);
+      DW3_STRIPS(conv_dw3s1_strips, DW3_S1_NOPC);
     else
-      DW3_STRIPS(conv_dw3s2_strips);
+      DW3_STRIPS(conv_dw3s2_strips, );
 #undef DW3_STRIPS
+#undef DW3_S1_NOPC
     if (!conv_dw_simple(p)) /* the act the kernels left out */
       for (i = oh0; i < oh1; i++)
         rt_act_array(p->act, p->alpha, p->beta, yc + (int64_t)i * p->OW + c0, yc + (int64_t)i * p->OW + c0, nc);
