@@ -661,6 +661,148 @@ RT_HELPER void pool_max_flat(const RtPool *p, int n, const float *x, float *y) {
   RT_PAR_FOR(nplanes * p->OH * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK_CH, static, t, ntask, pool_max_flat_task(p, t, nplanes, x, y););
 }
 
+/* Max pooling of narrow planes (W <= 64: a row is at most four vectors) with
+ * square 3x3 or 2x2 windows, strides 1 and 2 (the same both ways), dilation
+ * 1: each input row is loaded once (lanes past W -inf), its horizontal
+ * window maxima computed in registers (stride 1: the neighbours as lane
+ * shifts; stride 2: even and odd columns deinterleaved, the third tap the
+ * even ones shifted) into a ring of four rows (rows outside the input -inf),
+ * and an output row is the vertical max of k ring rows.  GoogLeNet's 3x3/1
+ * branch pools on 192 x 28 x 28: 37 us in the 16-plane form (transposes both
+ * ways), 44 us in the flat one (masks per tap); this form loads and stores
+ * each row once; 56 -> 28 on 192 planes 86 -> 46 us, 2x2/2 on 64 x 64 x 64
+ * 29 -> 14 us.  Under 10 columns the flat form (rows packed into vectors)
+ * stays faster (7 x 7: 7.4 vs 9.9 us for 512 planes).  Planes whose rows read a NaN are redone by pool_window_row
+ * (torch's rule); otherwise max is exact and the order of the taps does not
+ * matter. */
+enum { POOL_RV_NV = 4 /* vectors per input row */ };
+
+RT_INLINE int pool_rv_ok(const RtPool *p) {
+  const int k = p->kw, shape = (k == 3 && p->pl <= 1 && (p->pl == 1 || p->sw == 2)) || (k == 2 && p->pl == 0);
+  return p->dh == 1 && p->dw == 1 && p->kh == k && p->sh == p->sw && p->pt == p->pl && shape &&
+         p->W >= 10 && p->W <= 16 * POOL_RV_NV && (p->sw == 1 ? p->OW <= p->W : p->sw == 2 && p->OW <= 16 * ((p->W + 31) / 32));
+}
+
+/* Horizontal maxima of one input row xr (nv vectors loaded under lm, lanes
+ * past W -inf) into h; returns the lanes that loaded a NaN.  nv, sw, kw and
+ * pl are constants after inlining. */
+RT_INLINE __mmask16 pool_rv_row(const float *xr, const __mmask16 *lm, const int nv, const int sw, const int kw,
+                                const int pl, __m512 *h) {
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  __m512 v[POOL_RV_NV + 1];
+  __mmask16 nan = 0;
+  int u;
+  for (u = 0; u < nv; u++) {
+    v[u] = _mm512_mask_loadu_ps(ninf, lm[u], xr + 16 * u);
+    nan = (__mmask16)(nan | _mm512_cmp_ps_mask(v[u], v[u], _CMP_UNORD_Q));
+  }
+  v[nv] = ninf;
+  if (sw == 1) {
+    for (u = 0; u < nv; u++) {
+      const __m512i c = _mm512_castps_si512(v[u]), nx = _mm512_castps_si512(v[u + 1]);
+      __m512 m = _mm512_max_ps(v[u], _mm512_castsi512_ps(_mm512_alignr_epi32(nx, c, 1))); /* x[o], x[o+1] */
+      if (kw == 3) { /* pl 1: x[o-1], x[o], x[o+1] */
+        const __m512i pv = _mm512_castps_si512(u > 0 ? v[u - 1] : ninf);
+        m = _mm512_max_ps(_mm512_castsi512_ps(_mm512_alignr_epi32(c, pv, 15)), m);
+      }
+      h[u] = m;
+    }
+  } else {
+    const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const int no = (nv + 1) / 2;
+    __m512 e[POOL_RV_NV / 2 + 1], o[POOL_RV_NV / 2 + 1];
+    for (u = 0; u < no; u++) { /* columns 32u + 2l and 32u + 2l + 1 */
+      const __m512 b = 2 * u + 1 < nv ? v[2 * u + 1] : ninf;
+      e[u] = _mm512_permutex2var_ps(v[2 * u], ie, b);
+      o[u] = _mm512_permutex2var_ps(v[2 * u], io, b);
+    }
+    e[no] = ninf;
+    for (u = 0; u < no; u++) {
+      __m512 m = _mm512_max_ps(e[u], o[u]);
+      if (kw == 3 && pl == 0) /* columns 2o, 2o+1, 2o+2 */
+        m = _mm512_max_ps(m, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(e[u + 1]),
+                                                                     _mm512_castps_si512(e[u]), 1)));
+      else if (kw == 3) /* columns 2o-1, 2o, 2o+1 */
+        m = _mm512_max_ps(m, _mm512_castsi512_ps(_mm512_alignr_epi32(
+                                 _mm512_castps_si512(o[u]), _mm512_castps_si512(u > 0 ? o[u - 1] : ninf), 15)));
+      h[u] = m;
+    }
+  }
+  return nan;
+}
+
+/* One plane; nonzero when its rows read a NaN (y is then not torch's). */
+RT_INLINE int pool_rv_plane(const RtPool *p, const float *xp, float *yp, const int nv, const int s, const int k,
+                            const int pl) {
+  const __m512 ninf = _mm512_set1_ps(-INFINITY);
+  const int nh = s == 1 ? nv : (nv + 1) / 2, no = (p->OW + 15) / 16, H = p->H, W = p->W, OW = p->OW;
+  const __mmask16 sm = (__mmask16)(OW % 16 ? (1u << OW % 16) - 1u : 0xFFFF); /* the last output vector */
+  __m512 ring[4][POOL_RV_NV];
+  __mmask16 lm[POOL_RV_NV], nan = 0;
+  int oh, r = -pl, u;
+  for (u = 0; u < nv; u++) {
+    const int left = W - 16 * u;
+    lm[u] = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u);
+  }
+  for (oh = 0; oh < p->OH; oh++) {
+    const int r0 = oh * s - pl;
+    float *yr = yp + (int64_t)oh * OW;
+    for (; r < r0 + k; r++) { /* rows outside the input: -inf */
+      __m512 *h = ring[r & 3];
+      if (r >= 0 && r < H)
+        nan = (__mmask16)(nan | pool_rv_row(xp + (int64_t)r * W, lm, nv, s, k, pl, h));
+      else
+        for (u = 0; u < nh; u++)
+          h[u] = ninf;
+    }
+    for (u = 0; u < nh && u < no; u++) {
+      __m512 m = _mm512_max_ps(ring[r0 & 3][u], ring[(r0 + 1) & 3][u]);
+      if (k == 3)
+        m = _mm512_max_ps(m, ring[(r0 + 2) & 3][u]);
+      _mm512_mask_storeu_ps(yr + 16 * u, u + 1 < no ? (__mmask16)0xFFFF : sm, m);
+    }
+  }
+  return nan != 0;
+}
+
+#define POOL_RV_NVS(X, sw, kw, pl) X(1, sw, kw, pl) X(2, sw, kw, pl) X(3, sw, kw, pl) X(4, sw, kw, pl)
+#define POOL_RV_FORMS(X, Y) Y(X, 1, 3, 1) Y(X, 1, 2, 0) Y(X, 2, 3, 0) Y(X, 2, 3, 1) Y(X, 2, 2, 0)
+#define POOL_RV_DEF(nv, sw, kw, pl)                                                                        \
+  RT_NOINLINE int pool_rv_##nv##_##sw##kw##pl(const RtPool *p, const float *xp, float *yp) {             \
+    return pool_rv_plane(p, xp, yp, nv, sw, kw, pl);                                                     \
+  }
+POOL_RV_FORMS(POOL_RV_DEF, POOL_RV_NVS)
+#undef POOL_RV_DEF
+
+typedef int (*PoolRvFn)(const RtPool *p, const float *xp, float *yp);
+
+RT_HELPER PoolRvFn pool_rv_fn(const RtPool *p) {
+#define POOL_RV_PICK(nv_, sw_, kw_, pl_)                                                                   \
+  if ((p->W + 15) / 16 == nv_ && p->sw == sw_ && p->kw == kw_ && p->pl == pl_)                           \
+    return pool_rv_##nv_##_##sw_##kw_##pl_;
+  POOL_RV_FORMS(POOL_RV_PICK, POOL_RV_NVS)
+#undef POOL_RV_PICK
+  return NULL;
+}
+
+RT_HELPER void pool_max_rv(const RtPool *p, int n, const float *x, float *y) {
+  const PoolRvFn fn = pool_rv_fn(p);
+  const int64_t nplanes = (int64_t)n * p->C, per = pool_flat_planes(p), ntask = (nplanes + per - 1) / per;
+  const int64_t xplane = (int64_t)p->H * p->W, plane = (int64_t)p->OH * p->OW;
+  int64_t t;
+  RT_PAR_FOR(nplanes * plane * p->kh * p->kw >= RT_PAR_MIN_WORK_CH, static, t, ntask,
+    const int64_t q1 = (t + 1) * per < nplanes ? (t + 1) * per : nplanes;
+    int64_t q;
+    for (q = t * per; q < q1; q++)
+      if (fn(p, x + q * xplane, y + q * plane)) {
+        int oh;
+        for (oh = 0; oh < p->OH; oh++) /* a NaN: torch's rule, tap by tap */
+          pool_window_row(p, q * p->OH + oh, x, y, 0);
+      }
+  );
+}
+
 RT_HELPER void pool_max_vec(const RtPool *p, int n, const float *x, float *y) {
   const int64_t ntask = (int64_t)n * p->C * p->OH;
   int64_t t;
@@ -1050,6 +1192,10 @@ RT_FN void rt_maxpool2d_rows(const RtPool *p, const float *xp, float *yp, int oh
 
 RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y) {
 #if defined(__AVX512F__)
+  if (pool_rv_ok(p)) {
+    pool_max_rv(p, n, x, y);
+    return;
+  }
   if (pool16_use(p)) {
     pool_max16(p, n, x, y);
     return;

@@ -768,6 +768,10 @@ static void pool_sweep(void) {
     p.pl = (int)pool_pick((uint32_t)(p.kw / 2 + 1)), p.pr = (int)pool_pick((uint32_t)(p.kw / 2 + 1));
     if (c % 4 == 1)
       p.pt = p.pb = p.kh / 2, p.pl = p.pr = p.kw / 2;
+    if (c % 4 == 2) { /* square 2x2/3x3, equal strides 1-2, no dilation: the models' pools (the row-vector form) */
+      p.kh = p.kw = 2 + (int)pool_pick(2), p.sh = p.sw = 1 + (int)pool_pick(2), p.dh = p.dw = 1;
+      p.pt = p.pl = p.pb = p.pr = p.kw == 3 && (p.sw == 1 || pool_pick(2)) ? 1 : 0;
+    }
     const int ceil_mode = (int)pool_pick(2);
     p.OH = pool_osize(p.H, p.kh, p.sh, p.dh, p.pt, p.pb, ceil_mode);
     p.OW = pool_osize(p.W, p.kw, p.sw, p.dw, p.pl, p.pr, ceil_mode);
