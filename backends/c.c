@@ -209,31 +209,52 @@ static void emit_linear(CGen *cg, Node *n) {
         opt_ref(cg, n->residual), ref(cg, n->out), rt_act(n->act), fl(n->act_alpha), fl(n->act_beta));
 }
 
-static void emit_pool_desc(CGen *cg, Node *n) {
-  Tensor *x = n->in[0], *y = n->out;
+/* The pool descriptor of a pool node; with its conv inside (n->pre, a max
+ * pool: pass_algo.c), the pool over that conv's output. */
+static RtPool pool_desc(const Node *n) {
+  const Tensor *x = n->pre ? n->pre->out : n->in[0], *y = n->out;
   int64_t H, W, OH, OW;
   hw(x, &H, &W);
   hw(y, &OH, &OW);
-  emitf(cg->E, "static const RtPool p = {.C = %lld, .H = %lld, .W = %lld, .OH = %lld, .OW = %lld, .kh = %d, "
-               ".kw = %d, .sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .pb = %d, .pr = %d, "
+  RtPool p = {.C = (int)x->shape.d[1], .H = (int)H, .W = (int)W, .OH = (int)OH, .OW = (int)OW,
+              .kh = n->kernel[0], .kw = n->kernel[1], .sh = n->stride[0], .sw = n->stride[1],
+              .dh = n->dilation[0], .dw = n->dilation[1], .pt = n->pad[0], .pl = n->pad[1], .pb = n->pad[2],
+              .pr = n->pad[3], .count_include_pad = n->count_include_pad, .norm = n->alpha};
+  return p;
+}
+
+static void emit_pool_desc(CGen *cg, const Node *n) {
+  const RtPool p = pool_desc(n);
+  emitf(cg->E, "static const RtPool p = {.C = %d, .H = %d, .W = %d, .OH = %d, .OW = %d, .kh = %d, .kw = %d, "
+               ".sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .pb = %d, .pr = %d, "
                ".count_include_pad = %d, .norm = %s};",
-        (long long)x->shape.d[1], (long long)H, (long long)W, (long long)OH, (long long)OW, n->kernel[0],
-        n->kernel[1], n->stride[0], n->stride[1], n->dilation[0], n->dilation[1], n->pad[0], n->pad[1], n->pad[2],
-        n->pad[3], n->count_include_pad, fl(n->alpha));
+        p.C, p.H, p.W, p.OH, p.OW, p.kh, p.kw, p.sh, p.sw, p.dh, p.dw, p.pt, p.pl, p.pb, p.pr, p.count_include_pad,
+        fl(p.norm));
+}
+
+/* The max pools' row-vector instances the model calls (RT_POOL_RV_USE: the
+ * generated code compiles only those). */
+static unsigned pool_forms(const Graph *g) {
+  unsigned use = 0;
+  for (int i = 0; i < g->nnodes; i++) {
+    const Node *n = g->nodes[i];
+    if (n->op == OP_MAXPOOL1D || n->op == OP_MAXPOOL2D) {
+      const RtPool p = pool_desc(n);
+      const int form = rt_maxpool2d_form(&p);
+      if (form > 0)
+        use |= 1u << (form - 1);
+    }
+  }
+  return use;
 }
 
 /* A max pool with its conv inside (pass_algo.c): descriptors pc (the
  * conv, its act) and p (the pool over the conv's output). */
 static void emit_conv_pool(CGen *cg, Node *n) {
   const Node *e = n->pre;
-  const Tensor *t = e->out;
   RtConv pc = conv_desc(e);
   emit_desc(cg, "pc", &pc, e);
-  emitf(cg->E, "static const RtPool p = {.C = %lld, .H = %lld, .W = %lld, .OH = %lld, .OW = %lld, .kh = %d, "
-               ".kw = %d, .sh = %d, .sw = %d, .dh = %d, .dw = %d, .pt = %d, .pl = %d, .pb = %d, .pr = %d};",
-        (long long)t->shape.d[1], (long long)t->shape.d[2], (long long)t->shape.d[3], (long long)n->out->shape.d[2],
-        (long long)n->out->shape.d[3], n->kernel[0], n->kernel[1], n->stride[0], n->stride[1], n->dilation[0],
-        n->dilation[1], n->pad[0], n->pad[1], n->pad[2], n->pad[3]);
+  emit_pool_desc(cg, n);
   emitf(cg->E, "rt_conv_maxpool2d(&pc, &p, batch, %s, %s, %s, %s, A + %lld);", ref(cg, n->in[0]), ref(cg, e->weight),
         opt_ref(cg, e->bias), ref(cg, n->out), (long long)n->scratch_offset);
 }
@@ -1133,6 +1154,8 @@ static void emit_source(CGen *cg, FILE *f, const char *h_name) {
   fprintf(f, "#include \"%s\"\n\n", h_name);
   fprintf(f, "/* ---- cnnc runtime kernels (static; unused ones cost nothing) ---- */\n");
   fprintf(f, "#if defined(__GNUC__)\n#define RT_FN static __attribute__((unused))\n#else\n#define RT_FN static\n#endif\n");
+  fprintf(f, "#ifndef RT_POOL_RV_USE\n#define RT_POOL_RV_USE 0x%xu /* the max pool forms called */\n#endif\n",
+          pool_forms(g));
   emit_raw(E, cnnc_rt_source);
   fprintf(f, "/* ---- model ---- */\n\n");
   fprintf(f, "#if defined(__GNUC__)\n#define CNNC_ALIGN64 __attribute__((aligned(64)))\n#else\n#define CNNC_ALIGN64\n#endif\n");

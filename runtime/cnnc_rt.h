@@ -545,6 +545,10 @@ RT_FN void rt_lppool2d(const RtPool *p, int n, const float *x, float *y);
 /* Output rows [oh0, oh1) of one plane of max pooling: xp the plane (H x W),
  * yp its output (OH x OW), rows serially (pool.c). */
 RT_FN void rt_maxpool2d_rows(const RtPool *p, const float *xp, float *yp, int oh0, int oh1);
+/* Which of max pooling's row-vector instances p takes (1-based; 0: none).
+ * Generated code compiles only the instances in RT_POOL_RV_USE (bit form - 1;
+ * default all), which cnnc sets from its model's pools. */
+RT_FN int rt_maxpool2d_form(const RtPool *p);
 /* y = maxpool pp (conv pc (x) + b, act), the conv's output never stored whole:
  * computed band by band of the pool's rows (conv.c).  Applies to the shapes
  * rt_conv_maxpool2d_applies accepts, with a scratch of

@@ -78,6 +78,26 @@ RT_INLINE float pool_term(int kind, float pw, float v) {
   return kind == 1 ? v : (pw == 2.0f ? v * v : powf(v, pw));
 }
 
+/* Row-vector max pooling (below, AVX-512): rows of up to POOL_RV_NV vectors. */
+enum { POOL_RV_NV = 8 };
+
+RT_INLINE int pool_rv_ok(const RtPool *p) {
+  const int k = p->kw, shape = (k == 3 && p->pl <= 1 && (p->pl == 1 || p->sw == 2)) || (k == 2 && p->pl == 0 && p->sw == 2);
+  return p->dh == 1 && p->dw == 1 && p->kh == k && p->sh == p->sw && p->pt >= 0 && shape &&
+         p->W >= 10 && p->W <= 16 * POOL_RV_NV && (p->sw == 1 ? p->OW <= p->W : p->sw == 2 && p->OW <= 16 * ((p->W + 31) / 32));
+}
+
+
+/* The row-vector instance p takes (1 + its index: rows of up to 16, 32, 64,
+ * 128 columns x 3x3/1, 3x3/2, 2x2/2), 0 if none.  Shape logic only, the
+ * same in every build: cnnc asks it for each max pool of a model. */
+RT_FN int rt_maxpool2d_form(const RtPool *p) {
+  const int nv = (p->W + 15) / 16, cap = nv <= 1 ? 0 : nv <= 2 ? 1 : nv <= 4 ? 2 : 3;
+  if (!pool_rv_ok(p))
+    return 0;
+  return 1 + 3 * cap + (p->sw == 1 ? 0 : p->kw == 3 ? 1 : 2);
+}
+
 #if defined(__AVX512F__)
 /* Max pooling with strides 1 and 2: one task = one output row of one plane,
  * 16 outputs per vector with the running max in a register; taps outside the
@@ -675,114 +695,121 @@ RT_HELPER void pool_max_flat(const RtPool *p, int n, const float *x, float *y) {
  * stays faster (7 x 7: 7.4 vs 9.9 us for 512 planes).  Planes whose rows read a NaN are redone by pool_window_row
  * (torch's rule); otherwise max is exact and the order of the taps does not
  * matter. */
-enum { POOL_RV_NV = 4 /* vectors per input row */ };
-
-RT_INLINE int pool_rv_ok(const RtPool *p) {
-  const int k = p->kw, shape = (k == 3 && p->pl <= 1 && (p->pl == 1 || p->sw == 2)) || (k == 2 && p->pl == 0);
-  return p->dh == 1 && p->dw == 1 && p->kh == k && p->sh == p->sw && p->pt == p->pl && shape &&
-         p->W >= 10 && p->W <= 16 * POOL_RV_NV && (p->sw == 1 ? p->OW <= p->W : p->sw == 2 && p->OW <= 16 * ((p->W + 31) / 32));
+/* Input vector u of a row of W columns: lanes past W -inf. */
+RT_INLINE __m512 pool_rv_ld(const float *xr, int W, int u) {
+  const int left = W - 16 * u;
+  if (left <= 0)
+    return _mm512_set1_ps(-INFINITY);
+  return _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u),
+                              xr + 16 * u);
 }
 
-/* Horizontal maxima of one input row xr (nv vectors loaded under lm, lanes
- * past W -inf) into h; returns the lanes that loaded a NaN.  nv, sw, kw and
- * pl are constants after inlining. */
-RT_INLINE __mmask16 pool_rv_row(const float *xr, const __mmask16 *lm, const int nv, const int sw, const int kw,
-                                const int pl, __m512 *h) {
+/* Horizontal maxima of one input row xr (W <= 16 nv columns) into h[0, nh)
+ * (nh = nv at stride 1, (nv + 1) / 2 at 2); returns the lanes that loaded a
+ * NaN.  The row's vectors roll through registers, each loaded once; nv, sw
+ * and kw are constants after inlining (the loops unrolled), pl (0 or 1 at
+ * stride 2) is not. */
+RT_INLINE __mmask16 pool_rv_row(const float *xr, int W, const int nv, const int sw, const int kw, int pl, __m512 *h) {
   const __m512 ninf = _mm512_set1_ps(-INFINITY);
-  __m512 v[POOL_RV_NV + 1];
   __mmask16 nan = 0;
   int u;
-  for (u = 0; u < nv; u++) {
-    v[u] = _mm512_mask_loadu_ps(ninf, lm[u], xr + 16 * u);
-    nan = (__mmask16)(nan | _mm512_cmp_ps_mask(v[u], v[u], _CMP_UNORD_Q));
-  }
-  v[nv] = ninf;
   if (sw == 1) {
+    __m512 prev = ninf, cur = pool_rv_ld(xr, W, 0);
     for (u = 0; u < nv; u++) {
-      const __m512i c = _mm512_castps_si512(v[u]), nx = _mm512_castps_si512(v[u + 1]);
-      __m512 m = _mm512_max_ps(v[u], _mm512_castsi512_ps(_mm512_alignr_epi32(nx, c, 1))); /* x[o], x[o+1] */
-      if (kw == 3) { /* pl 1: x[o-1], x[o], x[o+1] */
-        const __m512i pv = _mm512_castps_si512(u > 0 ? v[u - 1] : ninf);
-        m = _mm512_max_ps(_mm512_castsi512_ps(_mm512_alignr_epi32(c, pv, 15)), m);
-      }
-      h[u] = m;
+      const __m512 next = pool_rv_ld(xr, W, u + 1);
+      const __m512i c = _mm512_castps_si512(cur);
+      __m512 m = _mm512_max_ps(cur, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), c, 1)));
+      if (kw == 3) /* pl 1: x[o-1], x[o], x[o+1] */
+        m = _mm512_max_ps(_mm512_castsi512_ps(_mm512_alignr_epi32(c, _mm512_castps_si512(prev), 15)), m);
+      nan = (__mmask16)(nan | _mm512_cmp_ps_mask(cur, cur, _CMP_UNORD_Q));
+      h[u] = m, prev = cur, cur = next;
     }
   } else {
     const __m512i ie = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i io = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    const int no = (nv + 1) / 2;
-    __m512 e[POOL_RV_NV / 2 + 1], o[POOL_RV_NV / 2 + 1];
-    for (u = 0; u < no; u++) { /* columns 32u + 2l and 32u + 2l + 1 */
-      const __m512 b = 2 * u + 1 < nv ? v[2 * u + 1] : ninf;
-      e[u] = _mm512_permutex2var_ps(v[2 * u], ie, b);
-      o[u] = _mm512_permutex2var_ps(v[2 * u], io, b);
-    }
-    e[no] = ninf;
-    for (u = 0; u < no; u++) {
-      __m512 m = _mm512_max_ps(e[u], o[u]);
-      if (kw == 3 && pl == 0) /* columns 2o, 2o+1, 2o+2 */
-        m = _mm512_max_ps(m, _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(e[u + 1]),
-                                                                     _mm512_castps_si512(e[u]), 1)));
-      else if (kw == 3) /* columns 2o-1, 2o, 2o+1 */
-        m = _mm512_max_ps(m, _mm512_castsi512_ps(_mm512_alignr_epi32(
-                                 _mm512_castps_si512(o[u]), _mm512_castps_si512(u > 0 ? o[u - 1] : ninf), 15)));
-      h[u] = m;
+    __m512 a = pool_rv_ld(xr, W, 0), b = pool_rv_ld(xr, W, 1), oprev = ninf;
+    for (u = 0; u < (nv + 1) / 2; u++) { /* columns 32u + 2l (e) and 32u + 2l + 1 (o) */
+      const __m512 a2 = pool_rv_ld(xr, W, 2 * u + 2), b2 = pool_rv_ld(xr, W, 2 * u + 3);
+      const __m512 e = _mm512_permutex2var_ps(a, ie, b), o = _mm512_permutex2var_ps(a, io, b);
+      const __m512i ei = _mm512_castps_si512(e), oi = _mm512_castps_si512(o);
+      __m512 m = _mm512_max_ps(e, o);
+      if (kw == 3) /* pl 0: columns 2o, 2o+1, 2o+2 (e one lane on, a2's first); pl 1: 2o-1, 2o, 2o+1 (o one
+                    * lane back, the previous o's last) */
+        m = _mm512_max_ps(m, _mm512_castsi512_ps(pl ? _mm512_alignr_epi32(oi, _mm512_castps_si512(oprev), 15)
+                                                    : _mm512_alignr_epi32(_mm512_castps_si512(a2), ei, 1)));
+      nan = (__mmask16)(nan | _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q));
+      h[u] = m, oprev = o, a = a2, b = b2;
     }
   }
   return nan;
 }
 
-/* One plane; nonzero when its rows read a NaN (y is then not torch's). */
-RT_INLINE int pool_rv_plane(const RtPool *p, const float *xp, float *yp, const int nv, const int s, const int k,
-                            const int pl) {
+/* Output rows [oh0, oh1) of one plane; nonzero when the rows read a NaN (y
+ * is then not torch's).  Input rows outside the image are -inf ring rows. */
+RT_INLINE int pool_rv_rows(const RtPool *p, const float *xp, float *yp, int oh0, int oh1, const int nv, const int s,
+                           const int k) {
   const __m512 ninf = _mm512_set1_ps(-INFINITY);
-  const int nh = s == 1 ? nv : (nv + 1) / 2, no = (p->OW + 15) / 16, H = p->H, W = p->W, OW = p->OW;
+  const int nh = s == 1 ? nv : (nv + 1) / 2, no = (p->OW + 15) / 16, H = p->H, W = p->W, OW = p->OW, pl = p->pl;
   const __mmask16 sm = (__mmask16)(OW % 16 ? (1u << OW % 16) - 1u : 0xFFFF); /* the last output vector */
   __m512 ring[4][POOL_RV_NV];
-  __mmask16 lm[POOL_RV_NV], nan = 0;
-  int oh, r = -pl, u;
-  for (u = 0; u < nv; u++) {
-    const int left = W - 16 * u;
-    lm[u] = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u);
-  }
-  for (oh = 0; oh < p->OH; oh++) {
-    const int r0 = oh * s - pl;
+  __mmask16 nan = 0;
+  int oh, r = oh0 * s - p->pt, u;
+  for (oh = oh0; oh < oh1; oh++) {
+    const int r0 = oh * s - p->pt;
     float *yr = yp + (int64_t)oh * OW;
-    for (; r < r0 + k; r++) { /* rows outside the input: -inf */
+    for (; r < r0 + k; r++) {
       __m512 *h = ring[r & 3];
       if (r >= 0 && r < H)
-        nan = (__mmask16)(nan | pool_rv_row(xp + (int64_t)r * W, lm, nv, s, k, pl, h));
+        nan = (__mmask16)(nan | pool_rv_row(xp + (int64_t)r * W, W, nv, s, k, pl, h));
       else
         for (u = 0; u < nh; u++)
           h[u] = ninf;
     }
-    for (u = 0; u < nh && u < no; u++) {
+    for (u = 0; u < nh; u++) {
       __m512 m = _mm512_max_ps(ring[r0 & 3][u], ring[(r0 + 1) & 3][u]);
       if (k == 3)
         m = _mm512_max_ps(m, ring[(r0 + 2) & 3][u]);
-      _mm512_mask_storeu_ps(yr + 16 * u, u + 1 < no ? (__mmask16)0xFFFF : sm, m);
+      if (u < no)
+        _mm512_mask_storeu_ps(yr + 16 * u, u + 1 < no ? (__mmask16)0xFFFF : sm, m);
     }
   }
   return nan != 0;
 }
 
-#define POOL_RV_NVS(X, sw, kw, pl) X(1, sw, kw, pl) X(2, sw, kw, pl) X(3, sw, kw, pl) X(4, sw, kw, pl)
-#define POOL_RV_FORMS(X, Y) Y(X, 1, 3, 1) Y(X, 1, 2, 0) Y(X, 2, 3, 0) Y(X, 2, 3, 1) Y(X, 2, 2, 0)
-#define POOL_RV_DEF(nv, sw, kw, pl)                                                                        \
-  RT_NOINLINE int pool_rv_##nv##_##sw##kw##pl(const RtPool *p, const float *xp, float *yp) {             \
-    return pool_rv_plane(p, xp, yp, nv, sw, kw, pl);                                                     \
+/* Instances: rows of up to 16, 32, 64 or 128 columns (the vectors past W are
+ * -inf, cheap next to more instances: each costs the generated code's
+ * compile ~20 ms); 3x3/1 pad 1, 3x3/2 pad 0 or 1, 2x2/2. */
+#define POOL_RV_FORMS(X, i, nv) X(i, nv, 1, 3) X(i + 1, nv, 2, 3) X(i + 2, nv, 2, 2)
+#define POOL_RV_NVS(X) POOL_RV_FORMS(X, 0, 1) POOL_RV_FORMS(X, 3, 2) POOL_RV_FORMS(X, 6, 4) POOL_RV_FORMS(X, 9, 8)
+#define POOL_RV_DEF(i, nv, sw, kw)                                                                         \
+  RT_NOINLINE int pool_rv_##nv##_##sw##kw(const RtPool *p, const float *xp, float *yp, int oh0, int oh1) { \
+    return pool_rv_rows(p, xp, yp, oh0, oh1, nv, sw, kw);                                               \
   }
-POOL_RV_FORMS(POOL_RV_DEF, POOL_RV_NVS)
+POOL_RV_NVS(POOL_RV_DEF)
 #undef POOL_RV_DEF
 
-typedef int (*PoolRvFn)(const RtPool *p, const float *xp, float *yp);
+typedef int (*PoolRvFn)(const RtPool *p, const float *xp, float *yp, int oh0, int oh1);
 
+#ifndef RT_POOL_RV_USE
+#define RT_POOL_RV_USE 0xFFF /* the instances code may call (bit rt_maxpool2d_form - 1): all */
+#endif
+
+/* The instance for p's form; NULL if the code was built without it (cnnc
+ * defines RT_POOL_RV_USE to the model's forms: each instance compiled is
+ * ~20 ms of the model's compile; the golden tests build with
+ * RT_POOL_RV_CHECK, which traps on a form left out). */
 RT_HELPER PoolRvFn pool_rv_fn(const RtPool *p) {
-#define POOL_RV_PICK(nv_, sw_, kw_, pl_)                                                                   \
-  if ((p->W + 15) / 16 == nv_ && p->sw == sw_ && p->kw == kw_ && p->pl == pl_)                           \
-    return pool_rv_##nv_##_##sw_##kw_##pl_;
-  POOL_RV_FORMS(POOL_RV_PICK, POOL_RV_NVS)
+  const int form = rt_maxpool2d_form(p);
+  /* a constant condition per instance: the ones left out are never compiled */
+#define POOL_RV_PICK(i, nv_, sw_, kw_)                                                                     \
+  if (((RT_POOL_RV_USE) >> (i) & 1) && form == (i) + 1)                                                  \
+    return pool_rv_##nv_##_##sw_##kw_;
+  POOL_RV_NVS(POOL_RV_PICK)
 #undef POOL_RV_PICK
+#ifdef RT_POOL_RV_CHECK /* tests: cnnc's RT_POOL_RV_USE must hold every form the model calls */
+  if (form > 0)
+    __builtin_trap();
+#endif
   return NULL;
 }
 
@@ -795,7 +822,7 @@ RT_HELPER void pool_max_rv(const RtPool *p, int n, const float *x, float *y) {
     const int64_t q1 = (t + 1) * per < nplanes ? (t + 1) * per : nplanes;
     int64_t q;
     for (q = t * per; q < q1; q++)
-      if (fn(p, x + q * xplane, y + q * plane)) {
+      if (fn(p, x + q * xplane, y + q * plane, 0, p->OH)) {
         int oh;
         for (oh = 0; oh < p->OH; oh++) /* a NaN: torch's rule, tap by tap */
           pool_window_row(p, q * p->OH + oh, x, y, 0);
@@ -1172,6 +1199,13 @@ RT_HELPER void pool_max_sep(const RtPool *p, int n, const float *x, float *y) {
 
 RT_FN void rt_maxpool2d_rows(const RtPool *p, const float *xp, float *yp, int oh0, int oh1) {
   int oh;
+#if defined(__AVX512F__)
+  {
+    const PoolRvFn fn = pool_rv_fn(p);
+    if (fn && !fn(p, xp, yp, oh0, oh1))
+      return; /* NaN-free; else the rows again below, NaN-aware */
+  }
+#endif
 #if defined(__AVX512F__) || defined(__AVX2__)
   if (pool_sep_ok(p)) {
     for (oh = oh0; oh < oh1; oh += POOL_SEP_RB)
@@ -1192,7 +1226,7 @@ RT_FN void rt_maxpool2d_rows(const RtPool *p, const float *xp, float *yp, int oh
 
 RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y) {
 #if defined(__AVX512F__)
-  if (pool_rv_ok(p)) {
+  if (pool_rv_fn(p)) {
     pool_max_rv(p, n, x, y);
     return;
   }

@@ -131,7 +131,9 @@ static void check(const char *what, const float *got, const double *ref, int64_t
       maxref = fabs(ref[i]);
   tol = rtol * (maxref > 1.0 ? maxref : 1.0);
   for (int64_t i = 0; i < count; i++) {
-    double d = isnan(got[i]) ? INFINITY : fabs((double)got[i] - ref[i]);
+    /* NaN matches only NaN */
+    const double d = isnan(got[i]) || isnan(ref[i]) ? (isnan(got[i]) && isnan(ref[i]) ? 0.0 : INFINITY)
+                                                    : fabs((double)got[i] - ref[i]);
     if (d > maxdiff)
       maxdiff = d, worst = i;
     if (d > tol) {
@@ -663,7 +665,7 @@ static void pw_dw_test(int n, int C, int H, int W, int E, int k, int s, int pad,
  * tiles, exact maxima).  The 2-thread bits: thread_tests. */
 static int pool_osize(int L, int k, int s, int d, int p0, int p1, int ceil_mode);
 static void conv_pool_test(int n, int C, int H, int W, int K, int k, int s, int pad, int act, int pk, int ps, int pp,
-                           int ceil_mode, float *yout) {
+                           int ceil_mode, float *yout, int nans) {
   RtConv pc;
   RtPool pl;
   memset(&pc, 0, sizeof pc), memset(&pl, 0, sizeof pl);
@@ -679,6 +681,8 @@ static void conv_pool_test(int n, int C, int H, int W, int K, int k, int s, int 
   float *b = rnd(K, -0.5f, 0.5f), *y = xmalloc((size_t)yn * 4);
   double *cr = xmalloc((size_t)cn * 8), *ref = xmalloc((size_t)yn * 8);
   char name[160];
+  for (int i = 0; i < nans; i++) /* NaN inputs: the pool's rows that read one are redone NaN-aware */
+    x[(int64_t)(i * 7919 + 13) * 104729 % ((int64_t)n * C * H * W)] = NAN;
   if (!rt_conv_maxpool2d_applies(&pc, &pl)) {
     printf("FAIL conv+maxpool n%d %d->%d %dx%d k%d s%d: the fused form does not apply\n", n, C, K, H, W, k, s);
     nchecks++, nfail++;
@@ -693,16 +697,29 @@ static void conv_pool_test(int n, int C, int H, int W, int K, int k, int s, int 
     for (int a = 0; a < pk; a++)
       for (int c = 0; c < pk; c++) {
         const int ih = oh * ps - pp + a, iw = ow * ps - pp + c;
-        if (ih >= 0 && ih < pl.H && iw >= 0 && iw < pl.W && cr[(q * pl.H + ih) * pl.W + iw] > m)
-          m = cr[(q * pl.H + ih) * pl.W + iw];
+        if (ih >= 0 && ih < pl.H && iw >= 0 && iw < pl.W) {
+          const double v = cr[(q * pl.H + ih) * pl.W + iw];
+          m = v > m || v != v ? v : m; /* NaN sticks, like torch */
+        }
       }
     ref[i] = m;
   }
   fill_nan(y, yn);
   rt_conv_maxpool2d(&pc, &pl, n, x, w, b, y, scratch);
-  snprintf(name, sizeof name, "conv+maxpool n%d %d->%d %dx%d k%d s%d p%d %s, pool %d/%d p%d%s (%d-row bands)", n, C,
-           K, H, W, k, s, pad, act_names[act], pk, ps, pp, ceil_mode ? " ceil" : "", cpool_rows(&pc, &pl));
+  snprintf(name, sizeof name, "conv+maxpool n%d %d->%d %dx%d k%d s%d p%d %s, pool %d/%d p%d%s (%d-row bands)%s", n,
+           C, K, H, W, k, s, pad, act_names[act], pk, ps, pp, ceil_mode ? " ceil" : "", cpool_rows(&pc, &pl),
+           nans ? ", NaNs" : "");
   check(name, y, ref, yn, 1e-5);
+  if (nans) {
+    int64_t nref = 0, miss = 0;
+    for (int64_t i = 0; i < yn; i++)
+      nref += isnan(ref[i]), miss += !isnan(ref[i]) != !isnan(y[i]);
+    printf("%s %-78s NaN outputs: %lld expected, %lld wrong\n", nref && !miss ? "ok  " : "FAIL", name,
+           (long long)nref, (long long)miss);
+    nchecks++;
+    if (!nref || miss)
+      nfail++;
+  }
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
   {
     float *yc = xmalloc((size_t)cn * 4), *yu = xmalloc((size_t)yn * 4);
@@ -970,10 +987,10 @@ static void thread_tests(void) {
     float *t1 = xmalloc((size_t)yq * 4), *t2 = xmalloc((size_t)yq * 4);
     const uint64_t seed = rng;
     omp_set_num_threads(1);
-    conv_pool_test(2, 3, 408, 224, 20, 7, 2, 3, RT_ACT_RELU, 3, 2, 1, 0, t1);
+    conv_pool_test(2, 3, 408, 224, 20, 7, 2, 3, RT_ACT_RELU, 3, 2, 1, 0, t1, 0);
     rng = seed;
     omp_set_num_threads(2);
-    conv_pool_test(2, 3, 408, 224, 20, 7, 2, 3, RT_ACT_RELU, 3, 2, 1, 0, t2);
+    conv_pool_test(2, 3, 408, 224, 20, 7, 2, 3, RT_ACT_RELU, 3, 2, 1, 0, t2, 0);
     same_bits("conv+maxpool 3->20 408x224 7x7/2, pool 3x3/2", t1, t2, yq);
     free(t1), free(t2);
   }
@@ -1031,12 +1048,14 @@ int main(void) {
   pw_dw_test(1, 6, 14, 14, 21, 3, 1, 1, RT_ACT_RELU, RT_ACT_CLIP, 0, NULL);
   pw_dw_test(1, 6, 7, 7, 17, 5, 1, 2, RT_ACT_RELU, RT_ACT_HARDSWISH, 1, NULL);
   pool_sweep();
-  conv_pool_test(1, 3, 224, 224, 64, 7, 2, 3, RT_ACT_RELU, 3, 2, 1, 0, NULL);  /* ResNet's stem */
-  conv_pool_test(1, 3, 224, 224, 64, 3, 2, 0, RT_ACT_RELU, 3, 2, 0, 1, NULL);  /* SqueezeNet's */
-  conv_pool_test(2, 3, 61, 57, 20, 7, 2, 3, RT_ACT_CLIP, 3, 2, 0, 1, NULL);    /* GoogLeNet's, ceil */
-  conv_pool_test(1, 4, 40, 37, 24, 3, 1, 1, RT_ACT_NONE, 2, 2, 0, 0, NULL);    /* VGG's 2x2/2 */
-  conv_pool_test(1, 5, 150, 70, 96, 3, 1, 1, RT_ACT_LEAKY, 5, 1, 2, 0, NULL);  /* stride 1: 4 shared rows */
-  conv_pool_test(1, 2, 90, 48, 11, 5, 3, 2, RT_ACT_RELU, 3, 3, 1, 1, NULL);    /* strides 3 */
+  conv_pool_test(1, 3, 224, 224, 64, 7, 2, 3, RT_ACT_RELU, 3, 2, 1, 0, NULL, 0);  /* ResNet's stem */
+  conv_pool_test(1, 3, 224, 224, 64, 3, 2, 0, RT_ACT_RELU, 3, 2, 0, 1, NULL, 0);  /* SqueezeNet's */
+  conv_pool_test(2, 3, 61, 57, 20, 7, 2, 3, RT_ACT_CLIP, 3, 2, 0, 1, NULL, 0);    /* GoogLeNet's, ceil */
+  conv_pool_test(1, 4, 40, 37, 24, 3, 1, 1, RT_ACT_NONE, 2, 2, 0, 0, NULL, 0);    /* VGG's 2x2/2 */
+  conv_pool_test(1, 5, 150, 70, 96, 3, 1, 1, RT_ACT_LEAKY, 5, 1, 2, 0, NULL, 0);  /* stride 1: 4 shared rows */
+  conv_pool_test(1, 2, 90, 48, 11, 5, 3, 2, RT_ACT_RELU, 3, 3, 1, 1, NULL, 0);    /* strides 3 */
+  conv_pool_test(1, 3, 224, 224, 64, 3, 2, 0, RT_ACT_NONE, 3, 2, 0, 1, NULL, 40); /* NaN inputs, 111 columns */
+  conv_pool_test(1, 3, 224, 224, 64, 7, 2, 3, RT_ACT_NONE, 3, 2, 1, 0, NULL, 40); /* 112 columns, pad 1 */
 #ifdef _OPENMP
   thread_tests();
 #endif
