@@ -1228,15 +1228,14 @@ RT_HELPER void wino_sample_trows(const RtConv *p, const WinoGeo *g, const float 
   }
 }
 
-/* K-rows, one block: tile rows [blk*R, blk*R + R) of one sample through the
+/* K-rows, one block: tile rows [ty0, ty0 + nr) (nr <= R) of one sample through the
  * input transform (tasks: channel x tile row; in parallel tile row x channel,
  * so each thread has its rows of the map), the a*a GEMMs M_xi = U_xi V_xi
  * (tasks: xi x GEMM block) and the output transform (as the input), with V
  * and M of the block in the slot at V.  ipar runs the three loops in
  * parallel (a lone block of a big layer). */
-RT_HELPER void wino_kblock(const RtConv *p, const WinoGeo *g, int blk, const float *xn, const float *u,
+RT_HELPER void wino_kblock(const RtConv *p, const WinoGeo *g, int ty0, int nr, const float *xn, const float *u,
                            const float *b, const float *rn, float *yn, float *V, int ipar) {
-  const int ty0 = blk * g->R, nr = g->th - ty0 < g->R ? g->th - ty0 : g->R;
   const int64_t vs = g->vs, ms = g->ms, ld = g->ld;
   const int a2 = g->a * g->a;
   float *M = V + a2 * vs;
@@ -1312,22 +1311,27 @@ RT_HELPER void wino_sample_krows(const RtConv *p, const WinoGeo *g, const float 
    * bands) pay as early as the channel-split loops; serial builds keep one
    * slot below RT_PAR_MIN_WORK (a smaller cache footprint). */
 #ifdef _OPENMP
-  const int slots = work >= WINO_SLOT_PAR && g->nslot > 1;
+  const int slots = work >= WINO_SLOT_PAR && g->nslot > 1, bands = omp_get_max_threads() > 1;
 #else
-  const int slots = par && g->nslot > 1;
+  const int slots = par && g->nslot > 1, bands = 0;
 #endif
   if (slots) {
-    /* slot s runs a contiguous run of blocks, so each thread writes (and
-     * the next layer split by rows reads) one band of the map */
+    /* slot s runs a contiguous band of the tile rows in blocks of up to R,
+     * so each thread writes (and the next layer split by rows reads) one
+     * band of the map; bands of rows, not of blocks, keep the threads even:
+     * ResNet-18's 56x56 maps (14 tile rows, blocks of 2) went to 4 slots as
+     * 1, 2, 2, 2 blocks, 3 and 4 per thread of 2; now 3 + 4 rows each */
     RT_PAR_FOR(1, static, s, g->nslot,
-      const int b0 = (int)((int64_t)g->nblk * s / g->nslot), b1 = (int)((int64_t)g->nblk * (s + 1) / g->nslot);
-      int blk;
-      for (blk = b0; blk < b1; blk++)
-        wino_kblock(p, g, blk, xn, u, b, rn, yn, S + s * g->slot, 0);
+      int r0 = (int)((int64_t)g->th * s / g->nslot), r1 = (int)((int64_t)g->th * (s + 1) / g->nslot), r;
+      if (!bands) /* one thread: the blocks as cut (fewer of them: 1 thread 1.011x slower in bands) */
+        r0 = g->R * (int)((int64_t)g->nblk * s / g->nslot), r1 = g->R * (int)((int64_t)g->nblk * (s + 1) / g->nslot);
+      r1 = r1 < g->th ? r1 : g->th;
+      for (r = r0; r < r1; r += g->R)
+        wino_kblock(p, g, r, r1 - r < g->R ? r1 - r : g->R, xn, u, b, rn, yn, S + s * g->slot, 0);
     );
   } else {
     for (s = 0; s < g->nblk; s++)
-      wino_kblock(p, g, s, xn, u, b, rn, yn, S, par);
+      wino_kblock(p, g, s * g->R, g->th - s * g->R < g->R ? g->th - s * g->R : g->R, xn, u, b, rn, yn, S, par);
   }
 }
 
