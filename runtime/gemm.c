@@ -757,23 +757,50 @@ RT_INLINE int gemm_mc(int M) {
  * projections: 3 blocks ran at 0.75 of their 1-thread time). */
 RT_INLINE int gemm_mc_tasks(int M, int tn) {
   const int mc = gemm_mc(M), nb = (M + mc - 1) / mc;
-  if (nb * tn < 4 && M >= 32) {
+  if (nb * tn < 4 && nb * tn != 2 && M >= 32) { /* two tasks already halve evenly */
     const int want = (4 + tn - 1) / tn, m = (M + want - 1) / want;
     return (m + 7) / 8 * 8;
   }
   return mc;
 }
 
+/* Column groups of the tasks: GEMM_NCP main panels each, the tail columns
+ * (at most 8) with the last group.  A group of its own for them made
+ * unequal tasks (GoogLeNet's 160 x 196 1x1s: 3 row blocks x (4 panels, 4
+ * columns), 2 threads 2.2 : 1). */
+RT_INLINE int gemm_tn(const RtGemm *g, int *np, int *npt) {
+  int nmain;
+  gemm_split(g, &nmain, np, npt);
+  return *np > 0 ? (*np + GEMM_NCP - 1) / GEMM_NCP : 1;
+}
+
+/* Panels [p0, p1) of rows [m0, m1), p1 past the main panels taking the
+ * tail: inside the last panel's pass (gemm_micro_tail) only when np is not
+ * a multiple of GEMM_NCP, as when the tail counted as a panel of the groups
+ * (MobileNetV2's 14x14 1x1s, 4 panels and 4 columns, ran 2% slower with it
+ * inside). */
+RT_INLINE void gemm_group(const RtGemm *g, int p0, int p1, int np, int npt, int m0, int m1) {
+  if (p1 == npt && npt > np && np % GEMM_NCP == 0 && p0 < np) {
+    rt_gemm_panels(g, p0, np, m0, m1);
+    rt_gemm_panels(g, np, npt, m0, m1);
+  } else {
+    rt_gemm_panels(g, p0, p1, m0, m1);
+  }
+}
+
 RT_FN int rt_gemm_ntasks(const RtGemm *g) {
-  const int npt = rt_gemm_npanels(g), tn = (npt + GEMM_NCP - 1) / GEMM_NCP, mc = gemm_mc_tasks(g->M, tn);
+  int np, npt;
+  const int tn = gemm_tn(g, &np, &npt), mc = gemm_mc_tasks(g->M, tn);
   return ((g->M + mc - 1) / mc) * tn;
 }
 
-/* Task t: rows [m0, m0 + gemm_mc_tasks(M, tn)) x panels [p0, p0 + GEMM_NCP). */
+/* Task t: rows [m0, m0 + gemm_mc_tasks(M, tn)) x panels [p0, p0 + GEMM_NCP)
+ * (the last group to the end, the tail included). */
 RT_FN void rt_gemm_task(const RtGemm *g, int t) {
-  const int npt = rt_gemm_npanels(g), tn = (npt + GEMM_NCP - 1) / GEMM_NCP, mc = gemm_mc_tasks(g->M, tn);
-  const int m0 = (t / tn) * mc, p0 = (t % tn) * GEMM_NCP;
-  rt_gemm_panels(g, p0, p0 + GEMM_NCP, m0, g->M - m0 < mc ? g->M : m0 + mc);
+  int np, npt;
+  const int tn = gemm_tn(g, &np, &npt), mc = gemm_mc_tasks(g->M, tn);
+  const int m0 = (t / tn) * mc, p0 = (t % tn) * GEMM_NCP, p1 = t % tn == tn - 1 ? npt : p0 + GEMM_NCP;
+  gemm_group(g, p0, p1, np, npt, m0, g->M - m0 < mc ? g->M : m0 + mc);
 }
 
 /* C = act(bias + res + A B) with B given by columns (column j at
@@ -828,7 +855,25 @@ RT_FN void rt_gemm_packed(const RtGemm *g) {
    * channels, 0.67-0.75 by pixels; its 64-channel projections 1.08-1.11 as
    * one block of rows, 0.85 by pixels) */
   const int pix = g->pix && gemm_mc(g->M) >= g->M;
+#ifdef _OPENMP
+  const int one = !par || omp_get_max_threads() == 1;
+#else
+  const int one = 1;
+#endif
   (void)pix;
+  if (one) {
+    /* one thread: blocks of gemm_mc rows, each sweeping B once (the tasks'
+     * smaller blocks, cut so two threads share a narrow map, swept it up to
+     * twice as often: MobileNetV2's 64 x 196 projections) */
+    const int mc = gemm_mc(g->M);
+    int np, npt, m0, q;
+    const int tn = gemm_tn(g, &np, &npt);
+    for (m0 = 0; m0 < g->M; m0 += mc)
+      for (q = 0; q < tn; q++)
+        gemm_group(g, q * GEMM_NCP, q == tn - 1 ? npt : q * GEMM_NCP + GEMM_NCP, np, npt, m0,
+                   g->M - m0 < mc ? g->M : m0 + mc);
+    return;
+  }
 #if defined(_OPENMP) && (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)))
   if (par && pix && g->pixw > 0 && g->ldb && g->bexact && g->csc == 1 && g->K > 0) {
     /* each thread whole rows of pixels (units of pixw columns: the layer
@@ -846,14 +891,18 @@ RT_FN void rt_gemm_packed(const RtGemm *g) {
 #endif
 #ifdef _OPENMP
   if (par && pix) {
-    /* each thread its share of the column panels, all rows, in the same
-     * blocks as the tasks (row blocks outer, GEMM_NCP panels inner) */
+    /* each thread its share of the main column panels (the last share the
+     * tail too), all rows, in the same blocks as the tasks (row blocks
+     * outer, GEMM_NCP panels inner) */
     const int mc = gemm_mc(g->M);
-    RT_PAR_RANGE(1, rt_gemm_npanels(g), p0, p1,
+    int np, npt;
+    (void)gemm_tn(g, &np, &npt);
+    RT_PAR_RANGE(1, np > 0 ? np : npt, p0, p1,
+      const int pe = np > 0 && (int)p1 == np ? npt : (int)p1;
       int m0, q;
       for (m0 = 0; m0 < g->M; m0 += mc)
         for (q = (int)p0; q < (int)p1; q += GEMM_NCP)
-          rt_gemm_panels(g, q, q + GEMM_NCP < (int)p1 ? q + GEMM_NCP : (int)p1, m0, g->M - m0 < mc ? g->M : m0 + mc);
+          gemm_group(g, q, q + GEMM_NCP >= (int)p1 ? pe : q + GEMM_NCP, np, npt, m0, g->M - m0 < mc ? g->M : m0 + mc);
     );
     return;
   }
