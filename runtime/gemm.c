@@ -808,7 +808,7 @@ RT_INLINE int gemm_mc(int M) {
  * projections: 3 blocks ran at 0.75 of their 1-thread time). */
 RT_INLINE int gemm_mc_tasks(int M, int tn) {
   const int mc = gemm_mc(M), nb = (M + mc - 1) / mc;
-  if (nb * tn < 4 && nb * tn != 2 && M >= 32) { /* two tasks already halve evenly */
+  if (nb * tn < 4 && !(nb == 2 && tn == 1) && M >= 32) { /* two row blocks already halve evenly */
     const int want = (4 + tn - 1) / tn, m = (M + want - 1) / want;
     return (m + 7) / 8 * 8;
   }
