@@ -87,7 +87,6 @@ RT_INLINE int pool_rv_ok(const RtPool *p) {
          p->W >= 10 && p->W <= 16 * POOL_RV_NV && (p->sw == 1 ? p->OW <= p->W : p->sw == 2 && p->OW <= 16 * ((p->W + 31) / 32));
 }
 
-
 /* The row-vector instance p takes (1 + its index: rows of up to 16, 32, 64,
  * 128 columns x 3x3/1, 3x3/2, 2x2/2), 0 if none.  Shape logic only, the
  * same in every build: cnnc asks it for each max pool of a model. */
@@ -681,7 +680,7 @@ RT_HELPER void pool_max_flat(const RtPool *p, int n, const float *x, float *y) {
   RT_PAR_FOR(nplanes * p->OH * p->OW * p->kh * p->kw >= RT_PAR_MIN_WORK_CH, static, t, ntask, pool_max_flat_task(p, t, nplanes, x, y););
 }
 
-/* Max pooling of narrow planes (W <= 64: a row is at most four vectors) with
+/* Max pooling of narrow planes (10 <= W <= 128: a row is at most eight vectors) with
  * square 3x3 or 2x2 windows, strides 1 and 2 (the same both ways), dilation
  * 1: each input row is loaded once (lanes past W -inf), its horizontal
  * window maxima computed in registers (stride 1: the neighbours as lane
@@ -692,10 +691,11 @@ RT_HELPER void pool_max_flat(const RtPool *p, int n, const float *x, float *y) {
  * ways), 44 us in the flat one (masks per tap); this form loads and stores
  * each row once; 56 -> 28 on 192 planes 86 -> 46 us, 2x2/2 on 64 x 64 x 64
  * 29 -> 14 us.  Under 10 columns the flat form (rows packed into vectors)
- * stays faster (7 x 7: 7.4 vs 9.9 us for 512 planes).  Planes whose rows read a NaN are redone by pool_window_row
- * (torch's rule); otherwise max is exact and the order of the taps does not
- * matter. */
-/* Input vector u of a row of W columns: lanes past W -inf. */
+ * stays faster (7 x 7: 7.4 vs 9.9 us for 512 planes).  Planes whose rows
+ * read a NaN are redone by pool_window_row (torch's rule); otherwise max is
+ * exact and the order of the taps does not matter.
+ *
+ * pool_rv_ld: input vector u of a row of W columns, lanes past W -inf. */
 RT_INLINE __m512 pool_rv_ld(const float *xr, int W, int u) {
   const int left = W - 16 * u;
   if (left <= 0)
@@ -816,8 +816,7 @@ RT_HELPER PoolRvFn pool_rv_fn(const RtPool *p) {
 /* Each thread a contiguous share of the planes, from a quarter of the usual
  * work (as pool_max16): GoogLeNet's 480 x 14 x 14 branch pools (0.85 M
  * window taps) had stayed on one thread. */
-RT_HELPER void pool_max_rv(const RtPool *p, int n, const float *x, float *y) {
-  const PoolRvFn fn = pool_rv_fn(p);
+RT_HELPER void pool_max_rv(const RtPool *p, PoolRvFn fn, int n, const float *x, float *y) {
   const int64_t nplanes = (int64_t)n * p->C, xplane = (int64_t)p->H * p->W, plane = (int64_t)p->OH * p->OW;
   RT_PAR_RANGE(nplanes * plane * p->kh * p->kw >= RT_PAR_MIN_WORK_CH / 4, nplanes, q0, q1,
     int64_t q;
@@ -1226,8 +1225,9 @@ RT_FN void rt_maxpool2d_rows(const RtPool *p, const float *xp, float *yp, int oh
 
 RT_FN void rt_maxpool2d(const RtPool *p, int n, const float *x, float *y) {
 #if defined(__AVX512F__)
-  if (pool_rv_fn(p)) {
-    pool_max_rv(p, n, x, y);
+  const PoolRvFn fn = pool_rv_fn(p);
+  if (fn) {
+    pool_max_rv(p, fn, n, x, y);
     return;
   }
   if (pool16_use(p)) {
